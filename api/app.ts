@@ -1,0 +1,67 @@
+/** The control-plane HTTP application, built from its dependencies so tests can assemble it too. */
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import express, { type Express } from 'express';
+import { pinoHttp } from 'pino-http';
+import type { Registry } from 'prom-client';
+import type { TokenSigner } from '../core/auth/tokens.ts';
+import type { EntityManager } from '../core/db/orm.ts';
+import type { Logger } from '../core/logging.ts';
+import { createHttpRequestHistogram } from '../core/observability/metrics.ts';
+import type { OpsEndpoints } from '../core/observability/ops-endpoints.ts';
+import { authenticate } from './middleware/authenticate.ts';
+import { notFoundHandler, problemErrorHandler } from './middleware/problem.ts';
+import { authRoutes } from './routes/auth.ts';
+import { jobRoutes } from './routes/jobs.ts';
+
+export interface ApiDependencies {
+  em: EntityManager;
+  temporal: Client;
+  taskQueue: string;
+  tokens: TokenSigner;
+  log: Logger;
+  metrics: Registry;
+  ops: OpsEndpoints;
+}
+
+const REQUEST_ID_PATTERN = /^[\w.-]{1,128}$/;
+
+export function createApiApp(deps: ApiDependencies): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use((req, res, next) => (deps.ops.handle(req, res) ? undefined : next()));
+  app.use(
+    pinoHttp({
+      logger: deps.log,
+      genReqId: (req, res) => {
+        const incoming = req.headers['x-request-id'];
+        const id = typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
+        res.setHeader('x-request-id', id);
+        return id;
+      },
+    }),
+  );
+  app.use(recordLatency(deps.metrics));
+  app.use(express.json({ limit: '1mb' }));
+
+  app.use(authRoutes({ em: deps.em, tokens: deps.tokens }));
+  app.use(authenticate({ tokens: deps.tokens, em: deps.em }));
+  app.use(jobRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue }));
+
+  app.use(notFoundHandler);
+  app.use(problemErrorHandler);
+  return app;
+}
+
+function recordLatency(registry: Registry): express.RequestHandler {
+  const histogram = createHttpRequestHistogram(registry);
+  return (req, res, next) => {
+    const end = histogram.startTimer({ method: req.method });
+    res.on('finish', () => {
+      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      end({ route, status: String(res.statusCode) });
+    });
+    next();
+  };
+}

@@ -1,0 +1,162 @@
+/**
+ * The one place that reads the environment. Every process validates it at
+ * start and fails with one message naming each missing or malformed variable.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(1).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const nonEmpty = z.string().trim().min(1);
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LISTEN_HOST: nonEmpty.default('127.0.0.1'),
+  SKYBRIDGE_DATA_DIR: nonEmpty.default('.data'),
+
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' }).optional(),
+  EMBEDDED_POSTGRES_PORT: port.default(5433),
+
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port, e.g. localhost:7233')
+    .optional(),
+  TEMPORAL_NAMESPACE: nonEmpty.default('default'),
+  TEMPORAL_API_KEY: nonEmpty.optional(),
+  TEMPORAL_TLS: z.stringbool().optional(),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: nonEmpty.optional(),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: nonEmpty.optional(),
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: nonEmpty.optional(),
+  TEMPORAL_TLS_SERVER_NAME: nonEmpty.optional(),
+  TEMPORAL_CONFIG_FILE: nonEmpty.optional(),
+  TEMPORAL_PROFILE: nonEmpty.optional(),
+  TEMPORAL_TASK_QUEUE: nonEmpty.default('skybridge'),
+  TEMPORAL_DEV_SERVER_PORT: port.default(7233),
+  TEMPORAL_DEV_UI_PORT: port.default(8233),
+
+  API_PORT: port.default(8080),
+  BRIDGE_S3_PORT: port.default(9000),
+  BRIDGE_OPENAI_PORT: port.default(9100),
+  WORKER_METRICS_PORT: port.default(9464),
+
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  JWT_TTL_SECONDS: positiveInt.default(43_200),
+  BOOTSTRAP_ADMIN_EMAIL: z.email().default('admin@skybridge.local'),
+});
+
+type Env = z.infer<typeof envSchema>;
+
+/** What a process cannot start without; the embedded stack fills these in for `npm start`. */
+export type Requirement = 'database' | 'temporal' | 'jwt';
+
+const requirementVariables: Record<Requirement, { variable: keyof Env; hint: string }> = {
+  database: {
+    variable: 'DATABASE_URL',
+    hint: 'is required when this component runs on its own (e.g. postgres://user:pass@host:5432/skybridge); `npm start` provides an embedded PostgreSQL',
+  },
+  temporal: {
+    variable: 'TEMPORAL_ADDRESS',
+    hint: 'is required when this component runs on its own (e.g. localhost:7233 or <ns>.<account>.tmprl.cloud:7233); `npm start` provides a Temporal dev server',
+  },
+  jwt: {
+    variable: 'JWT_SECRET',
+    hint: 'is required when this component runs on its own (at least 32 random characters, e.g. `openssl rand -hex 32`)',
+  },
+};
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  readonly variables: string[];
+  constructor(problems: { variable: string; message: string }[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p.variable}: ${p.message}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.variables = problems.map((p) => p.variable);
+  }
+}
+
+export type Config = ReturnType<typeof buildConfig>;
+
+/**
+ * Validates the environment. Values are never echoed back in errors: some are secrets.
+ */
+export function loadConfig(requirements: Requirement[] = [], env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(withoutBlankValues(env));
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => ({ variable: String(issue.path[0]), message: issue.message }));
+  if (parsed.success) {
+    for (const requirement of requirements) {
+      const { variable, hint } = requirementVariables[requirement];
+      if (parsed.data[variable] === undefined) problems.push({ variable, message: hint });
+    }
+  }
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  return buildConfig(parsed.data, env);
+}
+
+function withoutBlankValues(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''),
+  );
+}
+
+function buildConfig(env: Env, rawEnv: NodeJS.ProcessEnv) {
+  const dataDir = path.resolve(env.SKYBRIDGE_DATA_DIR);
+  return {
+    env: env.NODE_ENV,
+    logLevel: env.LOG_LEVEL,
+    listenHost: env.LISTEN_HOST,
+    dataDir,
+    database: {
+      url: env.DATABASE_URL,
+      embeddedPort: env.EMBEDDED_POSTGRES_PORT,
+      embeddedDataDir: path.join(dataDir, 'postgres'),
+    },
+    temporal: {
+      address: env.TEMPORAL_ADDRESS,
+      namespace: env.TEMPORAL_NAMESPACE,
+      taskQueue: env.TEMPORAL_TASK_QUEUE,
+      devServerPort: env.TEMPORAL_DEV_SERVER_PORT,
+      devUiPort: env.TEMPORAL_DEV_UI_PORT,
+      devDbFile: path.join(dataDir, 'temporal.db'),
+      /** The TEMPORAL_* variables as `@temporalio/envconfig` expects them. */
+      envconfigVariables: temporalEnvconfigVariables(rawEnv),
+    },
+    api: { port: env.API_PORT },
+    bridge: { s3Port: env.BRIDGE_S3_PORT, openaiPort: env.BRIDGE_OPENAI_PORT },
+    worker: { metricsPort: env.WORKER_METRICS_PORT },
+    auth: {
+      jwtSecret: env.JWT_SECRET,
+      jwtTtlSeconds: env.JWT_TTL_SECONDS,
+      bootstrapAdminEmail: env.BOOTSTRAP_ADMIN_EMAIL,
+    },
+  };
+}
+
+const envconfigNames = [
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_NAMESPACE',
+  'TEMPORAL_API_KEY',
+  'TEMPORAL_TLS',
+  'TEMPORAL_TLS_CLIENT_CERT_PATH',
+  'TEMPORAL_TLS_CLIENT_KEY_PATH',
+  'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+  'TEMPORAL_TLS_SERVER_NAME',
+  'TEMPORAL_CONFIG_FILE',
+  'TEMPORAL_PROFILE',
+] as const;
+
+function temporalEnvconfigVariables(env: NodeJS.ProcessEnv): Record<string, string> {
+  const picked: Record<string, string> = {};
+  for (const name of envconfigNames) {
+    const value = env[name];
+    if (value) picked[name] = value;
+  }
+  return picked;
+}
+
+/** The environment for a child process of this one, with some variables set or replaced. */
+export function childProcessEnv(overrides: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  return { ...process.env, ...overrides };
+}

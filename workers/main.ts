@@ -1,0 +1,60 @@
+/** Worker process: `npm run worker`. Runs Skybridge's workflows and activities. */
+import { createServer } from 'node:http';
+import { NativeConnection, Runtime } from '@temporalio/worker';
+import { openMigratedDatabase } from '../core/db/migrate.ts';
+import { createMetricsRegistry } from '../core/observability/metrics.ts';
+import { createOpsEndpoints } from '../core/observability/ops-endpoints.ts';
+import { databaseReadiness } from '../core/observability/readiness.ts';
+import { runProcess } from '../core/process.ts';
+import { temporalConnectionSettings } from '../core/temporal-connection.ts';
+import { createSkybridgeWorker } from './skybridge-worker.ts';
+
+await runProcess('worker', ['database', 'temporal'], async (config, log) => {
+  // The SDK's own signal handling would race ours; runProcess owns shutdown.
+  Runtime.install({ shutdownSignals: [] });
+  const orm = await openMigratedDatabase(config.database.url!, log);
+  const settings = temporalConnectionSettings(config);
+  const connection = await NativeConnection.connect({
+    address: settings.address,
+    tls: settings.tls,
+    apiKey: settings.apiKey,
+    metadata: settings.metadata,
+  });
+  const metrics = createMetricsRegistry('worker');
+  const worker = await createSkybridgeWorker({
+    connection,
+    namespace: settings.namespace,
+    taskQueue: config.temporal.taskQueue,
+    metrics,
+  });
+  const ops = createOpsEndpoints({
+    registry: metrics,
+    readinessChecks: {
+      database: databaseReadiness(orm),
+      worker: async () => {
+        if (worker.getState() !== 'RUNNING') throw new Error(`worker is ${worker.getState()}`);
+      },
+    },
+  });
+  const opsServer = createServer((req, res) => {
+    if (!ops.handle(req, res)) res.writeHead(404).end();
+  }).listen(config.worker.metricsPort, config.listenHost);
+  await new Promise<void>((resolve, reject) => opsServer.once('listening', resolve).once('error', reject));
+
+  const running = worker.run();
+  log.info({ taskQueue: config.temporal.taskQueue, namespace: settings.namespace }, 'worker running');
+  running.catch((error: unknown) => {
+    log.fatal({ err: error }, 'worker stopped unexpectedly');
+    process.exit(1);
+  });
+
+  return {
+    async stop() {
+      worker.shutdown();
+      await running;
+      opsServer.close();
+      await connection.close();
+      await orm.close();
+    },
+  };
+});
