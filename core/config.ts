@@ -5,8 +5,12 @@
 import path from 'node:path';
 import { z } from 'zod';
 
-const port = z.coerce.number().int().min(1).max(65535);
-const positiveInt = z.coerce.number().int().positive();
+const portMessage = { error: 'must be a port number between 1 and 65535' };
+const port = z.coerce.number(portMessage).int(portMessage).min(1, portMessage).max(65535, portMessage);
+const positiveInt = z.coerce
+  .number({ error: 'must be a positive whole number' })
+  .int({ error: 'must be a positive whole number' })
+  .positive({ error: 'must be a positive whole number' });
 const nonEmpty = z.string().trim().min(1);
 
 const envSchema = z.object({
@@ -81,15 +85,14 @@ export type Config = ReturnType<typeof buildConfig>;
  * Validates the environment. Values are never echoed back in errors: some are secrets.
  */
 export function loadConfig(requirements: Requirement[] = [], env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(withoutBlankValues(env));
+  const present = withoutBlankValues(env);
+  const parsed = envSchema.safeParse(present);
   const problems = parsed.success
     ? []
     : parsed.error.issues.map((issue) => ({ variable: String(issue.path[0]), message: issue.message }));
-  if (parsed.success) {
-    for (const requirement of requirements) {
-      const { variable, hint } = requirementVariables[requirement];
-      if (parsed.data[variable] === undefined) problems.push({ variable, message: hint });
-    }
+  for (const requirement of requirements) {
+    const { variable, hint } = requirementVariables[requirement];
+    if (present[variable] === undefined) problems.push({ variable, message: hint });
   }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   return buildConfig(parsed.data, env);

@@ -3,7 +3,7 @@
  * they appear, up to a few levels deep, so a careless `log.info({ body })`
  * cannot leak a password or key.
  */
-import { pino, type Logger } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
 
 export type { Logger };
 
@@ -34,11 +34,14 @@ function redactionPaths(): string[] {
   });
 }
 
-export function createLogger(options: { level: string; component: string }): Logger {
-  return pino({
-    level: options.level,
-    base: { component: options.component },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    redact: { paths: redactionPaths(), censor: '[REDACTED]' },
-  });
+export function createLogger(options: { level: string; component: string; destination?: DestinationStream }): Logger {
+  return pino(
+    {
+      level: options.level,
+      base: { component: options.component },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: redactionPaths(), censor: '[REDACTED]' },
+    },
+    options.destination,
+  );
 }

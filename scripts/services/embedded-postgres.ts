@@ -6,7 +6,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -35,6 +35,7 @@ export async function startEmbeddedPostgres(options: {
   const clusterDir = path.join(options.rootDir, 'cluster');
   const credentialsFile = path.join(options.rootDir, 'credentials.json');
   const credentials = await loadOrCreateCredentials(credentialsFile);
+  if (process.getuid?.() === 0) assertReachableByOthers(options.rootDir);
   if (!existsSync(path.join(clusterDir, 'PG_VERSION'))) {
     await initialiseCluster(clusterDir, options.port, credentialsFile, options.logFile);
   }
@@ -71,6 +72,22 @@ async function initialiseCluster(clusterDir: string, port: number, credentialsFi
   const { stdout, stderr } = await promisify(execFile)(process.execPath, [script, clusterDir, String(port), credentialsFile]);
   await mkdir(path.dirname(logFile), { recursive: true });
   await appendFile(logFile, stdout + stderr);
+}
+
+/**
+ * As root, the server runs as the unprivileged `postgres` user, which must be
+ * able to walk down to its folder; say so plainly instead of failing in initdb.
+ */
+function assertReachableByOthers(dir: string): void {
+  for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+    if ((statSync(current).mode & 0o001) === 0) {
+      throw new Error(
+        `the embedded PostgreSQL runs as user "postgres", which cannot enter ${current} (not searchable by others). ` +
+          `Set SKYBRIDGE_DATA_DIR to a folder it can reach (e.g. /var/lib/skybridge), or run: chmod o+x ${current}`,
+      );
+    }
+    if (current === path.dirname(current)) return;
+  }
 }
 
 /** As root, run the server as the user that owns the cluster folder. */

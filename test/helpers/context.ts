@@ -1,0 +1,136 @@
+/**
+ * Per-file isolation on top of the shared services: a fresh database, a
+ * unique Temporal task queue, and an API (plus worker) assembled from the
+ * production modules.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { inject } from 'vitest';
+import { createApiApp } from '../../api/app.ts';
+import { ensureBootstrapAdmin } from '../../core/auth/bootstrap-admin.ts';
+import { createTokenSigner } from '../../core/auth/tokens.ts';
+import { openMigratedDatabase } from '../../core/db/migrate.ts';
+import type { MikroORM } from '../../core/db/orm.ts';
+import { createLogger } from '../../core/logging.ts';
+import { createMetricsRegistry } from '../../core/observability/metrics.ts';
+import { createOpsEndpoints } from '../../core/observability/ops-endpoints.ts';
+import { databaseReadiness } from '../../core/observability/readiness.ts';
+import { temporalReadiness } from '../../core/temporal-connection.ts';
+import { ensureDatabase } from '../../scripts/services/embedded-postgres.ts';
+import { createSkybridgeWorker } from '../../workers/skybridge-worker.ts';
+
+export const services = () => inject('services');
+
+export const quietLogger = () => createLogger({ level: 'silent', component: 'test' });
+
+/** A new, empty database; its URL is returned. */
+export async function createTestDatabase(): Promise<string> {
+  const { adminUrl } = services().postgres;
+  const name = `test_${randomUUID().replaceAll('-', '')}`;
+  await ensureDatabase(adminUrl, name);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export const uniqueTaskQueue = () => `test-${randomUUID()}`;
+
+export interface TestStack {
+  baseUrl: string;
+  orm: MikroORM;
+  temporal: Client;
+  taskQueue: string;
+  admin: { email: string; password: string };
+  close(): Promise<void>;
+}
+
+/** The API and a worker on their own database and task queue, against the shared Temporal. */
+export async function startTestStack(): Promise<TestStack> {
+  const log = quietLogger();
+  const databaseUrl = await createTestDatabase();
+  const orm = await openMigratedDatabase(databaseUrl, log);
+  const admin = await ensureBootstrapAdmin(orm.em, 'admin@skybridge.test');
+  if (!admin) throw new Error('a fresh database must get a bootstrap admin');
+  const { address, namespace } = services().temporal;
+  const taskQueue = uniqueTaskQueue();
+  const connection = await Connection.connect({ address });
+  const temporal = new Client({ connection, namespace });
+  const worker = await startWorker(address, namespace, taskQueue);
+  const metrics = createMetricsRegistry('api');
+  const app = createApiApp({
+    em: orm.em,
+    temporal,
+    taskQueue,
+    tokens: createTokenSigner(randomBytes(32).toString('hex'), 3600),
+    log,
+    metrics,
+    ops: createOpsEndpoints({
+      registry: metrics,
+      readinessChecks: { database: databaseReadiness(orm), temporal: temporalReadiness(connection) },
+    }),
+  });
+  const server: Server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    baseUrl,
+    orm,
+    temporal,
+    taskQueue,
+    admin,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await worker.stop();
+      await connection.close();
+      await orm.close();
+    },
+  };
+}
+
+async function startWorker(address: string, namespace: string, taskQueue: string) {
+  const connection = await NativeConnection.connect({ address });
+  const worker: Worker = await createSkybridgeWorker({
+    connection,
+    namespace,
+    taskQueue,
+    workflowBundle: { codePath: services().workflowBundlePath },
+  });
+  const running = worker.run();
+  return {
+    async stop() {
+      worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}
+
+/** JSON over HTTP, as a client of the API would send it. */
+export async function api(
+  baseUrl: string,
+  method: string,
+  path: string,
+  options: { token?: string; body?: unknown; rawBody?: string } = {},
+  // biome-ignore lint/suspicious/noExplicitAny: tests read response fields ad hoc
+): Promise<{ status: number; body: any; headers: Headers }> {
+  const headers: Record<string, string> = {};
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.body !== undefined || options.rawBody !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers,
+    body: options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
+}
+
+export async function login(baseUrl: string, credential: { email: string; password: string }): Promise<string> {
+  const response = await api(baseUrl, 'POST', '/auth/login', { body: credential });
+  if (response.status !== 200) throw new Error(`login failed: ${response.status} ${JSON.stringify(response.body)}`);
+  return response.body.token as string;
+}
