@@ -9,6 +9,6 @@ export default defineConfig({
     hookTimeout: 180_000,
     testTimeout: 120_000,
     teardownTimeout: 60_000,
-    reporters: ['default'],
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
   },
 });

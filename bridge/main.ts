@@ -18,7 +18,10 @@ await runProcess('bridge', ['database', 'temporal'], async (config, log) => {
   });
   const s3 = await listen(createS3Server(), config.bridge.s3Port, config.listenHost);
   const openai = await listen(createOpenAiServer(ops), config.bridge.openaiPort, config.listenHost);
-  log.info({ s3: urlOf(s3, config.listenHost), openai: `${urlOf(openai, config.listenHost)}/v1` }, 'bridge listening');
+  log.info(
+    { s3: urlOf(s3, config.listenHost), openai: `${urlOf(openai, config.listenHost)}/v1` },
+    'bridge listening',
+  );
 
   return {
     async stop() {

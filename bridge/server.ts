@@ -27,7 +27,11 @@ export function createOpenAiServer(ops: OpsEndpoints): Server {
     if (ops.handle(req, res)) return;
     req.resume();
     if (!(req.url ?? '').startsWith('/v1/')) {
-      sendOpenAiError(res, 404, { message: `Unknown path ${req.url}`, type: 'invalid_request_error', code: 'not_found' });
+      sendOpenAiError(res, 404, {
+        message: `Unknown path ${req.url}`,
+        type: 'invalid_request_error',
+        code: 'not_found',
+      });
       return;
     }
     sendOpenAiError(res, 501, {

@@ -19,7 +19,9 @@ const envSchema = z.object({
   LISTEN_HOST: nonEmpty.default('127.0.0.1'),
   SKYBRIDGE_DATA_DIR: nonEmpty.default('.data'),
 
-  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' }).optional(),
+  DATABASE_URL: z
+    .url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' })
+    .optional(),
   EMBEDDED_POSTGRES_PORT: port.default(5433),
 
   TEMPORAL_ADDRESS: z
@@ -100,7 +102,9 @@ export function loadConfig(requirements: Requirement[] = [], env: NodeJS.Process
 
 function withoutBlankValues(env: NodeJS.ProcessEnv): Record<string, string> {
   return Object.fromEntries(
-    Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''),
+    Object.entries(env).filter(
+      (entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== '',
+    ),
   );
 }
 
@@ -163,3 +167,6 @@ function temporalEnvconfigVariables(env: NodeJS.ProcessEnv): Record<string, stri
 export function childProcessEnv(overrides: Record<string, string | undefined>): NodeJS.ProcessEnv {
   return { ...process.env, ...overrides };
 }
+
+/** Every variable this module reads (documented in .env.example). */
+export const configVariableNames: readonly string[] = Object.keys(envSchema.shape);

@@ -34,7 +34,11 @@ function redactionPaths(): string[] {
   });
 }
 
-export function createLogger(options: { level: string; component: string; destination?: DestinationStream }): Logger {
+export function createLogger(options: {
+  level: string;
+  component: string;
+  destination?: DestinationStream;
+}): Logger {
   return pino(
     {
       level: options.level,

@@ -40,7 +40,11 @@ export function temporalConnectionSettings(config: Config): TemporalConnectionSe
  * A client whose connection is opened on first use, so a process starts (and
  * reports "not ready") while Temporal is still coming up.
  */
-export function openTemporalClient(config: Config): { client: Client; connection: Connection; close(): Promise<void> } {
+export function openTemporalClient(config: Config): {
+  client: Client;
+  connection: Connection;
+  close(): Promise<void>;
+} {
   const settings = temporalConnectionSettings(config);
   const connection = Connection.lazy({
     address: settings.address,

@@ -33,7 +33,8 @@ async function main(): Promise<void> {
   const temporal = config.temporal.address
     ? { address: config.temporal.address, uiUrl: undefined }
     : await startTemporal(config, logsDir);
-  const jwtSecret = config.auth.jwtSecret ?? (await loadOrCreateSecret(path.join(config.dataDir, 'jwt-secret')));
+  const jwtSecret =
+    config.auth.jwtSecret ?? (await loadOrCreateSecret(path.join(config.dataDir, 'jwt-secret')));
   const credential = await prepareDatabase(config, databaseUrl);
 
   const env = childProcessEnv({
@@ -44,9 +45,21 @@ async function main(): Promise<void> {
   });
   const host = reachableHost(config.listenHost);
   await Promise.all([
-    startComponent('worker', 'workers/main.ts', env, `http://${host}:${config.worker.metricsPort}/readyz`, logsDir),
+    startComponent(
+      'worker',
+      'workers/main.ts',
+      env,
+      `http://${host}:${config.worker.metricsPort}/readyz`,
+      logsDir,
+    ),
     startComponent('api', 'api/main.ts', env, `http://${host}:${config.api.port}/readyz`, logsDir),
-    startComponent('bridge', 'bridge/main.ts', env, `http://${host}:${config.bridge.openaiPort}/readyz`, logsDir),
+    startComponent(
+      'bridge',
+      'bridge/main.ts',
+      env,
+      `http://${host}:${config.bridge.openaiPort}/readyz`,
+      logsDir,
+    ),
   ]);
 
   say('');
@@ -57,10 +70,16 @@ async function main(): Promise<void> {
   say(`  Worker metrics           http://${host}:${config.worker.metricsPort}/metrics`);
   if (temporal.uiUrl) say(`  Temporal UI              ${temporal.uiUrl}`);
   say(`  Temporal frontend        ${temporal.address} (namespace ${config.temporal.namespace})`);
-  say(`  PostgreSQL               ${config.database.url ? 'external (DATABASE_URL)' : `embedded, port ${config.database.embeddedPort}`}`);
+  say(
+    `  PostgreSQL               ${config.database.url ? 'external (DATABASE_URL)' : `embedded, port ${config.database.embeddedPort}`}`,
+  );
   say(`  Data and logs            ${config.dataDir}`);
   say('');
-  say(credential ? formatBootstrapCredential(credential) : 'Admin account: created on an earlier start (its credential was shown then).');
+  say(
+    credential
+      ? formatBootstrapCredential(credential)
+      : 'Admin account: created on an earlier start (its credential was shown then).',
+  );
   say('');
   say('Press Ctrl-C to stop.');
 }
@@ -111,7 +130,13 @@ async function prepareDatabase(config: Config, databaseUrl: string) {
   }
 }
 
-async function startComponent(name: string, entry: string, env: NodeJS.ProcessEnv, readyUrl: string, logsDir: string) {
+async function startComponent(
+  name: string,
+  entry: string,
+  env: NodeJS.ProcessEnv,
+  readyUrl: string,
+  logsDir: string,
+) {
   const service = await startChildService({
     name,
     command: process.execPath,
@@ -130,7 +155,9 @@ function track(name: string, service: ChildService): void {
   started.push({ name, stop: () => service.stop() });
   service.exited.then(({ code, signal }) => {
     if (shuttingDown) return;
-    process.stderr.write(`skybridge: ${name} exited unexpectedly (code ${code}, signal ${signal}); see ${service.logFile}\n`);
+    process.stderr.write(
+      `skybridge: ${name} exited unexpectedly (code ${code}, signal ${signal}); see ${service.logFile}\n`,
+    );
     shutdown('failure', 1);
   });
 }
@@ -141,7 +168,11 @@ async function shutdown(reason: string, exitCode: number): Promise<void> {
   say(`\nskybridge: stopping (${reason})...`);
   // Skybridge's own processes first, then what they depend on.
   for (const service of [...started].reverse()) {
-    await service.stop().catch((error: unknown) => process.stderr.write(`skybridge: stopping ${service.name}: ${String(error)}\n`));
+    await service
+      .stop()
+      .catch((error: unknown) =>
+        process.stderr.write(`skybridge: stopping ${service.name}: ${String(error)}\n`),
+      );
   }
   say('skybridge: stopped; data kept for the next start.');
   process.exit(exitCode);
@@ -161,6 +192,8 @@ function reachableHost(listenHost: string): string {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`skybridge: start failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(
+    `skybridge: start failed: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
   void shutdown('start failed', 1);
 });

@@ -52,11 +52,15 @@ export const goTools = {
 export type GoToolName = keyof typeof goTools;
 
 /** Path of the tool's binary, installing it first if needed. */
-export async function ensureGoTool(name: GoToolName, report: (line: string) => void = console.error): Promise<string> {
+export async function ensureGoTool(
+  name: GoToolName,
+  report: (line: string) => void = console.error,
+): Promise<string> {
   const tool: GoTool = goTools[name];
   const local = path.join(toolsBinDir, name);
   const stamp = `${local}.version`;
-  if (existsSync(local) && (await readFile(stamp, 'utf8').catch(() => '')).trim() === tool.version) return local;
+  if (existsSync(local) && (await readFile(stamp, 'utf8').catch(() => '')).trim() === tool.version)
+    return local;
   if (tool.acceptFromPath) {
     const onPath = await which(name);
     if (onPath) return onPath;
@@ -92,12 +96,16 @@ async function assertGoAvailable(name: string, tool: GoTool): Promise<void> {
     throw new Error(
       `${name} is needed for ${tool.purpose}, and neither it nor Go is installed.\n` +
         `Install ${needed} (https://go.dev/doc/install) and run this again, or install ${name} yourself and put it on PATH` +
-        (name === 'temporal' ? ' (https://docs.temporal.io/cli), or point TEMPORAL_ADDRESS at an existing Temporal server.' : '.'),
+        (name === 'temporal'
+          ? ' (https://docs.temporal.io/cli), or point TEMPORAL_ADDRESS at an existing Temporal server.'
+          : '.'),
     );
   }
   const match = /^go(\d+)\.(\d+)/.exec(version);
   const [haveMajor, haveMinor] = [Number(match?.[1] ?? 0), Number(match?.[2] ?? 0)];
   if (haveMajor < major || (haveMajor === major && haveMinor < minor)) {
-    throw new Error(`${name} ${tool.version} needs ${needed} to build; this machine has ${version}. Upgrade Go and retry.`);
+    throw new Error(
+      `${name} ${tool.version} needs ${needed} to build; this machine has ${version}. Upgrade Go and retry.`,
+    );
   }
 }

@@ -1,6 +1,12 @@
 import { proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
-import { type PingInput, type PingReply, type PingState, pingStateQuery, searchAttributes } from './definitions.ts';
+import {
+  type PingInput,
+  type PingReply,
+  type PingState,
+  pingStateQuery,
+  searchAttributes,
+} from './definitions.ts';
 
 const { answerPing } = proxyActivities<typeof activities>({
   startToCloseTimeout: '10 seconds',

@@ -5,8 +5,8 @@
  */
 import type { RequestHandler } from 'express';
 import type { TokenSigner } from '../../core/auth/tokens.ts';
-import type { EntityManager } from '../../core/db/orm.ts';
 import { Membership, type OrganizationRole, roleAtLeast } from '../../core/db/entities/index.ts';
+import type { EntityManager } from '../../core/db/orm.ts';
 import { forbidden, unauthenticated } from '../../core/errors.ts';
 
 export interface Caller {
@@ -27,7 +27,9 @@ export function authenticate(deps: { tokens: TokenSigner; em: EntityManager }): 
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match?.[1]) throw unauthenticated('Send a session token as `Authorization: Bearer <FB_JWT>`');
     const { userId } = await deps.tokens.verify(match[1]);
-    const membership = await deps.em.fork().findOne(Membership, { user: userId }, { orderBy: { createdAt: 'asc' } });
+    const membership = await deps.em
+      .fork()
+      .findOne(Membership, { user: userId }, { orderBy: { createdAt: 'asc' } });
     if (!membership) throw unauthenticated('Invalid or expired token');
     req.caller = { userId, organizationId: membership.organization.id, role: membership.role };
     next();
@@ -37,7 +39,8 @@ export function authenticate(deps: { tokens: TokenSigner; em: EntityManager }): 
 export function requireRole(minimum: OrganizationRole): RequestHandler {
   return (req, _res, next) => {
     if (!req.caller) throw unauthenticated();
-    if (!roleAtLeast(req.caller.role, minimum)) throw forbidden(`This action needs the ${minimum} role or higher`);
+    if (!roleAtLeast(req.caller.role, minimum))
+      throw forbidden(`This action needs the ${minimum} role or higher`);
     next();
   };
 }

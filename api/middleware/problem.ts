@@ -15,10 +15,18 @@ export interface Problem {
   errors?: { path: string; message: string }[];
 }
 
-export function sendProblem(res: Response, error: AppError, instance?: string, extra: Partial<Problem> = {}): void {
+export function sendProblem(
+  res: Response,
+  error: AppError,
+  instance?: string,
+  extra: Partial<Problem> = {},
+): void {
   const problem: Problem = {
     type: `https://skybridge.dev/problems/${error.code.toLowerCase().replaceAll('_', '-')}`,
-    title: error.code.replaceAll('_', ' ').toLowerCase().replace(/^\w/, (c) => c.toUpperCase()),
+    title: error.code
+      .replaceAll('_', ' ')
+      .toLowerCase()
+      .replace(/^\w/, (c) => c.toUpperCase()),
     status: error.httpStatus,
     code: error.code,
     detail: error.message,
@@ -30,8 +38,10 @@ export function sendProblem(res: Response, error: AppError, instance?: string, e
 
 /** Body-parser failures carry a `type` and a `status`; map them to our codes. */
 function fromBodyParser(error: { type?: string; status?: number }): AppError | undefined {
-  if (error.type === 'entity.parse.failed') return new AppError('BAD_REQUEST', 'Request body is not valid JSON');
-  if (error.type === 'entity.too.large') return new AppError('PAYLOAD_TOO_LARGE', 'Request body is too large');
+  if (error.type === 'entity.parse.failed')
+    return new AppError('BAD_REQUEST', 'Request body is not valid JSON');
+  if (error.type === 'entity.too.large')
+    return new AppError('PAYLOAD_TOO_LARGE', 'Request body is too large');
   if (error.type === 'encoding.unsupported' || error.type === 'charset.unsupported')
     return new AppError('BAD_REQUEST', 'Unsupported request body encoding');
   return undefined;
@@ -41,7 +51,12 @@ export const problemErrorHandler: ErrorRequestHandler = (error, req, res, _next)
   const instance = req.originalUrl.split('?')[0];
   if (error instanceof ZodError) {
     const errors = error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
-    sendProblem(res, new AppError('VALIDATION_FAILED', 'Request does not match the expected shape'), instance, { errors });
+    sendProblem(
+      res,
+      new AppError('VALIDATION_FAILED', 'Request does not match the expected shape'),
+      instance,
+      { errors },
+    );
     return;
   }
   const known = error instanceof AppError ? error : fromBodyParser(error as { type?: string });

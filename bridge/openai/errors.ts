@@ -6,7 +6,9 @@ export function sendOpenAiError(
   status: number,
   error: { message: string; type: string; code: string | null; param?: string | null },
 ): void {
-  const body = JSON.stringify({ error: { message: error.message, type: error.type, param: error.param ?? null, code: error.code } });
+  const body = JSON.stringify({
+    error: { message: error.message, type: error.type, param: error.param ?? null, code: error.code },
+  });
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }

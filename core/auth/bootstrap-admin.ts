@@ -15,7 +15,10 @@ export interface BootstrapCredential {
 const BOOTSTRAP_LOCK_ID = 704_236_612;
 
 /** Returns the new credential, or null when users already exist. */
-export async function ensureBootstrapAdmin(em: EntityManager, email: string): Promise<BootstrapCredential | null> {
+export async function ensureBootstrapAdmin(
+  em: EntityManager,
+  email: string,
+): Promise<BootstrapCredential | null> {
   return em.fork().transactional(async (tx) => {
     // Two processes starting together must not both create an admin.
     await tx.execute('select pg_advisory_xact_lock(?)', [BOOTSTRAP_LOCK_ID]);

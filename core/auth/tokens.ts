@@ -31,7 +31,11 @@ export function createTokenSigner(secret: string, ttlSeconds: number): TokenSign
     },
     async verify(token) {
       try {
-        const { payload } = await jwtVerify(token, key, { issuer: ISSUER, audience: AUDIENCE, algorithms: ['HS256'] });
+        const { payload } = await jwtVerify(token, key, {
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          algorithms: ['HS256'],
+        });
         if (!payload.sub) throw new Error('token has no subject');
         return { userId: payload.sub };
       } catch {

@@ -81,10 +81,16 @@ async function waitUntilReady(options: ChildServiceOptions, exited: ChildService
     if (await options.isReady().catch(() => false)) return;
     await sleep(250);
   }
-  throw new Error(`${options.name} was not ready within ${options.readyTimeoutMs ?? 120_000} ms; see ${options.logFile}`);
+  throw new Error(
+    `${options.name} was not ready within ${options.readyTimeoutMs ?? 120_000} ms; see ${options.logFile}`,
+  );
 }
 
-async function stopChild(child: ChildProcess, exited: ChildService['exited'], signal: NodeJS.Signals): Promise<void> {
+async function stopChild(
+  child: ChildProcess,
+  exited: ChildService['exited'],
+  signal: NodeJS.Signals,
+): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill(signal);
   const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);

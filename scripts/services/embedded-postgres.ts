@@ -45,7 +45,16 @@ export async function startEmbeddedPostgres(options: {
     name: 'postgres',
     command: postgresBinary,
     // TCP on localhost only, and no socket file in a shared folder.
-    args: ['-D', clusterDir, '-p', String(options.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    args: [
+      '-D',
+      clusterDir,
+      '-p',
+      String(options.port),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+    ],
     ...runAsClusterOwner(clusterDir),
     logFile: options.logFile,
     isReady: () => canConnect(databaseUrl('postgres')),
@@ -69,7 +78,12 @@ async function loadOrCreateCredentials(file: string): Promise<Credentials> {
 
 async function initialiseCluster(clusterDir: string, port: number, credentialsFile: string, logFile: string) {
   const script = path.join(import.meta.dirname, 'init-postgres-cluster.ts');
-  const { stdout, stderr } = await promisify(execFile)(process.execPath, [script, clusterDir, String(port), credentialsFile]);
+  const { stdout, stderr } = await promisify(execFile)(process.execPath, [
+    script,
+    clusterDir,
+    String(port),
+    credentialsFile,
+  ]);
   await mkdir(path.dirname(logFile), { recursive: true });
   await appendFile(logFile, stdout + stderr);
 }
@@ -93,7 +107,10 @@ function assertReachableByOthers(dir: string): void {
 /** As root, run the server as the user that owns the cluster folder. */
 function runAsClusterOwner(clusterDir: string): { uid?: number; gid?: number } {
   if (process.getuid?.() !== 0) return {};
-  const [uid, gid] = execFileSync('stat', ['-c', '%u %g', clusterDir], { encoding: 'utf8' }).trim().split(' ').map(Number);
+  const [uid, gid] = execFileSync('stat', ['-c', '%u %g', clusterDir], { encoding: 'utf8' })
+    .trim()
+    .split(' ')
+    .map(Number);
   return { uid, gid };
 }
 

@@ -95,7 +95,9 @@ const AZURITE_ACCOUNT = {
   accountKey: 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==',
 };
 
-export async function startAzurite(options: Omit<EmulatorOptions, 'binary'> & { projectRoot: string }): Promise<AzuriteEmulator> {
+export async function startAzurite(
+  options: Omit<EmulatorOptions, 'binary'> & { projectRoot: string },
+): Promise<AzuriteEmulator> {
   const endpoint = `http://127.0.0.1:${options.port}/${AZURITE_ACCOUNT.accountName}`;
   const service = await startChildService({
     name: 'azurite',
@@ -114,7 +116,8 @@ export async function startAzurite(options: Omit<EmulatorOptions, 'binary'> & { 
     ],
     logFile: options.logFile,
     // Any HTTP answer means it listens; an anonymous request gets an auth error.
-    isReady: async () => (await fetch(`${endpoint}?comp=list`, { signal: AbortSignal.timeout(2_000) })).status > 0,
+    isReady: async () =>
+      (await fetch(`${endpoint}?comp=list`, { signal: AbortSignal.timeout(2_000) })).status > 0,
     readyTimeoutMs: 60_000,
   });
   const connectionString =

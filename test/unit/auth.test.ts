@@ -33,11 +33,17 @@ describe('session tokens', () => {
 
   it('refuses a token signed with another secret, a tampered one and an expired one', async () => {
     const { token } = await createTokenSigner('b'.repeat(64), 60).issue({ userId: 'u-1' });
-    await expect(createTokenSigner(secret, 60).verify(token)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(createTokenSigner(secret, 60).verify(token)).rejects.toMatchObject({
+      code: 'UNAUTHENTICATED',
+    });
     const good = (await createTokenSigner(secret, 60).issue({ userId: 'u-1' })).token;
     const tampered = `${good.slice(0, -2)}${good.endsWith('A') ? 'B' : 'A'}A`;
-    await expect(createTokenSigner(secret, 60).verify(tampered)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(createTokenSigner(secret, 60).verify(tampered)).rejects.toMatchObject({
+      code: 'UNAUTHENTICATED',
+    });
     const expired = (await createTokenSigner(secret, -10).issue({ userId: 'u-1' })).token;
-    await expect(createTokenSigner(secret, 60).verify(expired)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(createTokenSigner(secret, 60).verify(expired)).rejects.toMatchObject({
+      code: 'UNAUTHENTICATED',
+    });
   });
 });

@@ -42,8 +42,15 @@ describe('configuration', () => {
   });
 
   it('passes TEMPORAL_* variables through for @temporalio/envconfig', () => {
-    const config = loadConfig([], { TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233', TEMPORAL_API_KEY: 'k', HOME: '/x' });
-    expect(config.temporal.envconfigVariables).toEqual({ TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233', TEMPORAL_API_KEY: 'k' });
+    const config = loadConfig([], {
+      TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233',
+      TEMPORAL_API_KEY: 'k',
+      HOME: '/x',
+    });
+    expect(config.temporal.envconfigVariables).toEqual({
+      TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233',
+      TEMPORAL_API_KEY: 'k',
+    });
   });
 
   it.each([

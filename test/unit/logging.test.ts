@@ -28,7 +28,15 @@ describe('logging', () => {
       'something happened',
     );
     const output = lines.join('');
-    for (const secret of ['hunter2-top', 'scrypt$hash-value', 'AKIA-SECRET-VALUE', 'eyJ-token-value', 'sk-live-value', 'provider-secret-value', 'provider-key-value']) {
+    for (const secret of [
+      'hunter2-top',
+      'scrypt$hash-value',
+      'AKIA-SECRET-VALUE',
+      'eyJ-token-value',
+      'sk-live-value',
+      'provider-secret-value',
+      'provider-key-value',
+    ]) {
       expect(output).not.toContain(secret);
     }
     expect(output).toContain('[REDACTED]');

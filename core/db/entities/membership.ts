@@ -13,7 +13,10 @@ const MembershipSchema = defineEntity({
   uniques: [{ properties: ['user', 'organization'] }],
   indexes: [{ properties: ['organization'] }],
   properties: {
-    id: p.uuid().primary().onCreate(() => randomUUID()),
+    id: p
+      .uuid()
+      .primary()
+      .onCreate(() => randomUUID()),
     user: () => p.manyToOne(User).deleteRule('cascade'),
     organization: () => p.manyToOne(Organization).deleteRule('cascade'),
     role: p.enum(organizationRoles),

@@ -5,7 +5,10 @@ const UserSchema = defineEntity({
   name: 'User',
   tableName: 'users',
   properties: {
-    id: p.uuid().primary().onCreate(() => randomUUID()),
+    id: p
+      .uuid()
+      .primary()
+      .onCreate(() => randomUUID()),
     /** Stored lower-cased so that sign-in is case-insensitive. */
     email: p.string().length(320).unique(),
     displayName: p.string().length(200).nullable(),

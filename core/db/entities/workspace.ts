@@ -7,7 +7,10 @@ const WorkspaceSchema = defineEntity({
   tableName: 'workspaces',
   uniques: [{ properties: ['organization', 'name'] }],
   properties: {
-    id: p.uuid().primary().onCreate(() => randomUUID()),
+    id: p
+      .uuid()
+      .primary()
+      .onCreate(() => randomUUID()),
     organization: () => p.manyToOne(Organization).deleteRule('cascade'),
     name: p.string().length(200),
     isDefault: p.boolean().default(false),
