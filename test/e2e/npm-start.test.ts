@@ -5,11 +5,11 @@
  * behind, and a second start finds the same data.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmod, mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/services/free-port.ts';
+import { makeScratchDir } from '../../scripts/services/scratch-dir.ts';
 import { api, login, services } from '../helpers/context.ts';
 
 const projectRoot = path.resolve(import.meta.dirname, '../..');
@@ -83,8 +83,7 @@ describe('npm start', () => {
   });
 
   it('starts everything, runs a job, stops cleanly on Ctrl-C, and keeps its data for the next start', async () => {
-    const dataDir = await mkdtemp(path.join(services().rootDir, 'npm-start-'));
-    await chmod(dataDir, 0o755); // the embedded PostgreSQL's own user must reach it
+    const dataDir = await makeScratchDir('npm-start-', services().rootDir);
     const ports = {
       API_PORT: await freePort(),
       BRIDGE_S3_PORT: await freePort(),

@@ -4,23 +4,21 @@
  * their data in a temporary folder. Test files get isolated state on top
  * (their own database, task queue, buckets) through test/helpers/context.ts.
  */
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres } from '../../scripts/services/embedded-postgres.ts';
 import { startAzurite, startFakeGcsServer, startMinio } from '../../scripts/services/emulators.ts';
 import { freePort } from '../../scripts/services/free-port.ts';
+import { makeScratchDir } from '../../scripts/services/scratch-dir.ts';
 import { startTemporalDevServer } from '../../scripts/services/temporal-dev-server.ts';
 import { ensureGoTool, projectRoot } from '../../scripts/tools.ts';
 import { workflowsPath } from '../../workers/skybridge-worker.ts';
 import type { HarnessServices } from './services.ts';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'skybridge-test-'));
-  // The embedded PostgreSQL runs as an unprivileged user that must reach its folder.
-  await chmod(root, 0o755);
+  const root = await makeScratchDir('skybridge-test-');
   const logs = path.join(root, 'logs');
   const [temporalBinary, minioBinary, gcsBinary] = await Promise.all([
     ensureGoTool('temporal'),
