@@ -27,7 +27,8 @@ interface Result {
   p99Ms: number;
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 
 function summarise(name: string, latencies: number[], errors: number, elapsedMs: number): Result {
   const sorted = [...latencies].sort((a, b) => a - b);
@@ -63,7 +64,11 @@ async function load(name: string, concurrency: number, request: () => Promise<bo
 }
 
 async function startPlatform(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, [path.join(projectRoot, 'scripts/start.ts')], { cwd: projectRoot, env, detached: true });
+  const child = spawn(process.execPath, [path.join(projectRoot, 'scripts/start.ts')], {
+    cwd: projectRoot,
+    env,
+    detached: true,
+  });
   let output = '';
   child.stdout?.on('data', (chunk) => {
     output += String(chunk);
@@ -73,13 +78,17 @@ async function startPlatform(env: NodeJS.ProcessEnv): Promise<{ child: ChildProc
   });
   const deadline = Date.now() + 300_000;
   while (!output.includes('Press Ctrl-C to stop.')) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`platform did not start:\n${output}`);
+    if (child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`platform did not start:\n${output}`);
     await sleep(200);
   }
   return { child, output: () => output };
 }
 
-async function json(url: string, init: RequestInit = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+async function json(
+  url: string,
+  init: RequestInit = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(url, init);
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
@@ -114,19 +123,28 @@ try {
   const token = (await login()).body.token as string;
   const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   const startPing = async () =>
-    (await json(`${api}/jobs/ping`, { method: 'POST', headers: auth, body: '{"message":"bench"}' })).body.id as string;
+    (await json(`${api}/jobs/ping`, { method: 'POST', headers: auth, body: '{"message":"bench"}' })).body
+      .id as string;
   const jobId = await startPing();
 
   const results: Result[] = [];
   results.push(
-    await load('api GET /healthz', CONCURRENCY, async () => (await fetch(`${api}/healthz`).then((r) => r.arrayBuffer()), true)),
+    await load(
+      'api GET /healthz',
+      CONCURRENCY,
+      async () => (await fetch(`${api}/healthz`).then((r) => r.arrayBuffer()), true),
+    ),
   );
   results.push(
-    await load('api GET /jobs/{id} (JWT, tenancy check, Temporal describe + query)', CONCURRENCY, async () => {
-      const response = await fetch(`${api}/jobs/${jobId}`, { headers: auth });
-      await response.arrayBuffer();
-      return response.ok;
-    }),
+    await load(
+      'api GET /jobs/{id} (JWT, tenancy check, Temporal describe + query)',
+      CONCURRENCY,
+      async () => {
+        const response = await fetch(`${api}/jobs/${jobId}`, { headers: auth });
+        await response.arrayBuffer();
+        return response.ok;
+      },
+    ),
   );
   results.push(
     await load('ping job round trip (start → worker → COMPLETED, polled every 10 ms)', 4, async () => {
@@ -139,19 +157,38 @@ try {
       return false;
     }),
   );
-  results.push(await load('api POST /auth/login (scrypt N=2^15, deliberately slow)', 2, async () => (await login()).status === 200));
+  results.push(
+    await load(
+      'api POST /auth/login (scrypt N=2^15, deliberately slow)',
+      2,
+      async () => (await login()).status === 200,
+    ),
+  );
 
   const report = {
     recordedAt: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model,
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+    },
     settings: { durationMsPerScenario: DURATION_MS, concurrency: CONCURRENCY },
     npmStartReadySeconds: Math.round(startSeconds * 10) / 10,
     results,
   };
-  await writeFile(path.join(projectRoot, 'bench/results/latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(
+    path.join(projectRoot, 'bench/results/latest.json'),
+    `${JSON.stringify(report, null, 2)}\n`,
+  );
   console.log(`npm start ready in ${report.npmStartReadySeconds} s (fresh data folder, tools installed)`);
-  console.log('| scenario | requests | errors | req/s | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|---|---|');
-  for (const r of results) console.log(`| ${r.name} | ${r.requests} | ${r.errors} | ${r.perSecond} | ${r.p50Ms} | ${r.p95Ms} | ${r.p99Ms} |`);
+  console.log(
+    '| scenario | requests | errors | req/s | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|---|---|',
+  );
+  for (const r of results)
+    console.log(
+      `| ${r.name} | ${r.requests} | ${r.errors} | ${r.perSecond} | ${r.p50Ms} | ${r.p95Ms} | ${r.p99Ms} |`,
+    );
 } finally {
   process.kill(-platform.child.pid!, 'SIGINT');
   await new Promise((resolve) => platform.child.once('exit', resolve));

@@ -19,7 +19,6 @@ export interface TemporalConnectionSettings {
 export function temporalConnectionSettings(config: Config): TemporalConnectionSettings {
   const variables = { ...config.temporal.envconfigVariables };
   if (config.temporal.address) variables.TEMPORAL_ADDRESS = config.temporal.address;
-  variables.TEMPORAL_NAMESPACE ??= config.temporal.namespace;
   const { connectionOptions, namespace } = loadClientConnectConfig({
     overrideEnvVars: variables,
     // Only an explicitly named file is read, never one from the user's home by surprise.

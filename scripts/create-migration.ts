@@ -21,13 +21,21 @@ const config = loadConfig();
 const log = createLogger({ level: 'warn', component: 'migration' });
 const scratch = config.database.url ? undefined : await makeScratchDir('skybridge-migration-');
 const postgres = scratch
-  ? await startEmbeddedPostgres({ rootDir: scratch, port: await freePort(), logFile: path.join(scratch, 'postgres.log') })
+  ? await startEmbeddedPostgres({
+      rootDir: scratch,
+      port: await freePort(),
+      logFile: path.join(scratch, 'postgres.log'),
+    })
   : undefined;
 try {
   const url = config.database.url ?? postgres!.databaseUrl('postgres');
   const orm = await openMigratedDatabase(url, log);
   const result = await orm.migrator.create(undefined, false, false, name);
-  console.log(result.fileName ? `created core/db/migrations/${result.fileName}` : 'no entity changes: nothing to migrate');
+  console.log(
+    result.fileName
+      ? `created core/db/migrations/${result.fileName}`
+      : 'no entity changes: nothing to migrate',
+  );
   await orm.close();
 } finally {
   await postgres?.stop();

@@ -55,9 +55,10 @@ export type GoToolName = keyof typeof goTools;
 export async function ensureGoTool(
   name: GoToolName,
   report: (line: string) => void = console.error,
+  binDir = toolsBinDir,
 ): Promise<string> {
   const tool: GoTool = goTools[name];
-  const local = path.join(toolsBinDir, name);
+  const local = path.join(binDir, name);
   const stamp = `${local}.version`;
   if (existsSync(local) && (await readFile(stamp, 'utf8').catch(() => '')).trim() === tool.version)
     return local;
@@ -67,10 +68,10 @@ export async function ensureGoTool(
   }
   await assertGoAvailable(name, tool);
   report(`skybridge: building ${name} ${tool.version} with go install (once; a few minutes)...`);
-  await mkdir(toolsBinDir, { recursive: true });
+  await mkdir(binDir, { recursive: true });
   await run('go', ['install', `${tool.module}@${tool.version}`], {
     cwd: projectRoot,
-    env: { ...process.env, GOBIN: toolsBinDir, GOFLAGS: '-buildvcs=false', CGO_ENABLED: '0' },
+    env: { ...process.env, GOBIN: binDir, GOFLAGS: '-buildvcs=false', CGO_ENABLED: '0' },
     maxBuffer: 64 * 1024 * 1024,
   });
   await writeFile(stamp, `${tool.version}\n`);

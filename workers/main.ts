@@ -7,11 +7,12 @@ import { createOpsEndpoints } from '../core/observability/ops-endpoints.ts';
 import { databaseReadiness } from '../core/observability/readiness.ts';
 import { runProcess } from '../core/process.ts';
 import { temporalConnectionSettings } from '../core/temporal-connection.ts';
+import { temporalSdkLogger } from './sdk-logger.ts';
 import { createSkybridgeWorker } from './skybridge-worker.ts';
 
 await runProcess('worker', ['database', 'temporal'], async (config, log) => {
   // The SDK's own signal handling would race ours; runProcess owns shutdown.
-  Runtime.install({ shutdownSignals: [] });
+  Runtime.install({ shutdownSignals: [], logger: temporalSdkLogger(log) });
   const orm = await openMigratedDatabase(config.database.url!, log);
   const settings = temporalConnectionSettings(config);
   const connection = await NativeConnection.connect({

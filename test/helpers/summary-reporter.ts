@@ -8,7 +8,8 @@ export default class SummaryReporter implements Reporter {
   onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<unknown>): void {
     const counts = { passed: 0, failed: unhandledErrors.length, skipped: 0 };
     for (const testModule of testModules) {
-      if (testModule.state() === 'failed' && [...testModule.children.allTests()].length === 0) counts.failed++;
+      if (testModule.state() === 'failed' && [...testModule.children.allTests()].length === 0)
+        counts.failed++;
       for (const test of testModule.children.allTests()) {
         const state = test.result().state;
         if (state === 'passed') counts.passed++;
@@ -16,6 +17,8 @@ export default class SummaryReporter implements Reporter {
         else counts.skipped++;
       }
     }
-    process.stdout.write(`\ntests: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped\n`);
+    process.stdout.write(
+      `\ntests: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped\n`,
+    );
   }
 }
