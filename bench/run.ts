@@ -132,7 +132,11 @@ try {
     await load(
       'api GET /healthz',
       CONCURRENCY,
-      async () => (await fetch(`${api}/healthz`).then((r) => r.arrayBuffer()), true),
+      async () => {
+        const response = await fetch(`${api}/healthz`);
+        await response.arrayBuffer();
+        return response.ok;
+      },
     ),
   );
   results.push(
