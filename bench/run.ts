@@ -4,12 +4,11 @@
  * and writes the figures to bench/results/latest.json (summarised in README).
  * Every loop is bounded in time and count, and only talks to 127.0.0.1.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '../scripts/services/free-port.ts';
+import { isolatedPlatformEnv, READY_LINE, spawnPlatform } from '../scripts/services/platform-process.ts';
 import { makeScratchDir } from '../scripts/services/scratch-dir.ts';
 
 const projectRoot = path.resolve(import.meta.dirname, '..');
@@ -63,28 +62,6 @@ async function load(name: string, concurrency: number, request: () => Promise<bo
   return summarise(name, latencies, errors, performance.now() - started);
 }
 
-async function startPlatform(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, [path.join(projectRoot, 'scripts/start.ts')], {
-    cwd: projectRoot,
-    env,
-    detached: true,
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk) => {
-    output += String(chunk);
-  });
-  child.stderr?.on('data', (chunk) => {
-    output += String(chunk);
-  });
-  const deadline = Date.now() + 300_000;
-  while (!output.includes('Press Ctrl-C to stop.')) {
-    if (child.exitCode !== null || Date.now() > deadline)
-      throw new Error(`platform did not start:\n${output}`);
-    await sleep(200);
-  }
-  return { child, output: () => output };
-}
-
 async function json(
   url: string,
   init: RequestInit = {},
@@ -93,22 +70,14 @@ async function json(
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
-const dataDir = await makeScratchDir('skybridge-bench-');
-const ports = {
-  API_PORT: await freePort(),
-  BRIDGE_S3_PORT: await freePort(),
-  BRIDGE_OPENAI_PORT: await freePort(),
-  WORKER_METRICS_PORT: await freePort(),
-  EMBEDDED_POSTGRES_PORT: await freePort(),
-  TEMPORAL_DEV_SERVER_PORT: await freePort(),
-  TEMPORAL_DEV_UI_PORT: await freePort(),
-};
-const env: NodeJS.ProcessEnv = { ...process.env, SKYBRIDGE_DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
-for (const [name, value] of Object.entries(ports)) env[name] = String(value);
-for (const name of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'JWT_SECRET']) delete env[name];
+const { env, ports } = await isolatedPlatformEnv(await makeScratchDir('skybridge-bench-'), 'warn');
 
 const startedAt = performance.now();
-const platform = await startPlatform(env);
+const platform = spawnPlatform(process.execPath, [path.join(projectRoot, 'scripts/start.ts')], {
+  cwd: projectRoot,
+  env,
+});
+await platform.waitForOutput(READY_LINE, 300_000);
 const startSeconds = (performance.now() - startedAt) / 1000;
 const api = `http://127.0.0.1:${ports.API_PORT}`;
 try {
@@ -129,15 +98,11 @@ try {
 
   const results: Result[] = [];
   results.push(
-    await load(
-      'api GET /healthz',
-      CONCURRENCY,
-      async () => {
-        const response = await fetch(`${api}/healthz`);
-        await response.arrayBuffer();
-        return response.ok;
-      },
-    ),
+    await load('api GET /healthz', CONCURRENCY, async () => {
+      const response = await fetch(`${api}/healthz`);
+      await response.arrayBuffer();
+      return response.ok;
+    }),
   );
   results.push(
     await load(
@@ -194,6 +159,5 @@ try {
       `| ${r.name} | ${r.requests} | ${r.errors} | ${r.perSecond} | ${r.p50Ms} | ${r.p95Ms} | ${r.p99Ms} |`,
     );
 } finally {
-  process.kill(-platform.child.pid!, 'SIGINT');
-  await new Promise((resolve) => platform.child.once('exit', resolve));
+  await platform.interrupt();
 }

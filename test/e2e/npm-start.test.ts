@@ -4,49 +4,20 @@
  * the whole process group, as a terminal sends it) without leaving a process
  * behind, and a second start finds the same data.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../scripts/services/free-port.ts';
+import {
+  isolatedPlatformEnv,
+  type PlatformProcess,
+  READY_LINE,
+  spawnPlatform,
+} from '../../scripts/services/platform-process.ts';
 import { makeScratchDir } from '../../scripts/services/scratch-dir.ts';
 import { api, login, services } from '../helpers/context.ts';
 
 const projectRoot = path.resolve(import.meta.dirname, '../..');
-
-interface RunningStart {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function startPlatform(env: NodeJS.ProcessEnv): RunningStart {
-  const child = spawn('npm', ['start'], {
-    cwd: projectRoot,
-    env,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk) => {
-    output += String(chunk);
-  });
-  child.stderr?.on('data', (chunk) => {
-    output += String(chunk);
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-async function waitForOutput(run: RunningStart, text: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!run.output().includes(text)) {
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for "${text}"; output so far:\n${run.output()}`);
-    if (run.child.exitCode !== null) throw new Error(`npm start exited early:\n${run.output()}`);
-    await sleep(200);
-  }
-}
 
 function processesInGroup(groupId: number): string[] {
   const listing = execFileSync('ps', ['-eo', 'pid=,pgid=,args='], { encoding: 'utf8' });
@@ -57,50 +28,40 @@ function processesInGroup(groupId: number): string[] {
     .map((fields) => fields.slice(2).join(' '));
 }
 
-async function pressCtrlC(run: RunningStart): Promise<void> {
-  const groupId = run.child.pid!;
-  process.kill(-groupId, 'SIGINT');
-  await Promise.race([
-    run.exited,
-    sleep(60_000).then(() => Promise.reject(new Error('npm start did not stop'))),
-  ]);
+async function pressCtrlC(platform: PlatformProcess): Promise<void> {
+  await platform.interrupt();
+  const groupId = platform.child.pid!;
   // Give the kernel a moment to reap the last children, then nothing may remain.
   for (let attempt = 0; attempt < 50 && processesInGroup(groupId).length > 0; attempt++) await sleep(200);
   expect(processesInGroup(groupId)).toEqual([]);
 }
 
+async function waitForJob(apiUrl: string, id: string, token: string) {
+  let job = await api(apiUrl, 'GET', `/jobs/${id}`, { token });
+  for (let attempt = 0; attempt < 100 && job.body.status !== 'COMPLETED'; attempt++) {
+    await sleep(200);
+    job = await api(apiUrl, 'GET', `/jobs/${id}`, { token });
+  }
+  return job;
+}
+
 describe('npm start', () => {
-  const runs: RunningStart[] = [];
-  afterAll(() => {
-    for (const run of runs) {
-      if (run.child.exitCode !== null || run.child.signalCode !== null) continue;
-      try {
-        process.kill(-run.child.pid!, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+  const runs: PlatformProcess[] = [];
+  afterAll(async () => {
+    await Promise.allSettled(runs.map((run) => run.interrupt(20_000)));
   });
 
   it('starts everything, runs a job, stops cleanly on Ctrl-C, and keeps its data for the next start', async () => {
-    const dataDir = await makeScratchDir('npm-start-', services().rootDir);
-    const ports = {
-      API_PORT: await freePort(),
-      BRIDGE_S3_PORT: await freePort(),
-      BRIDGE_OPENAI_PORT: await freePort(),
-      WORKER_METRICS_PORT: await freePort(),
-      EMBEDDED_POSTGRES_PORT: await freePort(),
-      TEMPORAL_DEV_SERVER_PORT: await freePort(),
-      TEMPORAL_DEV_UI_PORT: await freePort(),
-    };
-    const env: NodeJS.ProcessEnv = { ...process.env, SKYBRIDGE_DATA_DIR: dataDir, LOG_LEVEL: 'info' };
-    for (const [name, value] of Object.entries(ports)) env[name] = String(value);
-    for (const name of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'JWT_SECRET', 'NODE_OPTIONS']) delete env[name];
+    const { env, ports } = await isolatedPlatformEnv(await makeScratchDir('npm-start-', services().rootDir));
     const apiUrl = `http://127.0.0.1:${ports.API_PORT}`;
+    const startPlatform = () => {
+      const run = spawnPlatform('npm', ['start'], { cwd: projectRoot, env });
+      runs.push(run);
+      return run;
+    };
 
-    const first = startPlatform(env);
-    runs.push(first);
-    await waitForOutput(first, 'Press Ctrl-C to stop.', 240_000);
+    const first = startPlatform();
+    await first.waitForOutput(READY_LINE, 240_000);
     const output = first.output();
     for (const url of [
       apiUrl,
@@ -130,19 +91,17 @@ describe('npm start', () => {
     const token = await login(apiUrl, credential);
     const job = await api(apiUrl, 'POST', '/jobs/ping', { token, body: { message: 'from npm start' } });
     expect(job.status).toBe(202);
-    let state = await api(apiUrl, 'GET', `/jobs/${job.body.id}`, { token });
-    for (let attempt = 0; attempt < 100 && state.body.status !== 'COMPLETED'; attempt++) {
-      await sleep(200);
-      state = await api(apiUrl, 'GET', `/jobs/${job.body.id}`, { token });
-    }
-    expect(state.body).toMatchObject({ status: 'COMPLETED', state: { reply: { echo: 'from npm start' } } });
+    const finished = await waitForJob(apiUrl, job.body.id, token);
+    expect(finished.body).toMatchObject({
+      status: 'COMPLETED',
+      state: { reply: { echo: 'from npm start' } },
+    });
 
     await pressCtrlC(first);
     expect(first.output()).toContain('stopped; data kept for the next start');
 
-    const second = startPlatform(env);
-    runs.push(second);
-    await waitForOutput(second, 'Press Ctrl-C to stop.', 240_000);
+    const second = startPlatform();
+    await second.waitForOutput(READY_LINE, 240_000);
     expect(second.output()).toContain('created on an earlier start');
     expect(second.output()).not.toMatch(/password:\s+\S+/);
     const againToken = await login(apiUrl, credential);

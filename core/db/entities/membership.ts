@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { defineEntity, p } from '@mikro-orm/core';
+import { createdAt, uuidPrimaryKey } from './common-properties.ts';
 import { Organization } from './organization.ts';
 import { User } from './user.ts';
 
@@ -13,14 +13,11 @@ const MembershipSchema = defineEntity({
   uniques: [{ properties: ['user', 'organization'] }],
   indexes: [{ properties: ['organization'] }],
   properties: {
-    id: p
-      .uuid()
-      .primary()
-      .onCreate(() => randomUUID()),
+    id: uuidPrimaryKey(),
     user: () => p.manyToOne(User).deleteRule('cascade'),
     organization: () => p.manyToOne(Organization).deleteRule('cascade'),
     role: p.enum(organizationRoles),
-    createdAt: p.datetime().onCreate(() => new Date()),
+    createdAt: createdAt(),
   },
 });
 
