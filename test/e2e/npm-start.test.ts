@@ -97,6 +97,18 @@ describe('npm start', () => {
       state: { reply: { echo: 'from npm start' } },
     });
 
+    // Operators see the job in the Temporal UI (read through the UI server's own HTTP API).
+    const uiUrl = `http://127.0.0.1:${ports.TEMPORAL_DEV_UI_PORT}`;
+    const inUi = await fetch(`${uiUrl}/api/v1/namespaces/default/workflows/${job.body.id}`);
+    expect(inUi.status).toBe(200);
+    const uiView = (await inUi.json()) as {
+      workflowExecutionInfo: { type: { name: string }; status: string };
+    };
+    expect(uiView.workflowExecutionInfo).toMatchObject({
+      type: { name: 'pingWorkflow' },
+      status: 'WORKFLOW_EXECUTION_STATUS_COMPLETED',
+    });
+
     await pressCtrlC(first);
     expect(first.output()).toContain('stopped; data kept for the next start');
 

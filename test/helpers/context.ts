@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { createApiApp } from '../../api/app.ts';
 import { ensureBootstrapAdmin } from '../../core/auth/bootstrap-admin.ts';
@@ -91,7 +91,17 @@ export async function startTestStack(): Promise<TestStack> {
   };
 }
 
+let runtimeInstalled = false;
+
+/** The SDK logs worker state changes at INFO to the console; tests want only its warnings. */
+function installQuietRuntime(): void {
+  if (runtimeInstalled) return;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  runtimeInstalled = true;
+}
+
 async function startWorker(address: string, namespace: string, taskQueue: string) {
+  installQuietRuntime();
   const connection = await NativeConnection.connect({ address });
   const worker: Worker = await createSkybridgeWorker({
     connection,
