@@ -1,11 +1,51 @@
+export { AiLlmConfig, aiConfigStatuses, aiLlmTypes } from './ai-llm-config.ts';
+export {
+  AiPolicy,
+  AiPolicyViolation,
+  aiPolicyActions,
+  aiPolicyScopes,
+  aiPolicyTargets,
+} from './ai-policy.ts';
+export { AuditEvent, auditOutcomes } from './audit-event.ts';
+export { Bucket, type BucketStatus, bucketProviders, bucketStatuses } from './bucket.ts';
+export { Group, GroupGrant, groupGrantAccess } from './group.ts';
+export { Invitation } from './invitation.ts';
 export { Membership, type OrganizationRole, organizationRoles, roleAtLeast } from './membership.ts';
 export { Organization } from './organization.ts';
+export { RepoAiKey } from './repo-ai-key.ts';
+export { RepoStorageKey, type StorageKeyScope, storageKeyScopes } from './repo-storage-key.ts';
+export { aiEndpointTypes, Repository, storageEndpointTypes } from './repository.ts';
 export { User } from './user.ts';
 export { Workspace } from './workspace.ts';
 
+import { AiLlmConfig } from './ai-llm-config.ts';
+import { AiPolicy, AiPolicyViolation } from './ai-policy.ts';
+import { AuditEvent } from './audit-event.ts';
+import { Bucket } from './bucket.ts';
+import { Group, GroupGrant } from './group.ts';
+import { Invitation } from './invitation.ts';
 import { Membership } from './membership.ts';
 import { Organization } from './organization.ts';
+import { RepoAiKey } from './repo-ai-key.ts';
+import { RepoStorageKey } from './repo-storage-key.ts';
+import { Repository } from './repository.ts';
 import { User } from './user.ts';
 import { Workspace } from './workspace.ts';
 
-export const allEntities = [Organization, Workspace, User, Membership];
+export const allEntities = [
+  Organization,
+  Workspace,
+  User,
+  Membership,
+  Invitation,
+  Group,
+  GroupGrant,
+  Bucket,
+  AiLlmConfig,
+  Repository,
+  RepoStorageKey,
+  RepoAiKey,
+  AiPolicy,
+  AiPolicyViolation,
+  AuditEvent,
+];

@@ -1,0 +1,53 @@
+import { defineEntity, p } from '@mikro-orm/core';
+import { createdAt, updatedAt, uuidPrimaryKey } from './common-properties.ts';
+import { Organization } from './organization.ts';
+import { Repository } from './repository.ts';
+import { Workspace } from './workspace.ts';
+
+export const aiPolicyScopes = ['ORGANIZATION', 'WORKSPACE', 'REPOSITORY'] as const;
+export const aiPolicyActions = ['LOG', 'ALERT', 'BLOCK'] as const;
+export const aiPolicyTargets = ['PROMPT', 'RESPONSE', 'BOTH'] as const;
+
+const AiPolicySchema = defineEntity({
+  name: 'AiPolicy',
+  tableName: 'ai_policies',
+  properties: {
+    id: uuidPrimaryKey(),
+    organization: () => p.manyToOne(Organization).deleteRule('cascade'),
+    scope: p.enum(aiPolicyScopes),
+    workspace: () => p.manyToOne(Workspace).deleteRule('cascade').nullable(),
+    repository: () => p.manyToOne(Repository).deleteRule('cascade').nullable(),
+    name: p.string().length(100),
+    /** The rule in natural language, checked by the judge model when one is configured. */
+    rule: p.text(),
+    action: p.enum(aiPolicyActions),
+    target: p.enum(aiPolicyTargets),
+    enabled: p.boolean().default(true),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+});
+
+export class AiPolicy extends AiPolicySchema.class {}
+AiPolicySchema.setClass(AiPolicy);
+
+const AiPolicyViolationSchema = defineEntity({
+  name: 'AiPolicyViolation',
+  tableName: 'ai_policy_violations',
+  indexes: [{ properties: ['organization', 'createdAt'] }],
+  properties: {
+    id: uuidPrimaryKey(),
+    organization: () => p.manyToOne(Organization).deleteRule('cascade'),
+    policy: () => p.manyToOne(AiPolicy).deleteRule('set null').nullable(),
+    repository: () => p.manyToOne(Repository).deleteRule('set null').nullable(),
+    direction: p.enum(['PROMPT', 'RESPONSE'] as const),
+    detector: p.string().length(100),
+    actionTaken: p.enum(aiPolicyActions),
+    /** What matched, already redacted. */
+    excerpt: p.text().nullable(),
+    createdAt: createdAt(),
+  },
+});
+
+export class AiPolicyViolation extends AiPolicyViolationSchema.class {}
+AiPolicyViolationSchema.setClass(AiPolicyViolation);
