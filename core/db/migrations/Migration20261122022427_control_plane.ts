@@ -125,20 +125,4 @@ export class Migration20261122022427_control_plane extends Migration {
     this.addSql(`drop table if exists "repository_ai_configs" cascade;`);
   }
 
-  override down(): void | Promise<void> {
-    this.addSql(`drop table if exists "repository_ai_configs" cascade;`);
-    this.addSql(`drop table if exists "repository_buckets" cascade;`);
-    this.addSql(`drop table if exists "group_grants" cascade;`);
-    this.addSql(`drop table if exists "group_members" cascade;`);
-    this.addSql(`drop table if exists "ai_policy_violations" cascade;`);
-    this.addSql(`drop table if exists "ai_policies" cascade;`);
-    this.addSql(`drop table if exists "repo_ai_keys" cascade;`);
-    this.addSql(`drop table if exists "repo_storage_keys" cascade;`);
-    this.addSql(`drop table if exists "repositories" cascade;`);
-    this.addSql(`drop table if exists "ai_llm_configs" cascade;`);
-    this.addSql(`drop table if exists "buckets" cascade;`);
-    this.addSql(`drop table if exists "audit_events" cascade;`);
-    this.addSql(`drop table if exists "groups" cascade;`);
-    this.addSql(`drop table if exists "invitations" cascade;`);
-  }
 }
