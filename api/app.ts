@@ -9,22 +9,36 @@ import type { EntityManager } from '../core/db/orm.ts';
 import type { Logger } from '../core/logging.ts';
 import { createHttpRequestHistogram } from '../core/observability/metrics.ts';
 import type { OpsEndpoints } from '../core/observability/ops-endpoints.ts';
-import { authenticate } from './middleware/authenticate.ts';
 import { notFoundHandler, problemErrorHandler } from './middleware/problem.ts';
 import { authRoutes } from './routes/auth.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { organizationRoutes } from './routes/organization.ts';
+import { mountRoutes } from './routing/mount.ts';
+import { buildOpenApiDocument } from './routing/openapi.ts';
+import type { AnyRoute } from './routing/route.ts';
 
 export interface ApiDependencies {
   em: EntityManager;
   temporal: Client;
   taskQueue: string;
   tokens: TokenSigner;
+  signupMode: 'open' | 'invite' | 'closed';
   log: Logger;
   metrics: Registry;
   ops: OpsEndpoints;
 }
 
 const REQUEST_ID_PATTERN = /^[\w.-]{1,128}$/;
+export const MAX_JSON_BODY = '1mb';
+
+/** The whole route table: what is mounted, documented and tested. */
+export function apiRoutes(deps: ApiDependencies): AnyRoute[] {
+  return [
+    ...authRoutes({ tokens: deps.tokens, signupMode: deps.signupMode }),
+    ...organizationRoutes(),
+    ...jobRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue }),
+  ];
+}
 
 export function createApiApp(deps: ApiDependencies): Express {
   const app = express();
@@ -36,19 +50,23 @@ export function createApiApp(deps: ApiDependencies): Express {
       logger: deps.log,
       genReqId: (req, res) => {
         const incoming = req.headers['x-request-id'];
-        const id =
-          typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
+        const id = typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
         res.setHeader('x-request-id', id);
         return id;
       },
     }),
   );
   app.use(recordLatency(deps.metrics));
-  app.use(express.json({ limit: '1mb' }));
+  app.use(express.json({ limit: MAX_JSON_BODY }));
 
-  app.use(authRoutes({ em: deps.em, tokens: deps.tokens }));
-  app.use(authenticate({ tokens: deps.tokens, em: deps.em }));
-  app.use(jobRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue }));
+  const routes = apiRoutes(deps);
+  const openApi = buildOpenApiDocument(routes, { title: 'Skybridge API', version: '0.1.0' });
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApi);
+  });
+  const router = express.Router();
+  mountRoutes(router, routes, { em: deps.em, tokens: deps.tokens });
+  app.use(router);
 
   app.use(notFoundHandler);
   app.use(problemErrorHandler);

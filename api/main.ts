@@ -27,6 +27,7 @@ await runProcess('api', ['database', 'temporal', 'jwt'], async (config, log) => 
     temporal: temporal.client,
     taskQueue: config.temporal.taskQueue,
     tokens: createTokenSigner(config.auth.jwtSecret!, config.auth.jwtTtlSeconds),
+    signupMode: config.auth.signupMode,
     log,
     metrics,
     ops,

@@ -49,6 +49,7 @@ const envSchema = z.object({
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   JWT_TTL_SECONDS: positiveInt.default(43_200),
   BOOTSTRAP_ADMIN_EMAIL: z.email().default('admin@skybridge.local'),
+  SIGNUP_MODE: z.enum(['open', 'invite', 'closed']).optional(),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -137,6 +138,8 @@ function buildConfig(env: Env, rawEnv: NodeJS.ProcessEnv) {
       jwtSecret: env.JWT_SECRET,
       jwtTtlSeconds: env.JWT_TTL_SECONDS,
       bootstrapAdminEmail: env.BOOTSTRAP_ADMIN_EMAIL,
+      /** Anyone may create an organization (`open`), only invited users may join (`invite`), or nobody (`closed`). */
+      signupMode: env.SIGNUP_MODE ?? (env.NODE_ENV === 'production' ? 'invite' : 'open'),
     },
   };
 }

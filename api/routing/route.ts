@@ -39,6 +39,8 @@ export interface AuthenticatedContext<Params, Query, Body> extends RouteContext<
   tenant: TenantScope;
   /** Names what the change touched, for the audit record written when the handler succeeds. */
   auditTarget(target: AuditTarget, details?: Record<string, unknown>): void;
+  /** Work that must see the committed change, such as starting a workflow that reads it. */
+  afterCommit(task: () => Promise<void>): void;
 }
 
 export interface RouteResult {

@@ -65,6 +65,7 @@ export async function startTestStack(): Promise<TestStack> {
     temporal,
     taskQueue,
     tokens: createTokenSigner(randomBytes(32).toString('hex'), 3600),
+    signupMode: 'open',
     log,
     metrics,
     ops: createOpsEndpoints({
