@@ -1,2 +1,12 @@
-/** Every activity the worker registers. */
-export { answerPing } from './ping.ts';
+/** Every activity the worker registers, built from the process's dependencies. */
+import { type BucketActivityDependencies, bucketActivities } from './buckets.ts';
+import { answerPing } from './ping.ts';
+
+export type ActivityDependencies = BucketActivityDependencies;
+
+export function createActivities(deps: ActivityDependencies) {
+  return {
+    answerPing,
+    ...bucketActivities(deps),
+  };
+}

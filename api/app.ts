@@ -7,12 +7,17 @@ import type { Registry } from 'prom-client';
 import type { TokenSigner } from '../core/auth/tokens.ts';
 import type { EntityManager } from '../core/db/orm.ts';
 import type { Logger } from '../core/logging.ts';
+import type { OutboundPolicy } from '../core/net/outbound-guard.ts';
 import { createHttpRequestHistogram } from '../core/observability/metrics.ts';
 import type { OpsEndpoints } from '../core/observability/ops-endpoints.ts';
+import type { MasterKeyring } from '../core/secrets/keyring.ts';
 import { notFoundHandler, problemErrorHandler } from './middleware/problem.ts';
 import { authRoutes } from './routes/auth.ts';
+import { bucketRoutes } from './routes/buckets.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { organizationRoutes } from './routes/organization.ts';
+import { aiKeyRoutes, storageKeyRoutes } from './routes/repo-keys.ts';
+import { repositoryRoutes } from './routes/repositories.ts';
 import { mountRoutes } from './routing/mount.ts';
 import { buildOpenApiDocument } from './routing/openapi.ts';
 import type { AnyRoute } from './routing/route.ts';
@@ -23,6 +28,8 @@ export interface ApiDependencies {
   taskQueue: string;
   tokens: TokenSigner;
   signupMode: 'open' | 'invite' | 'closed';
+  keyring: MasterKeyring;
+  outboundPolicy: OutboundPolicy;
   log: Logger;
   metrics: Registry;
   ops: OpsEndpoints;
@@ -37,6 +44,10 @@ export function apiRoutes(deps: ApiDependencies): AnyRoute[] {
     ...authRoutes({ tokens: deps.tokens, signupMode: deps.signupMode }),
     ...organizationRoutes(),
     ...jobRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue }),
+    ...bucketRoutes(deps),
+    ...repositoryRoutes(),
+    ...storageKeyRoutes(deps),
+    ...aiKeyRoutes(),
   ];
 }
 

@@ -7,10 +7,11 @@ import { createMetricsRegistry } from '../core/observability/metrics.ts';
 import { createOpsEndpoints } from '../core/observability/ops-endpoints.ts';
 import { databaseReadiness } from '../core/observability/readiness.ts';
 import { runProcess } from '../core/process.ts';
+import { loadMasterKeyring } from '../core/secrets/load.ts';
 import { openTemporalClient, temporalReadiness } from '../core/temporal-connection.ts';
 import { createApiApp } from './app.ts';
 
-await runProcess('api', ['database', 'temporal', 'jwt'], async (config, log) => {
+await runProcess('api', ['database', 'temporal', 'jwt', 'masterKeys'], async (config, log) => {
   const orm = await openMigratedDatabase(config.database.url!, log);
   const credential = await ensureBootstrapAdmin(orm.em, config.auth.bootstrapAdminEmail);
   // Straight to the operator's terminal, never into the log stream.
@@ -28,6 +29,8 @@ await runProcess('api', ['database', 'temporal', 'jwt'], async (config, log) => 
     taskQueue: config.temporal.taskQueue,
     tokens: createTokenSigner(config.auth.jwtSecret!, config.auth.jwtTtlSeconds),
     signupMode: config.auth.signupMode,
+    keyring: await loadMasterKeyring(config.secrets),
+    outboundPolicy: config.outbound,
     log,
     metrics,
     ops,

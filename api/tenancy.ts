@@ -4,11 +4,18 @@
  * organization. A resource of another organization is indistinguishable from
  * one that does not exist: both are 404.
  */
-import type { EntityName, FindOptions } from '@mikro-orm/core';
+import type { EntityName } from '@mikro-orm/core';
 import { Workspace } from '../core/db/entities/index.ts';
 import type { EntityManager } from '../core/db/orm.ts';
 import { notFound } from '../core/errors.ts';
 import type { Caller } from './middleware/authenticate.ts';
+
+/** Populate and ordering, as MikroORM takes them. */
+export interface LookupOptions {
+  populate?: readonly string[];
+  orderBy?: Record<string, 'asc' | 'desc'>;
+  fields?: readonly string[];
+}
 
 /**
  * Filters are built generically (`{ id, workspace: { organization } }`) for
@@ -43,15 +50,15 @@ export class TenantScope {
     entity: EntityName<T>,
     label: string,
     id: string,
-    options?: FindOptions<T, never>,
+    options?: LookupOptions,
   ): Promise<T> {
     const where = { id, workspace: { organization: this.organizationId } } as never;
-    return this.#required(await this.#em.findOne(entity, where, options), label);
+    return this.#required(await this.#em.findOne(entity, where, options as never), label);
   }
 
-  listInWorkspaces<T extends object>(entity: EntityName<T>, where: object = {}, options?: FindOptions<T, never>) {
+  listInWorkspaces<T extends object>(entity: EntityName<T>, where: object = {}, options?: LookupOptions) {
     const scoped = { ...where, workspace: { ...(where as { workspace?: object }).workspace, organization: this.organizationId } };
-    return this.#em.find(entity, scoped as never, options);
+    return this.#em.find(entity, scoped as never, options as never);
   }
 
   /** A resource that belongs to a repository (storage and AI keys). */
@@ -65,14 +72,14 @@ export class TenantScope {
     entity: EntityName<T>,
     label: string,
     id: string,
-    options?: FindOptions<T, never>,
+    options?: LookupOptions,
   ): Promise<T> {
     const where = { id, organization: this.organizationId } as never;
-    return this.#required(await this.#em.findOne(entity, where, options), label);
+    return this.#required(await this.#em.findOne(entity, where, options as never), label);
   }
 
-  listInOrganization<T extends object>(entity: EntityName<T>, where: object = {}, options?: FindOptions<T, never>) {
-    return this.#em.find(entity, { ...where, organization: this.organizationId } as never, options);
+  listInOrganization<T extends object>(entity: EntityName<T>, where: object = {}, options?: LookupOptions) {
+    return this.#em.find(entity, { ...where, organization: this.organizationId } as never, options as never);
   }
 
   #required<T>(found: T | null, label: string): T {

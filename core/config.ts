@@ -50,12 +50,17 @@ const envSchema = z.object({
   JWT_TTL_SECONDS: positiveInt.default(43_200),
   BOOTSTRAP_ADMIN_EMAIL: z.email().default('admin@skybridge.local'),
   SIGNUP_MODE: z.enum(['open', 'invite', 'closed']).optional(),
+
+  SKYBRIDGE_MASTER_KEYS: nonEmpty.optional(),
+  SKYBRIDGE_MASTER_KEY_FILE: nonEmpty.optional(),
+  OUTBOUND_ALLOW_LOOPBACK: z.stringbool().default(false),
+  OUTBOUND_ALLOW_PRIVATE_NETWORKS: z.stringbool().default(false),
 });
 
 type Env = z.infer<typeof envSchema>;
 
 /** What a process cannot start without; the embedded stack fills these in for `npm start`. */
-export type Requirement = 'database' | 'temporal' | 'jwt';
+export type Requirement = 'database' | 'temporal' | 'jwt' | 'masterKeys';
 
 const requirementVariables: Record<Requirement, { variable: keyof Env; hint: string }> = {
   database: {
@@ -65,6 +70,10 @@ const requirementVariables: Record<Requirement, { variable: keyof Env; hint: str
   temporal: {
     variable: 'TEMPORAL_ADDRESS',
     hint: 'is required when this component runs on its own (e.g. localhost:7233 or <ns>.<account>.tmprl.cloud:7233); `npm start` provides a Temporal dev server',
+  },
+  masterKeys: {
+    variable: 'SKYBRIDGE_MASTER_KEYS',
+    hint: 'or SKYBRIDGE_MASTER_KEY_FILE is required when this component runs on its own: the master keys that seal stored credentials (`id:base64key`, active first; a key is `openssl rand -base64 32`)',
   },
   jwt: {
     variable: 'JWT_SECRET',
@@ -95,7 +104,8 @@ export function loadConfig(requirements: Requirement[] = [], env: NodeJS.Process
     : parsed.error.issues.map((issue) => ({ variable: String(issue.path[0]), message: issue.message }));
   for (const requirement of requirements) {
     const { variable, hint } = requirementVariables[requirement];
-    if (present[variable] === undefined) problems.push({ variable, message: hint });
+    const satisfied = present[variable] !== undefined || (requirement === 'masterKeys' && present.SKYBRIDGE_MASTER_KEY_FILE);
+    if (!satisfied) problems.push({ variable, message: hint });
   }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   return buildConfig(parsed.data, env);
@@ -131,6 +141,9 @@ function buildConfig(env: Env, rawEnv: NodeJS.ProcessEnv) {
       /** The TEMPORAL_* variables as `@temporalio/envconfig` expects them. */
       envconfigVariables: temporalEnvconfigVariables(rawEnv),
     },
+    secrets: { masterKeys: env.SKYBRIDGE_MASTER_KEYS, masterKeyFile: env.SKYBRIDGE_MASTER_KEY_FILE },
+    /** Which addresses user-supplied endpoints (S3-compatible buckets, AI base URLs, webhooks) may reach. */
+    outbound: { allowLoopback: env.OUTBOUND_ALLOW_LOOPBACK, allowPrivateNetworks: env.OUTBOUND_ALLOW_PRIVATE_NETWORKS },
     api: { port: env.API_PORT },
     bridge: { s3Port: env.BRIDGE_S3_PORT, openaiPort: env.BRIDGE_OPENAI_PORT },
     worker: { metricsPort: env.WORKER_METRICS_PORT },
@@ -173,3 +186,8 @@ export function childProcessEnv(overrides: Record<string, string | undefined>): 
 
 /** Every variable this module reads (documented in .env.example). */
 export const configVariableNames: readonly string[] = Object.keys(envSchema.shape);
+
+/** Whether the operator set a variable at all (as opposed to it taking its default). */
+export function variableIsSet(name: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  return env[name] !== undefined && env[name] !== '';
+}

@@ -9,9 +9,10 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ensureBootstrapAdmin, formatBootstrapCredential } from '../core/auth/bootstrap-admin.ts';
-import { type Config, ConfigError, childProcessEnv, loadConfig } from '../core/config.ts';
+import { type Config, ConfigError, childProcessEnv, loadConfig, variableIsSet } from '../core/config.ts';
 import { openMigratedDatabase } from '../core/db/migrate.ts';
 import { createLogger } from '../core/logging.ts';
+import { generateMasterKey } from '../core/secrets/keyring.ts';
 import { type ChildService, httpOk, startChildService } from './services/child-service.ts';
 import { startEmbeddedPostgres } from './services/embedded-postgres.ts';
 import { startTemporalDevServer } from './services/temporal-dev-server.ts';
@@ -33,8 +34,10 @@ async function main(): Promise<void> {
   const temporal = config.temporal.address
     ? { address: config.temporal.address, uiUrl: undefined }
     : await startTemporal(config, logsDir);
-  const jwtSecret =
-    config.auth.jwtSecret ?? (await loadOrCreateSecret(path.join(config.dataDir, 'jwt-secret')));
+  const jwtSecret = config.auth.jwtSecret ?? (await loadOrCreateSecret(path.join(config.dataDir, 'jwt-secret'), randomHex));
+  const hasMasterKeys = config.secrets.masterKeys || config.secrets.masterKeyFile;
+  const masterKeyFile = hasMasterKeys ? config.secrets.masterKeyFile : path.join(config.dataDir, 'master.keys');
+  if (masterKeyFile && !hasMasterKeys) await loadOrCreateSecret(masterKeyFile, newMasterKeyLine);
   const credential = await prepareDatabase(config, databaseUrl);
 
   const env = childProcessEnv({
@@ -42,6 +45,9 @@ async function main(): Promise<void> {
     TEMPORAL_ADDRESS: temporal.address,
     JWT_SECRET: jwtSecret,
     SKYBRIDGE_DATA_DIR: config.dataDir,
+    SKYBRIDGE_MASTER_KEY_FILE: masterKeyFile,
+    // The embedded stack's own services (and local emulators) listen on loopback.
+    OUTBOUND_ALLOW_LOOPBACK: variableIsSet('OUTBOUND_ALLOW_LOOPBACK') ? undefined : 'true',
   });
   const host = reachableHost(config.listenHost);
   await Promise.all([
@@ -178,9 +184,17 @@ async function shutdown(reason: string, exitCode: number): Promise<void> {
   process.exit(exitCode);
 }
 
-async function loadOrCreateSecret(file: string): Promise<string> {
+const randomHex = () => randomBytes(32).toString('hex');
+
+function newMasterKeyLine(): string {
+  const { id, keyBase64 } = generateMasterKey();
+  return `${id}:${keyBase64}`;
+}
+
+/** Reads a generated secret from the data folder, creating it (readable by the owner only) on first start. */
+async function loadOrCreateSecret(file: string, generate: () => string): Promise<string> {
   if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
-  const secret = randomBytes(32).toString('hex');
+  const secret = generate();
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, `${secret}\n`, { mode: 0o600 });
   return secret;

@@ -5,12 +5,14 @@ import { openMigratedDatabase } from '../core/db/migrate.ts';
 import { createMetricsRegistry } from '../core/observability/metrics.ts';
 import { createOpsEndpoints } from '../core/observability/ops-endpoints.ts';
 import { databaseReadiness } from '../core/observability/readiness.ts';
+import { createGuardedAgents } from '../core/net/outbound-guard.ts';
 import { runProcess } from '../core/process.ts';
+import { loadMasterKeyring } from '../core/secrets/load.ts';
 import { temporalConnectionSettings } from '../core/temporal-connection.ts';
 import { temporalSdkLogger } from './sdk-logger.ts';
 import { createSkybridgeWorker } from './skybridge-worker.ts';
 
-await runProcess('worker', ['database', 'temporal'], async (config, log) => {
+await runProcess('worker', ['database', 'temporal', 'masterKeys'], async (config, log) => {
   // The SDK's own signal handling would race ours; runProcess owns shutdown.
   Runtime.install({ shutdownSignals: [], logger: temporalSdkLogger(log) });
   const orm = await openMigratedDatabase(config.database.url!, log);
@@ -27,6 +29,11 @@ await runProcess('worker', ['database', 'temporal'], async (config, log) => {
     namespace: settings.namespace,
     taskQueue: config.temporal.taskQueue,
     metrics,
+    activityDependencies: {
+      em: orm.em,
+      keyring: await loadMasterKeyring(config.secrets),
+      storageClientOptions: createGuardedAgents(config.outbound),
+    },
   });
   const ops = createOpsEndpoints({
     registry: metrics,

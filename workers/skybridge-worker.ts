@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Registry } from 'prom-client';
-import * as activities from '../activities/index.ts';
+import { type ActivityDependencies, createActivities } from '../activities/index.ts';
 import { activityMetricsInterceptor } from './activity-metrics.ts';
 
 export const workflowsPath = createRequire(import.meta.url).resolve('../workflows/index.ts');
@@ -15,6 +15,7 @@ export interface SkybridgeWorkerOptions {
   namespace: string;
   taskQueue: string;
   metrics?: Registry;
+  activityDependencies: ActivityDependencies;
   /** A pre-built workflow bundle (tests share one); otherwise the worker bundles `workflows/` itself. */
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
@@ -24,7 +25,7 @@ export function createSkybridgeWorker(options: SkybridgeWorkerOptions): Promise<
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    activities,
+    activities: createActivities(options.activityDependencies),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
     interceptors: options.metrics ? { activity: [activityMetricsInterceptor(options.metrics)] } : {},
   });

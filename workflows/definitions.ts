@@ -14,7 +14,7 @@ export const searchAttributes = {
   status: defineSearchAttributeKey('SkybridgeStatus', SearchAttributeType.KEYWORD),
 } as const;
 
-export const jobKinds = ['ping'] as const;
+export const jobKinds = ['ping', 'bucket-validation'] as const;
 export type JobKind = (typeof jobKinds)[number];
 
 /** Kept in each job's memo: who may read or steer it. */
@@ -40,3 +40,25 @@ export interface PingState {
 }
 
 export const pingStateQuery = defineQuery<PingState>('pingState');
+
+/** JOB-1: checks one bucket's credentials and reachability and records the result on the bucket. */
+export interface BucketValidationInput {
+  bucketId: string;
+}
+
+export interface BucketProbeReport {
+  /** Milliseconds per step: access, list, put, get, delete. */
+  latencyMs: Record<string, number>;
+}
+
+export interface BucketValidationState {
+  phase: 'PROBING' | 'RECORDING' | 'DONE';
+  outcome?: 'VALID' | 'INVALID';
+  reason?: string;
+  latencyMs?: Record<string, number>;
+}
+
+export const bucketValidationStateQuery = defineQuery<BucketValidationState>('bucketValidationState');
+
+/** Failure types the probe raises that no retry can fix. */
+export const permanentProbeFailures = ['InvalidCredentials', 'AccessDenied', 'NotFound', 'Invalid', 'QuotaExceeded'];

@@ -1,2 +1,3 @@
 /** Every workflow the worker runs; this file is the bundler's entry point. */
 export { pingWorkflow } from './ping.ts';
+export { validateBucketWorkflow } from './validate-bucket.ts';

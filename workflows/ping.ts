@@ -1,5 +1,5 @@
 import { proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
-import type * as activities from '../activities/index.ts';
+import type { createActivities } from '../activities/index.ts';
 import {
   type PingInput,
   type PingReply,
@@ -8,7 +8,7 @@ import {
   searchAttributes,
 } from './definitions.ts';
 
-const { answerPing } = proxyActivities<typeof activities>({
+const { answerPing } = proxyActivities<ReturnType<typeof createActivities>>({
   startToCloseTimeout: '10 seconds',
   retry: { maximumAttempts: 5 },
 });

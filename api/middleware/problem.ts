@@ -4,6 +4,7 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { ZodError } from 'zod';
 import { AppError, type ErrorCode } from '../../core/errors.ts';
+import { OutboundAddressRefused } from '../../core/net/outbound-guard.ts';
 
 export interface Problem {
   type: string;
@@ -36,6 +37,12 @@ export function sendProblem(
   res.status(problem.status).type('application/problem+json').json(problem);
 }
 
+/** A user-supplied address the server refuses to contact (SSRF protection). */
+function fromOutboundGuard(error: unknown): AppError | undefined {
+  if (error instanceof OutboundAddressRefused) return new AppError('ADDRESS_NOT_ALLOWED', error.message);
+  return undefined;
+}
+
 /** Body-parser failures carry a `type` and a `status`; map them to our codes. */
 function fromBodyParser(error: { type?: string; status?: number }): AppError | undefined {
   if (error.type === 'entity.parse.failed')
@@ -45,6 +52,12 @@ function fromBodyParser(error: { type?: string; status?: number }): AppError | u
   if (error.type === 'encoding.unsupported' || error.type === 'charset.unsupported')
     return new AppError('BAD_REQUEST', 'Unsupported request body encoding');
   return undefined;
+}
+
+/** Errors with a known meaning, as AppErrors; anything else is an internal error. */
+export function toAppError(error: unknown): AppError | undefined {
+  if (error instanceof AppError) return error;
+  return fromOutboundGuard(error) ?? fromBodyParser(error as { type?: string });
 }
 
 export const problemErrorHandler: ErrorRequestHandler = (error, req, res, _next) => {
@@ -59,7 +72,7 @@ export const problemErrorHandler: ErrorRequestHandler = (error, req, res, _next)
     );
     return;
   }
-  const known = error instanceof AppError ? error : fromBodyParser(error as { type?: string });
+  const known = toAppError(error);
   if (known) {
     sendProblem(res, known, instance);
     return;

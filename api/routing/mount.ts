@@ -9,7 +9,8 @@ import { z } from 'zod';
 import type { TokenSigner } from '../../core/auth/tokens.ts';
 import { AuditEvent, Membership, roleAtLeast } from '../../core/db/entities/index.ts';
 import type { EntityManager } from '../../core/db/orm.ts';
-import { AppError, forbidden, unauthenticated } from '../../core/errors.ts';
+import { forbidden, unauthenticated } from '../../core/errors.ts';
+import { toAppError } from '../middleware/problem.ts';
 import type { Caller } from '../middleware/authenticate.ts';
 import { TenantScope } from '../tenancy.ts';
 import type { AnyRoute, AuditTarget, ProtectedRoute, PublicRoute, RouteContext, RouteResult } from './route.ts';
@@ -127,7 +128,7 @@ function auditRecorder(action: string, caller: Caller, req: Request, rootEm: Ent
     },
     /** Outside the failed transaction, so the attempt is kept even though its change was rolled back. */
     async recordFailure(error: unknown) {
-      const code = error instanceof AppError ? error.code : error instanceof z.ZodError ? 'VALIDATION_FAILED' : 'INTERNAL';
+      const code = error instanceof z.ZodError ? 'VALIDATION_FAILED' : (toAppError(error)?.code ?? 'INTERNAL');
       const em = rootEm.fork();
       event(em, 'FAILURE', { error: code });
       await em.flush();

@@ -9,15 +9,18 @@ import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
+import type { ActivityDependencies } from '../../activities/index.ts';
 import { createApiApp } from '../../api/app.ts';
 import { ensureBootstrapAdmin } from '../../core/auth/bootstrap-admin.ts';
 import { createTokenSigner } from '../../core/auth/tokens.ts';
 import { openMigratedDatabase } from '../../core/db/migrate.ts';
 import type { MikroORM } from '../../core/db/orm.ts';
 import { createLogger } from '../../core/logging.ts';
+import { createGuardedAgents } from '../../core/net/outbound-guard.ts';
 import { createMetricsRegistry } from '../../core/observability/metrics.ts';
 import { createOpsEndpoints } from '../../core/observability/ops-endpoints.ts';
 import { databaseReadiness } from '../../core/observability/readiness.ts';
+import { generateMasterKey, type MasterKeyring, parseMasterKeyring } from '../../core/secrets/keyring.ts';
 import { temporalReadiness } from '../../core/temporal-connection.ts';
 import { ensureDatabase } from '../../scripts/services/embedded-postgres.ts';
 import { createSkybridgeWorker } from '../../workers/skybridge-worker.ts';
@@ -38,12 +41,21 @@ export async function createTestDatabase(): Promise<string> {
 
 export const uniqueTaskQueue = () => `test-${randomUUID()}`;
 
+/** The emulators listen on loopback; everything else stays refused. */
+export const testOutboundPolicy = { allowLoopback: true, allowPrivateNetworks: false };
+
+export function testKeyring(): MasterKeyring {
+  const { id, keyBase64 } = generateMasterKey();
+  return parseMasterKeyring(`${id}:${keyBase64}`, 'test keyring');
+}
+
 export interface TestStack {
   baseUrl: string;
   orm: MikroORM;
   temporal: Client;
   taskQueue: string;
   admin: { email: string; password: string };
+  keyring: MasterKeyring;
   close(): Promise<void>;
 }
 
@@ -58,7 +70,12 @@ export async function startTestStack(): Promise<TestStack> {
   const taskQueue = uniqueTaskQueue();
   const connection = await Connection.connect({ address });
   const temporal = new Client({ connection, namespace });
-  const worker = await startWorker(address, namespace, taskQueue);
+  const keyring = testKeyring();
+  const worker = await startWorker(address, namespace, taskQueue, {
+    em: orm.em,
+    keyring,
+    storageClientOptions: createGuardedAgents(testOutboundPolicy),
+  });
   const metrics = createMetricsRegistry('api');
   const app = createApiApp({
     em: orm.em,
@@ -66,6 +83,8 @@ export async function startTestStack(): Promise<TestStack> {
     taskQueue,
     tokens: createTokenSigner(randomBytes(32).toString('hex'), 3600),
     signupMode: 'open',
+    keyring,
+    outboundPolicy: testOutboundPolicy,
     log,
     metrics,
     ops: createOpsEndpoints({
@@ -82,6 +101,7 @@ export async function startTestStack(): Promise<TestStack> {
     temporal,
     taskQueue,
     admin,
+    keyring,
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
@@ -101,7 +121,7 @@ function installQuietRuntime(): void {
   runtimeInstalled = true;
 }
 
-async function startWorker(address: string, namespace: string, taskQueue: string) {
+async function startWorker(address: string, namespace: string, taskQueue: string, activityDependencies: ActivityDependencies) {
   installQuietRuntime();
   const connection = await NativeConnection.connect({ address });
   const worker: Worker = await createSkybridgeWorker({
@@ -109,6 +129,7 @@ async function startWorker(address: string, namespace: string, taskQueue: string
     namespace,
     taskQueue,
     workflowBundle: { codePath: services().workflowBundlePath },
+    activityDependencies,
   });
   const running = worker.run();
   return {

@@ -1,0 +1,234 @@
+/** CP-4: repositories group a workspace's buckets and AI LLM configs behind one API. */
+import type { EntityName } from '@mikro-orm/core';
+import { z } from 'zod';
+import {
+  AiLlmConfig,
+  aiEndpointTypes,
+  Bucket,
+  Repository,
+  storageEndpointTypes,
+} from '../../core/db/entities/index.ts';
+import type { EntityManager } from '../../core/db/orm.ts';
+import { AppError } from '../../core/errors.ts';
+import type { TenantScope } from '../tenancy.ts';
+import { type AnyRoute, protectedRoute } from '../routing/route.ts';
+import { description, displayName, iso, uuid, workspaceSelector } from '../schemas.ts';
+
+const repoParams = z.object({ repoId: uuid });
+const attachParams = z.object({ repoId: uuid, resourceId: uuid });
+
+const endpointTypes = {
+  storageEndpointType: z.enum(storageEndpointTypes).nullable().optional(),
+  aiEndpointType: z.enum(aiEndpointTypes).nullable().optional(),
+};
+
+const createBody = workspaceSelector
+  .extend({
+    name: displayName,
+    description: description.optional(),
+    ...endpointTypes,
+    bucketIds: z.array(uuid).max(100).default([]),
+    aiConfigIds: z.array(uuid).max(100).default([]),
+  })
+  .strict();
+
+const updateBody = z
+  .object({ name: displayName.optional(), description: description.nullable().optional(), ...endpointTypes })
+  .strict();
+
+export function presentRepository(repository: Repository) {
+  return {
+    id: repository.id,
+    workspaceId: repository.workspace.id,
+    name: repository.name,
+    description: repository.description ?? null,
+    storageEndpointType: repository.storageEndpointType ?? null,
+    aiEndpointType: repository.aiEndpointType ?? null,
+    bucketIds: repository.buckets.isInitialized() ? repository.buckets.getItems().map((bucket) => bucket.id) : undefined,
+    aiConfigIds: repository.aiConfigs.isInitialized()
+      ? repository.aiConfigs.getItems().map((config) => config.id)
+      : undefined,
+    createdAt: iso(repository.createdAt),
+    updatedAt: iso(repository.updatedAt),
+  };
+}
+
+async function assertNameFree(em: EntityManager, workspaceId: string, name: string) {
+  if ((await em.count(Repository, { workspace: workspaceId, name })) > 0) {
+    throw new AppError('CONFLICT', `A repository named "${name}" already exists in this workspace`);
+  }
+}
+
+/** Only resources of the repository's own workspace can be attached. */
+function assertSameWorkspace(repository: Repository, resource: { workspace: { id: string } }, label: string) {
+  if (resource.workspace.id !== repository.workspace.id) {
+    throw new AppError('CONFLICT', `The ${label} belongs to another workspace than the repository`);
+  }
+}
+
+const loadRepository = (tenant: TenantScope, repoId: string) =>
+  tenant.findInWorkspace(Repository, 'Repository', repoId, { populate: ['buckets', 'aiConfigs'] });
+
+function attachmentRoutes<T extends Bucket | AiLlmConfig>(spec: {
+  path: string;
+  label: string;
+  entity: typeof Bucket | typeof AiLlmConfig;
+  collection: 'buckets' | 'aiConfigs';
+  auditName: string;
+}): AnyRoute[] {
+  return [
+    protectedRoute({
+      method: 'put',
+      path: `/repo/:repoId/${spec.path}/:resourceId`,
+      tag: 'repositories',
+      summary: `Attach a ${spec.label} to the repository`,
+      access: 'MEMBER',
+      audit: `repository.${spec.auditName}.attach`,
+      params: attachParams,
+      response: { status: 200, description: 'The repository' },
+      async handler({ tenant, params, auditTarget }) {
+        const repository = await loadRepository(tenant, params.repoId);
+        const resource = (await tenant.findInWorkspace(spec.entity as EntityName<T>, spec.label, params.resourceId)) as T;
+        assertSameWorkspace(repository, resource, spec.label);
+        (repository[spec.collection] as { add(item: T): void }).add(resource);
+        auditTarget(
+          { type: 'repository', id: repository.id, workspaceId: repository.workspace.id },
+          { [spec.auditName]: resource.id },
+        );
+        return { body: presentRepository(repository) };
+      },
+    }),
+    protectedRoute({
+      method: 'delete',
+      path: `/repo/:repoId/${spec.path}/:resourceId`,
+      tag: 'repositories',
+      summary: `Detach a ${spec.label} from the repository`,
+      access: 'MEMBER',
+      audit: `repository.${spec.auditName}.detach`,
+      params: attachParams,
+      response: { status: 200, description: 'The repository' },
+      async handler({ tenant, params, auditTarget }) {
+        const repository = await loadRepository(tenant, params.repoId);
+        const attached = (repository[spec.collection].getItems() as T[]).find((item) => item.id === params.resourceId);
+        if (!attached) throw new AppError('NOT_FOUND', `This ${spec.label} is not attached to the repository`);
+        (repository[spec.collection] as { remove(item: T): void }).remove(attached);
+        auditTarget(
+          { type: 'repository', id: repository.id, workspaceId: repository.workspace.id },
+          { [spec.auditName]: attached.id },
+        );
+        return { body: presentRepository(repository) };
+      },
+    }),
+  ];
+}
+
+export function repositoryRoutes(): AnyRoute[] {
+  return [
+    protectedRoute({
+      method: 'get',
+      path: '/repo',
+      tag: 'repositories',
+      summary: 'List repositories',
+      access: 'VIEWER',
+      query: workspaceSelector,
+      response: { status: 200, description: 'Repositories' },
+      async handler({ tenant, query }) {
+        const where = query.workspaceId ? { workspace: { id: query.workspaceId } } : {};
+        const repositories = await tenant.listInWorkspaces(Repository, where, {
+          populate: ['buckets', 'aiConfigs'],
+          orderBy: { name: 'asc' },
+        });
+        return { body: repositories.map(presentRepository) };
+      },
+    }),
+    protectedRoute({
+      method: 'post',
+      path: '/repo',
+      tag: 'repositories',
+      summary: 'Create a repository, optionally with buckets and AI LLM configs attached',
+      access: 'MEMBER',
+      audit: 'repository.create',
+      body: createBody,
+      response: { status: 201, description: 'Created' },
+      async handler({ em, tenant, body, auditTarget }) {
+        const workspace = await tenant.workspace(body.workspaceId);
+        await assertNameFree(em, workspace.id, body.name);
+        const repository = em.create(Repository, {
+          workspace,
+          name: body.name,
+          description: body.description ?? null,
+          storageEndpointType: body.storageEndpointType ?? (body.bucketIds.length > 0 ? 'S3' : null),
+          aiEndpointType: body.aiEndpointType ?? (body.aiConfigIds.length > 0 ? 'OPENAI' : null),
+        });
+        for (const id of body.bucketIds) {
+          const bucket = await tenant.findInWorkspace(Bucket, 'Bucket', id);
+          assertSameWorkspace(repository, bucket, 'bucket');
+          repository.buckets.add(bucket);
+        }
+        for (const id of body.aiConfigIds) {
+          const config = await tenant.findInWorkspace(AiLlmConfig, 'AI LLM config', id);
+          assertSameWorkspace(repository, config, 'AI LLM config');
+          repository.aiConfigs.add(config);
+        }
+        await em.flush();
+        auditTarget({ type: 'repository', id: repository.id, workspaceId: workspace.id }, { name: body.name });
+        return { body: presentRepository(repository) };
+      },
+    }),
+    protectedRoute({
+      method: 'get',
+      path: '/repo/:repoId',
+      tag: 'repositories',
+      summary: 'Read a repository with its attached resources',
+      access: 'VIEWER',
+      params: repoParams,
+      response: { status: 200, description: 'The repository' },
+      async handler({ tenant, params }) {
+        return { body: presentRepository(await loadRepository(tenant, params.repoId)) };
+      },
+    }),
+    protectedRoute({
+      method: 'put',
+      path: '/repo/:repoId',
+      tag: 'repositories',
+      summary: 'Update a repository',
+      access: 'MEMBER',
+      audit: 'repository.update',
+      params: repoParams,
+      body: updateBody,
+      response: { status: 200, description: 'Updated' },
+      async handler({ em, tenant, params, body, auditTarget }) {
+        const repository = await loadRepository(tenant, params.repoId);
+        if (body.name && body.name !== repository.name) await assertNameFree(em, repository.workspace.id, body.name);
+        const changed = Object.entries(body).filter(([, value]) => value !== undefined).map(([field]) => field);
+        Object.assign(repository, Object.fromEntries(Object.entries(body).filter(([, value]) => value !== undefined)));
+        auditTarget({ type: 'repository', id: repository.id, workspaceId: repository.workspace.id }, { fields: changed });
+        return { body: presentRepository(repository) };
+      },
+    }),
+    protectedRoute({
+      method: 'delete',
+      path: '/repo/:repoId',
+      tag: 'repositories',
+      summary: 'Delete a repository and its keys (attached buckets and configs stay registered)',
+      access: 'ADMIN',
+      audit: 'repository.delete',
+      params: repoParams,
+      response: { status: 204, description: 'Deleted' },
+      async handler({ em, tenant, params, auditTarget }) {
+        const repository = await loadRepository(tenant, params.repoId);
+        auditTarget({ type: 'repository', id: repository.id, workspaceId: repository.workspace.id }, { name: repository.name });
+        em.remove(repository);
+        return {};
+      },
+    }),
+    ...attachmentRoutes<Bucket>({ path: 'bucket', label: 'Bucket', entity: Bucket, collection: 'buckets', auditName: 'bucket' }),
+    ...attachmentRoutes<AiLlmConfig>({
+      path: 'ai/llm',
+      label: 'AI LLM config',
+      entity: AiLlmConfig,
+      collection: 'aiConfigs',
+      auditName: 'aiConfig',
+    }),
+  ];
+}

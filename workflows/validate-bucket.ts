@@ -1,0 +1,58 @@
+import { ActivityFailure, ApplicationFailure, proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import type { createActivities } from '../activities/index.ts';
+import {
+  type BucketValidationInput,
+  type BucketValidationState,
+  bucketValidationStateQuery,
+  permanentProbeFailures,
+  searchAttributes,
+} from './definitions.ts';
+
+type Activities = ReturnType<typeof createActivities>;
+
+const { probeBucket } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '20 seconds',
+    maximumAttempts: 4,
+    nonRetryableErrorTypes: permanentProbeFailures,
+  },
+});
+
+const { recordBucketValidation } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 10 },
+});
+
+/**
+ * JOB-1: probe the bucket (access, list, write, read, delete a probe object),
+ * retrying transient failures with backoff and failing fast on
+ * authentication and permission errors, then record the outcome on the bucket.
+ */
+export async function validateBucketWorkflow(input: BucketValidationInput): Promise<BucketValidationState> {
+  const state: BucketValidationState = { phase: 'PROBING' };
+  setHandler(bucketValidationStateQuery, () => state);
+  try {
+    const report = await probeBucket(input.bucketId);
+    Object.assign(state, { outcome: 'VALID', latencyMs: report.latencyMs });
+  } catch (error) {
+    Object.assign(state, { outcome: 'INVALID', reason: failureReason(error) });
+  }
+  state.phase = 'RECORDING';
+  await recordBucketValidation(input.bucketId, {
+    status: state.outcome ?? 'INVALID',
+    reason: state.reason ?? null,
+    latencyMs: state.latencyMs ?? null,
+  });
+  state.phase = 'DONE';
+  upsertSearchAttributes([{ key: searchAttributes.status, value: state.outcome ?? 'INVALID' }]);
+  return state;
+}
+
+function failureReason(error: unknown): string {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  if (cause instanceof ApplicationFailure) return `${cause.type ?? 'Error'}: ${cause.message}`;
+  return cause instanceof Error ? cause.message : String(cause);
+}
