@@ -23,8 +23,8 @@ export function bucketActivities(deps: BucketActivityDependencies) {
   return {
     async probeBucket(bucketId: string): Promise<BucketProbeReport> {
       const bucket = await deps.em.fork().findOneOrFail(Bucket, bucketId, { populate: ['credentials'] });
-      const store = createObjectStore(bucketConnection(deps.keyring, bucket), deps.storageClientOptions);
       try {
+        const store = createObjectStore(bucketConnection(deps.keyring, bucket), deps.storageClientOptions);
         return { latencyMs: await probe(store) };
       } catch (error) {
         throw asActivityFailure(error);

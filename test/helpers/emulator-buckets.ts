@@ -1,0 +1,44 @@
+/** Creates buckets directly in the emulators, as a cloud console would, for tests to register. */
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { services } from './context.ts';
+
+export const uniqueBucketName = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
+
+export async function createMinioBucket(name = uniqueBucketName('minio')): Promise<string> {
+  const { endpoint, accessKeyId, secretAccessKey } = services().minio;
+  const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } });
+  await client.send(new CreateBucketCommand({ Bucket: name }));
+  client.destroy();
+  return name;
+}
+
+export async function createGcsBucket(name = uniqueBucketName('gcs')): Promise<string> {
+  const response = await fetch(`${services().gcs.endpoint}/storage/v1/b?project=skybridge-test`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name }),
+  });
+  if (!response.ok) throw new Error(`fake-gcs-server refused the bucket: ${response.status}`);
+  return name;
+}
+
+export async function createAzuriteContainer(name = uniqueBucketName('azure')): Promise<string> {
+  await BlobServiceClient.fromConnectionString(services().azurite.connectionString).getContainerClient(name).create();
+  return name;
+}
+
+/** A well-formed service-account key file (the emulator does not check it; the adapter parses it). */
+export function fakeServiceAccountJson(): string {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return JSON.stringify({
+    type: 'service_account',
+    project_id: 'skybridge-test',
+    private_key_id: randomUUID(),
+    private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
+    client_email: 'tests@skybridge-test.iam.gserviceaccount.com',
+    client_id: '1234567890',
+    token_uri: 'https://oauth2.googleapis.com/token',
+  });
+}
