@@ -1,0 +1,257 @@
+/**
+ * Azure Blob Storage through `@azure/storage-blob`: shared key, SAS token or
+ * connection string. A bucket is a container.
+ */
+import type { Agent } from 'node:http';
+import { Readable } from 'node:stream';
+import {
+  AnonymousCredential,
+  type BlobDownloadResponseParsed,
+  type BlobItem,
+  type BlobPrefix,
+  BlobServiceClient,
+  type ContainerClient,
+  type StoragePipelineOptions,
+  StorageSharedKeyCredential,
+} from '@azure/storage-blob';
+import { decodeAzureMetadata, encodeAzureMetadata } from './azure-metadata.ts';
+import { classifyFailure, mapFailures, mapStreamFailures, messageOf } from './errors.ts';
+import {
+  type BucketConnection,
+  type BucketCredentials,
+  type ByteRange,
+  type ListOptions,
+  type ListPage,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutOptions,
+  StorageError,
+  type StorageProvider,
+} from './object-store.ts';
+import { agentForUrl, type OutboundAgents } from './outbound-agents.ts';
+import { assertValidRange, quotedEtag, totalSizeFromContentRange } from './ranges.ts';
+
+export type AzureCredentials = Extract<BucketCredentials, { kind: `AZURE_${string}` }>;
+
+/** uploadStream holds at most BUFFER_SIZE × CONCURRENCY of a stream in memory (and reaches 195 GiB in 50,000 blocks). */
+const UPLOAD_BUFFER_SIZE = 4 * 1024 * 1024;
+const UPLOAD_CONCURRENCY = 4;
+/** Resumptions of a download interrupted mid-body. */
+const DOWNLOAD_RESUME_ATTEMPTS = 3;
+
+export function isAzureCredentials(credentials: BucketCredentials): credentials is AzureCredentials {
+  return credentials.kind.startsWith('AZURE_');
+}
+
+interface AzureErrorShape {
+  code?: unknown;
+  statusCode?: unknown;
+}
+
+/** RestError carries x-ms-error-code (or Node's network code) in `code`, and `statusCode`. */
+export function azureErrorToStorageError(error: unknown): StorageError {
+  const shape: AzureErrorShape = typeof error === 'object' && error !== null ? error : {};
+  const message = messageOf(error);
+  return classifyFailure({
+    vendorCode: azureVendorCode(shape.code, message),
+    httpStatus: typeof shape.statusCode === 'number' ? shape.statusCode : undefined,
+    message,
+    cause: error,
+  });
+}
+
+/**
+ * Azure answers a bad signature with AuthenticationFailed; Azurite says
+ * AuthorizationFailure (Azure's code for a refused permission or network rule)
+ * with Azure's authentication message, which tells the two apart.
+ */
+function azureVendorCode(code: unknown, message: string): string | undefined {
+  if (typeof code !== 'string') return undefined;
+  const failedToAuthenticate = message.startsWith('Server failed to authenticate the request');
+  return code === 'AuthorizationFailure' && failedToAuthenticate ? 'AuthenticationFailed' : code;
+}
+
+export function defaultBlobEndpoint(accountName: string): string {
+  return `https://${accountName}.blob.core.windows.net`;
+}
+
+/**
+ * `agent` is core-rest-pipeline's own pipeline option (it installs its
+ * agentPolicy); storage-blob passes its options through to it but leaves the
+ * field out of its type. One agent serves every request, so it is chosen by
+ * the endpoint's scheme.
+ */
+function pipelineOptions(endpoint: string, agents: OutboundAgents): StoragePipelineOptions {
+  const options: StoragePipelineOptions & { agent?: Agent } = {
+    // A few quick retries (the SDK's default waits 4 s, 8 s, 16 s): callers retry Transient failures themselves.
+    retryOptions: { maxTries: 3, retryDelayInMs: 500, maxRetryDelayInMs: 8_000 },
+    agent: agentForUrl(endpoint, agents),
+  };
+  return options;
+}
+
+function createServiceClient(
+  connection: BucketConnection,
+  credentials: AzureCredentials,
+  agents: OutboundAgents,
+): BlobServiceClient {
+  if (credentials.kind === 'AZURE_CONNECTION_STRING')
+    return serviceClientFromConnectionString(credentials.connectionString, agents);
+  const endpoint = connection.endpoint ?? defaultBlobEndpoint(credentials.accountName);
+  const options = pipelineOptions(endpoint, agents);
+  if (credentials.kind === 'AZURE_SHARED_KEY')
+    return new BlobServiceClient(
+      endpoint,
+      new StorageSharedKeyCredential(credentials.accountName, credentials.accountKey),
+      options,
+    );
+  const url = new URL(endpoint);
+  url.search = credentials.sasToken.replace(/^\?/, '');
+  return new BlobServiceClient(url.toString(), new AnonymousCredential(), options);
+}
+
+/** The connection string names the endpoint (and so the agent's scheme): read it once, then build for real. */
+function serviceClientFromConnectionString(
+  connectionString: string,
+  agents: OutboundAgents,
+): BlobServiceClient {
+  try {
+    const endpoint = BlobServiceClient.fromConnectionString(connectionString).url;
+    return BlobServiceClient.fromConnectionString(connectionString, pipelineOptions(endpoint, agents));
+  } catch {
+    // The SDK's message may quote the string, key included.
+    throw new StorageError('InvalidCredentials', 'the Azure connection string is malformed');
+  }
+}
+
+export class AzureObjectStore implements ObjectStore {
+  readonly provider: StorageProvider = 'AZURE';
+  readonly bucketName: string;
+  private readonly container: ContainerClient;
+
+  constructor(connection: BucketConnection, credentials: AzureCredentials, agents: OutboundAgents = {}) {
+    this.bucketName = connection.bucketName;
+    this.container = createServiceClient(connection, credentials, agents).getContainerClient(
+      connection.bucketName,
+    );
+  }
+
+  async checkAccess(): Promise<void> {
+    try {
+      await this.call(() => this.container.getProperties());
+    } catch (error) {
+      // A SAS may allow listing and object work without container-level reads.
+      if ((error as StorageError).code !== 'AccessDenied') throw error;
+      await this.list({ maxKeys: 1 });
+    }
+  }
+
+  async list(options: ListOptions = {}): Promise<ListPage> {
+    const { delimiter, ...page } = options;
+    return this.call(() => (delimiter ? this.listHierarchy(delimiter, page) : this.listFlat(page)));
+  }
+
+  private async listFlat(options: ListOptions): Promise<ListPage> {
+    const pages = this.container
+      .listBlobsFlat({ prefix: options.prefix })
+      .byPage({ continuationToken: options.continuationToken, maxPageSize: options.maxKeys });
+    const { value: page } = await pages.next();
+    if (!page) return { objects: [], commonPrefixes: [] };
+    return {
+      objects: page.segment.blobItems.map(objectInfoFromItem),
+      commonPrefixes: [],
+      nextContinuationToken: page.continuationToken || undefined,
+    };
+  }
+
+  private async listHierarchy(delimiter: string, options: ListOptions): Promise<ListPage> {
+    const pages = this.container
+      .listBlobsByHierarchy(delimiter, { prefix: options.prefix })
+      .byPage({ continuationToken: options.continuationToken, maxPageSize: options.maxKeys });
+    const { value: page } = await pages.next();
+    if (!page) return { objects: [], commonPrefixes: [] };
+    return {
+      objects: page.segment.blobItems.map(objectInfoFromItem),
+      commonPrefixes: (page.segment.blobPrefixes ?? []).map((prefix: BlobPrefix) => prefix.name),
+      nextContinuationToken: page.continuationToken || undefined,
+    };
+  }
+
+  async head(key: string): Promise<ObjectInfo> {
+    const properties = await this.call(() => this.container.getBlobClient(key).getProperties());
+    return {
+      key,
+      size: properties.contentLength ?? 0,
+      etag: quotedEtag(properties.etag),
+      lastModified: properties.lastModified,
+      contentType: properties.contentType,
+      metadata: decodeAzureMetadata(properties.metadata),
+    };
+  }
+
+  async get(key: string, range?: ByteRange): Promise<{ info: ObjectInfo; body: Readable }> {
+    if (range) assertValidRange(range);
+    const count = range?.end === undefined ? undefined : range.end - range.start + 1;
+    const response = await this.call(() =>
+      this.container
+        .getBlobClient(key)
+        .download(range?.start ?? 0, count, { maxRetryRequests: DOWNLOAD_RESUME_ATTEMPTS }),
+    );
+    return {
+      info: objectInfoFromDownload(key, response),
+      body: mapStreamFailures(nodeReadable(response.readableStreamBody), azureErrorToStorageError),
+    };
+  }
+
+  async put(key: string, body: Readable | Buffer, options: PutOptions = {}): Promise<{ etag?: string }> {
+    const blob = this.container.getBlockBlobClient(key);
+    const uploadOptions = {
+      blobHTTPHeaders: { blobContentType: options.contentType },
+      metadata: encodeAzureMetadata(options.metadata),
+    };
+    const response = await this.call(() =>
+      Buffer.isBuffer(body)
+        ? blob.uploadData(body, uploadOptions)
+        : // Staged blocks whatever the length: bounded memory, and no need to know the size.
+          blob.uploadStream(body, UPLOAD_BUFFER_SIZE, UPLOAD_CONCURRENCY, uploadOptions),
+    );
+    return { etag: quotedEtag(response.etag) };
+  }
+
+  /** Deleting a missing blob succeeds, as on S3. */
+  async delete(key: string): Promise<void> {
+    await this.call(() => this.container.getBlobClient(key).deleteIfExists({ deleteSnapshots: 'include' }));
+  }
+
+  private call<T>(operation: () => Promise<T>): Promise<T> {
+    return mapFailures(azureErrorToStorageError, operation);
+  }
+}
+
+function objectInfoFromItem(item: BlobItem): ObjectInfo {
+  return {
+    key: item.name,
+    size: item.properties.contentLength ?? 0,
+    // Listings give ETags unquoted, property reads quoted.
+    etag: quotedEtag(item.properties.etag),
+    lastModified: item.properties.lastModified,
+    contentType: item.properties.contentType,
+  };
+}
+
+function objectInfoFromDownload(key: string, response: BlobDownloadResponseParsed): ObjectInfo {
+  return {
+    key,
+    // A ranged answer's Content-Length is the range's; the blob's size is in Content-Range.
+    size: totalSizeFromContentRange(response.contentRange) ?? response.contentLength ?? 0,
+    etag: quotedEtag(response.etag),
+    lastModified: response.lastModified,
+    contentType: response.contentType,
+    metadata: decodeAzureMetadata(response.metadata),
+  };
+}
+
+function nodeReadable(body: NodeJS.ReadableStream | undefined): Readable {
+  if (body === undefined) return Readable.from([]);
+  return body instanceof Readable ? body : new Readable().wrap(body);
+}

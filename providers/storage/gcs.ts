@@ -1,0 +1,287 @@
+/**
+ * Google Cloud Storage through `@google-cloud/storage` (JSON API) with a
+ * service-account key. HMAC keys go through the S3 adapter instead (s3.ts).
+ *
+ * Outbound agents (gap): the SDK sends its JSON-API calls, downloads and
+ * simple uploads through teeny-request, which picks its agent from a
+ * module-wide pool (or a proxy) and ignores any per-request agent. Only OAuth
+ * token requests and resumable uploads (gaxios) take ours. With Google's own
+ * endpoint that loses nothing; a custom endpoint keeps only the check made
+ * before the connection is used (e.g. when the bucket is registered), not the
+ * connect-time one against DNS rebinding. GCS_HMAC (the S3 adapter) has both.
+ */
+import { createPrivateKey } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  type Bucket,
+  type File,
+  type FileMetadata,
+  Storage,
+  type StorageOptions,
+} from '@google-cloud/storage';
+// A dependency of @google-cloud/storage (not declared in package.json): the JWT client it authenticates with.
+import { JWT } from 'google-auth-library';
+import { classifyFailure, mapFailures, mapStreamFailures, messageOf } from './errors.ts';
+import {
+  type BucketConnection,
+  type ByteRange,
+  type ListOptions,
+  type ListPage,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutOptions,
+  StorageError,
+  type StorageProvider,
+} from './object-store.ts';
+import { agentForUrl, hasOutboundAgents, type OutboundAgents } from './outbound-agents.ts';
+import { assertValidRange, quotedEtag } from './ranges.ts';
+
+/** Known-length bodies up to this size go in one request; larger or unknown ones as a resumable upload. */
+const SINGLE_REQUEST_UPLOAD_LIMIT = 8 * 1024 * 1024;
+/** Resumable uploads send (and keep in memory, to resend on failure) one chunk at a time; a multiple of 256 KiB. */
+const RESUMABLE_CHUNK_SIZE = 8 * 1024 * 1024;
+
+export interface ServiceAccountKey {
+  clientEmail: string;
+  privateKey: string;
+  projectId?: string;
+}
+
+/**
+ * Validates the key up front. Messages never quote the JSON: V8's parse
+ * errors include a snippet of the input, which here is a secret.
+ */
+export function parseServiceAccountKey(serviceAccountJson: string): ServiceAccountKey {
+  const fields = parseJsonObject(serviceAccountJson);
+  const { client_email: clientEmail, private_key: privateKey, project_id: projectId } = fields;
+  if (typeof clientEmail !== 'string' || clientEmail === '')
+    throw new StorageError('InvalidCredentials', 'the GCS service-account key has no client_email');
+  if (typeof privateKey !== 'string' || privateKey === '')
+    throw new StorageError('InvalidCredentials', 'the GCS service-account key has no private_key');
+  assertPrivateKey(privateKey);
+  return { clientEmail, privateKey, projectId: typeof projectId === 'string' ? projectId : undefined };
+}
+
+function parseJsonObject(json: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    throw new StorageError('InvalidCredentials', 'the GCS service-account key is not valid JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new StorageError('InvalidCredentials', 'the GCS service-account key is not a JSON object');
+  return parsed as Record<string, unknown>;
+}
+
+function assertPrivateKey(privateKey: string): void {
+  try {
+    createPrivateKey(privateKey);
+  } catch {
+    throw new StorageError(
+      'InvalidCredentials',
+      'the private_key of the GCS service-account key is not a PEM private key',
+    );
+  }
+}
+
+interface GcsErrorShape {
+  code?: unknown;
+  status?: unknown;
+  errors?: { reason?: unknown }[];
+  response?: { status?: unknown; statusCode?: unknown; data?: unknown };
+}
+
+/** ApiError (JSON API: numeric `code`, `errors[].reason`) and GaxiosError (OAuth, resumable uploads). */
+export function gcsErrorToStorageError(error: unknown): StorageError {
+  const shape: GcsErrorShape = typeof error === 'object' && error !== null ? error : {};
+  const httpStatus = [shape.code, shape.status, shape.response?.status, shape.response?.statusCode].find(
+    (value): value is number => typeof value === 'number',
+  );
+  const reason = shape.errors?.[0]?.reason;
+  const vendorCode =
+    (typeof reason === 'string' ? reason : undefined) ??
+    reasonFromBody(shape.response?.data) ??
+    (typeof shape.code === 'string' ? shape.code : undefined);
+  return classifyFailure({ vendorCode, httpStatus, message: messageOf(error), cause: error });
+}
+
+/** `{ error: 'invalid_grant' }` from OAuth, `{ error: { errors: [{ reason }] } }` from the JSON API. */
+function reasonFromBody(data: unknown): string | undefined {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const body = data as { error?: unknown };
+  if (typeof body.error === 'string') return body.error;
+  const nested = body.error as { errors?: { reason?: unknown }[] } | undefined;
+  const reason = nested?.errors?.[0]?.reason;
+  return typeof reason === 'string' ? reason : undefined;
+}
+
+function isGoogleApisHost(endpoint: string): boolean {
+  const { hostname } = new URL(endpoint);
+  return hostname === 'googleapis.com' || hostname.endsWith('.googleapis.com');
+}
+
+/** A gaxios agent option: ours for the URL's scheme, else Node's default. */
+function gaxiosAgent(agents: OutboundAgents): (url: URL) => http.Agent {
+  return (url) =>
+    agentForUrl(url, agents) ?? (url.protocol === 'http:' ? http.globalAgent : https.globalAgent);
+}
+
+/**
+ * An explicit JWT client: handing the key to Storage as `credentials` works
+ * but prints a deprecation warning on every construction. Only the email and
+ * key are used: a key file's token_uri or universe_domain must not steer where
+ * requests go.
+ */
+function serviceAccountClient(key: ServiceAccountKey, agents: OutboundAgents): JWT {
+  return new JWT({
+    email: key.clientEmail,
+    key: key.privateKey,
+    scopes: ['https://www.googleapis.com/auth/devstorage.full_control'],
+    transporterOptions: hasOutboundAgents(agents) ? { agent: gaxiosAgent(agents) } : undefined,
+  });
+}
+
+function storageOptions(
+  connection: BucketConnection,
+  key: ServiceAccountKey,
+  agents: OutboundAgents,
+): StorageOptions {
+  const options: StorageOptions = {
+    projectId: key.projectId,
+    authClient: serviceAccountClient(key, agents),
+    // A few quick retries: callers (workflows) retry Transient failures with their own backoff.
+    retryOptions: { maxRetries: 2, maxRetryDelay: 4 },
+  };
+  if (connection.endpoint) {
+    options.apiEndpoint = connection.endpoint;
+    // Emulators take no token (and Google's must not be asked); Google's private/regional endpoints need one.
+    options.useAuthWithCustomEndpoint = isGoogleApisHost(connection.endpoint);
+  }
+  return options;
+}
+
+type StorageInterceptor = Storage['interceptors'][number];
+
+/** Interceptors' options become the resumable uploads' gaxios options, which honour `agent` (teeny-request ignores it). */
+function agentInterceptor(agents: OutboundAgents): StorageInterceptor {
+  const agent = gaxiosAgent(agents);
+  return {
+    // The declared option types (teeny-request's) have no `agent`; the object is passed on as it is.
+    request: (requestOptions) =>
+      Object.assign(requestOptions, { agent }) as ReturnType<StorageInterceptor['request']>,
+  };
+}
+
+export class GcsObjectStore implements ObjectStore {
+  readonly provider: StorageProvider = 'GCS';
+  readonly bucketName: string;
+  private readonly bucket: Bucket;
+
+  constructor(connection: BucketConnection, serviceAccountJson: string, agents: OutboundAgents = {}) {
+    this.bucketName = connection.bucketName;
+    const storage = new Storage(
+      storageOptions(connection, parseServiceAccountKey(serviceAccountJson), agents),
+    );
+    if (hasOutboundAgents(agents)) storage.interceptors.push(agentInterceptor(agents));
+    this.bucket = storage.bucket(connection.bucketName);
+  }
+
+  async checkAccess(): Promise<void> {
+    try {
+      await this.call(() => this.bucket.getMetadata());
+    } catch (error) {
+      // Object roles (e.g. roles/storage.objectAdmin) lack storage.buckets.get but can work in the bucket.
+      if ((error as StorageError).code !== 'AccessDenied') throw error;
+      await this.call(() => this.bucket.getFiles({ maxResults: 1, autoPaginate: false }));
+    }
+  }
+
+  async list(options: ListOptions = {}): Promise<ListPage> {
+    const [files, nextQuery, response] = await this.call(() =>
+      this.bucket.getFiles({
+        prefix: options.prefix,
+        delimiter: options.delimiter,
+        pageToken: options.continuationToken,
+        maxResults: options.maxKeys,
+        autoPaginate: false,
+      }),
+    );
+    const pageToken = (nextQuery as { pageToken?: string } | null)?.pageToken;
+    return {
+      objects: files.map((file) => objectInfoFrom(file.name, file.metadata)),
+      commonPrefixes: (response as { prefixes?: string[] } | undefined)?.prefixes ?? [],
+      nextContinuationToken: pageToken || undefined,
+    };
+  }
+
+  async head(key: string): Promise<ObjectInfo> {
+    const [metadata] = await this.call(() => this.bucket.file(key).getMetadata());
+    return objectInfoFrom(key, metadata);
+  }
+
+  async get(key: string, range?: ByteRange): Promise<{ info: ObjectInfo; body: Readable }> {
+    if (range) assertValidRange(range);
+    const [metadata] = await this.call(() => this.bucket.file(key).getMetadata());
+    // Pinned to the generation just described, so the body matches the info even if the key is overwritten.
+    const file = this.bucket.file(key, { generation: metadata.generation });
+    // The stored bytes, as S3 would serve them: no decompressive transcoding of gzip-encoded objects.
+    const body = file.createReadStream({ start: range?.start, end: range?.end, decompress: false });
+    return { info: objectInfoFrom(key, metadata), body: mapStreamFailures(body, gcsErrorToStorageError) };
+  }
+
+  async put(key: string, body: Readable | Buffer, options: PutOptions = {}): Promise<{ etag?: string }> {
+    const file = this.bucket.file(key);
+    const contentLength = Buffer.isBuffer(body) ? body.length : options.contentLength;
+    const resumable = contentLength === undefined || contentLength > SINGLE_REQUEST_UPLOAD_LIMIT;
+    const destination = file.createWriteStream({
+      resumable,
+      chunkSize: resumable ? RESUMABLE_CHUNK_SIZE : undefined,
+      contentType: options.contentType,
+      metadata: { contentType: options.contentType, metadata: options.metadata },
+    });
+    const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
+    await this.call(() => pipeline(source, destination));
+    await this.repairContentType(file, options.contentType);
+    return { etag: quotedEtag(file.metadata.etag) };
+  }
+
+  /**
+   * A resumable upload sends the content type only as X-Upload-Content-Type,
+   * which Google honours and fake-gcs-server ignores; set it afterwards there.
+   */
+  private async repairContentType(file: File, contentType: string | undefined): Promise<void> {
+    if (contentType === undefined || file.metadata.contentType === contentType) return;
+    await this.call(() => file.setMetadata({ contentType }));
+  }
+
+  /** Deleting a missing object succeeds, as on S3. */
+  async delete(key: string): Promise<void> {
+    await this.call(() => this.bucket.file(key).delete({ ignoreNotFound: true }));
+  }
+
+  private call<T>(operation: () => Promise<T>): Promise<T> {
+    return mapFailures(gcsErrorToStorageError, operation);
+  }
+}
+
+function objectInfoFrom(key: string, metadata: FileMetadata): ObjectInfo {
+  return {
+    key,
+    size: Number(metadata.size ?? 0),
+    etag: quotedEtag(metadata.etag),
+    lastModified: metadata.updated ? new Date(metadata.updated) : undefined,
+    contentType: metadata.contentType,
+    metadata: stringValues(metadata.metadata),
+  };
+}
+
+/** Custom metadata values may come back as numbers or null from the JSON API. */
+function stringValues(metadata: FileMetadata['metadata']): Record<string, string> | undefined {
+  if (!metadata) return undefined;
+  const entries = Object.entries(metadata).filter(([, value]) => value !== null && value !== undefined);
+  return Object.fromEntries(entries.map(([name, value]) => [name, String(value)]));
+}

@@ -1,0 +1,21 @@
+/**
+ * The HTTP agents a caller may impose on every outbound connection of an
+ * adapter (for instance an SSRF guard that refuses private addresses).
+ */
+import type { Agent as HttpAgent } from 'node:http';
+import type { Agent as HttpsAgent } from 'node:https';
+
+export interface OutboundAgents {
+  httpAgent?: HttpAgent;
+  httpsAgent?: HttpsAgent;
+}
+
+/** The agent for one URL's scheme, or undefined to keep the SDK's default. */
+export function agentForUrl(url: string | URL, agents: OutboundAgents): HttpAgent | HttpsAgent | undefined {
+  const protocol = typeof url === 'string' ? new URL(url).protocol : url.protocol;
+  return protocol === 'http:' ? agents.httpAgent : agents.httpsAgent;
+}
+
+export function hasOutboundAgents(agents: OutboundAgents): boolean {
+  return agents.httpAgent !== undefined || agents.httpsAgent !== undefined;
+}

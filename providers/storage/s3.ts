@@ -1,0 +1,269 @@
+/**
+ * S3 and S3-compatible services (MinIO, Ceph, R2, ...) through
+ * `@aws-sdk/client-s3`; also GCS through its S3-compatible XML API with HMAC
+ * keys.
+ */
+import { Readable } from 'node:stream';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
+  PutObjectCommand,
+  S3Client,
+  type S3ClientConfig,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { classifyFailure, mapFailures, mapStreamFailures, messageOf } from './errors.ts';
+import type {
+  BucketConnection,
+  ByteRange,
+  ListOptions,
+  ListPage,
+  ObjectInfo,
+  ObjectStore,
+  PutOptions,
+  StorageError,
+  StorageProvider,
+} from './object-store.ts';
+import type { OutboundAgents } from './outbound-agents.ts';
+import { assertValidRange, httpRangeHeader, quotedEtag, totalSizeFromContentRange } from './ranges.ts';
+
+export const gcsXmlApiEndpoint = 'https://storage.googleapis.com';
+
+/** Multipart uploads of unknown length hold at most PART_SIZE × PARTS_IN_FLIGHT in memory (and reach 78 GiB). */
+const MULTIPART_PART_SIZE = 8 * 1024 * 1024;
+const MULTIPART_PARTS_IN_FLIGHT = 4;
+const CONNECTION_TIMEOUT_MS = 10_000;
+
+export interface S3Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+export function s3ErrorToStorageError(error: unknown): StorageError {
+  if (error instanceof S3ServiceException)
+    return classifyFailure({
+      vendorCode: s3VendorCode(error),
+      httpStatus: error.$metadata.httpStatusCode,
+      message: error.message === 'UnknownError' ? 'no error body (an answer to HEAD)' : error.message,
+      cause: error,
+    });
+  const name = error instanceof Error ? error.name : undefined;
+  const vendorCode = name === 'CredentialsProviderError' ? name : undefined;
+  return classifyFailure({ vendorCode, message: messageOf(error), cause: error });
+}
+
+/**
+ * Answers to HEAD have no body, so the SDK names a 403 `Unknown`; MinIO still
+ * tells the code in a header.
+ */
+function s3VendorCode(error: S3ServiceException): string | undefined {
+  const minioCode = error.$response?.headers['x-minio-error-code'];
+  if (minioCode) return minioCode;
+  return error.name === 'Unknown' ? undefined : error.name;
+}
+
+/** The client settings of each flavour: AWS itself, another S3 implementation, or GCS's XML API. */
+function s3ClientConfig(connection: BucketConnection, credentials: S3Credentials): S3ClientConfig {
+  const { accessKeyId, secretAccessKey, sessionToken } = credentials;
+  const common = {
+    credentials: { accessKeyId, secretAccessKey, sessionToken },
+    endpoint: connection.endpoint,
+    forcePathStyle: connection.forcePathStyle,
+  };
+  if (connection.provider === 'S3')
+    // A bucket in another region than the configured one answers 301; follow it rather than fail.
+    return { ...common, region: connection.region ?? 'us-east-1', followRegionRedirects: true };
+  // Other implementations mostly reject the SDK's default flexible checksums (aws-chunked trailers).
+  const compatibleChecksums = {
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  } as const;
+  if (connection.provider === 'GCS')
+    return {
+      ...common,
+      ...compatibleChecksums,
+      endpoint: connection.endpoint ?? gcsXmlApiEndpoint,
+      region: connection.region ?? 'auto',
+      forcePathStyle: connection.forcePathStyle ?? true,
+    };
+  return { ...common, ...compatibleChecksums, region: connection.region ?? 'us-east-1' };
+}
+
+export class S3ObjectStore implements ObjectStore {
+  readonly provider: StorageProvider;
+  readonly bucketName: string;
+  private readonly client: S3Client;
+
+  constructor(connection: BucketConnection, credentials: S3Credentials, agents: OutboundAgents = {}) {
+    this.provider = connection.provider;
+    this.bucketName = connection.bucketName;
+    this.client = new S3Client({
+      ...s3ClientConfig(connection, credentials),
+      // An options object: the SDK builds its NodeHttpHandler from it, so no import of @smithy/node-http-handler.
+      requestHandler: {
+        httpAgent: agents.httpAgent,
+        httpsAgent: agents.httpsAgent,
+        // The default waits forever for an endpoint that drops packets.
+        connectionTimeout: CONNECTION_TIMEOUT_MS,
+      },
+    });
+  }
+
+  async checkAccess(): Promise<void> {
+    try {
+      await this.call(() => this.client.send(new HeadBucketCommand({ Bucket: this.bucketName })));
+    } catch (error) {
+      // A HEAD answer has no body, so a bad secret and a missing permission are both a bare 403.
+      if ((error as StorageError).code !== 'AccessDenied') throw error;
+      await this.listFirstKey();
+    }
+  }
+
+  /** Same permission as HeadBucket (s3:ListBucket), but a 403 carries its precise code. */
+  private async listFirstKey(): Promise<void> {
+    await this.call(() =>
+      this.client.send(new ListObjectsV2Command({ Bucket: this.bucketName, MaxKeys: 1 })),
+    );
+  }
+
+  async list(options: ListOptions = {}): Promise<ListPage> {
+    const output = await this.call(() =>
+      this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucketName,
+          Prefix: options.prefix,
+          Delimiter: options.delimiter,
+          ContinuationToken: options.continuationToken,
+          MaxKeys: options.maxKeys,
+        }),
+      ),
+    );
+    return listPageFrom(output);
+  }
+
+  async head(key: string): Promise<ObjectInfo> {
+    const output = await this.call(() =>
+      this.client.send(new HeadObjectCommand({ Bucket: this.bucketName, Key: key })),
+    );
+    return {
+      key,
+      size: output.ContentLength ?? 0,
+      etag: quotedEtag(output.ETag),
+      lastModified: output.LastModified,
+      contentType: output.ContentType,
+      metadata: output.Metadata,
+    };
+  }
+
+  async get(key: string, range?: ByteRange): Promise<{ info: ObjectInfo; body: Readable }> {
+    if (range) assertValidRange(range);
+    const output = await this.call(() =>
+      this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucketName,
+          Key: key,
+          Range: range ? httpRangeHeader(range) : undefined,
+        }),
+      ),
+    );
+    return {
+      info: objectInfoFromGet(key, output),
+      body: mapStreamFailures(nodeReadable(output), s3ErrorToStorageError),
+    };
+  }
+
+  async put(key: string, body: Readable | Buffer, options: PutOptions = {}): Promise<{ etag?: string }> {
+    if (Buffer.isBuffer(body)) return this.putSingle(key, body, body.length, options);
+    if (options.contentLength === undefined) return this.putMultipart(key, body, options);
+    return this.putSingle(key, body, options.contentLength, options);
+  }
+
+  /** One PutObject; the stream is sent as it is read. */
+  private async putSingle(
+    key: string,
+    body: Readable | Buffer,
+    contentLength: number,
+    options: PutOptions,
+  ): Promise<{ etag?: string }> {
+    const output = await this.call(() =>
+      this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucketName,
+          Key: key,
+          Body: body,
+          ContentLength: contentLength,
+          ContentType: options.contentType,
+          Metadata: options.metadata,
+        }),
+      ),
+    );
+    return { etag: quotedEtag(output.ETag) };
+  }
+
+  /** Unknown length: lib-storage cuts the stream into parts (a single PutObject when it is small). */
+  private async putMultipart(key: string, body: Readable, options: PutOptions): Promise<{ etag?: string }> {
+    const upload = new Upload({
+      client: this.client,
+      params: {
+        Bucket: this.bucketName,
+        Key: key,
+        Body: body,
+        ContentType: options.contentType,
+        Metadata: options.metadata,
+      },
+      partSize: MULTIPART_PART_SIZE,
+      queueSize: MULTIPART_PARTS_IN_FLIGHT,
+      leavePartsOnError: false,
+    });
+    const output = await this.call(() => upload.done());
+    return { etag: quotedEtag(output.ETag) };
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.call(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucketName, Key: key })));
+  }
+
+  private call<T>(operation: () => Promise<T>): Promise<T> {
+    return mapFailures(s3ErrorToStorageError, operation);
+  }
+}
+
+function listPageFrom(output: ListObjectsV2CommandOutput): ListPage {
+  return {
+    objects: (output.Contents ?? []).map((object) => ({
+      key: object.Key ?? '',
+      size: object.Size ?? 0,
+      etag: quotedEtag(object.ETag),
+      lastModified: object.LastModified,
+    })),
+    commonPrefixes: (output.CommonPrefixes ?? []).flatMap((common) => (common.Prefix ? [common.Prefix] : [])),
+    nextContinuationToken: output.IsTruncated ? output.NextContinuationToken : undefined,
+  };
+}
+
+function objectInfoFromGet(key: string, output: GetObjectCommandOutput): ObjectInfo {
+  return {
+    key,
+    // A ranged answer's Content-Length is the range's; the object's size is in Content-Range.
+    size: totalSizeFromContentRange(output.ContentRange) ?? output.ContentLength ?? 0,
+    etag: quotedEtag(output.ETag),
+    lastModified: output.LastModified,
+    contentType: output.ContentType,
+    metadata: output.Metadata,
+  };
+}
+
+function nodeReadable(output: GetObjectCommandOutput): Readable {
+  const body = output.Body;
+  if (body instanceof Readable) return body;
+  if (body === undefined) return Readable.from([]);
+  // Only reached outside Node's HTTP handler (a web stream from a fetch-based handler).
+  return Readable.fromWeb(body.transformToWebStream() as import('node:stream/web').ReadableStream);
+}
