@@ -1,0 +1,158 @@
+/**
+ * HTTP to the providers that speak plain JSON over HTTP (OpenAI-compatible,
+ * Anthropic, Gemini). Every request goes through the outbound guard
+ * (`guardedFetch`): the endpoint is user-supplied, so it must not reach the
+ * metadata service or, unless the deployment allows it, private networks.
+ */
+import { guardedFetch } from '../../core/net/outbound-guard.ts';
+import { connectionFailure } from './errors.ts';
+import {
+  AiProviderError,
+  type ProviderCallOptions as CallOptions,
+  defaultProviderTimeoutMs,
+} from './provider.ts';
+
+/** A model list is a few hundred kilobytes at most; more means this is not the API we think it is. */
+const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
+
+export interface ProviderRequest {
+  method?: string;
+  url: URL;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+/** A complete answer, whatever its status. */
+export interface ProviderAnswer {
+  status: number;
+  headers: Headers;
+  url: URL;
+  /** The body parsed as JSON, or undefined when it is not JSON. */
+  json: unknown;
+  text: string;
+}
+
+export function timeoutOf(options: CallOptions): number {
+  return options.timeoutMs ?? defaultProviderTimeoutMs;
+}
+
+/** Sends the request; the response's body is left to read (or stream). Failing to get an answer throws AiProviderError. */
+export async function sendToProvider(request: ProviderRequest, options: CallOptions): Promise<Response> {
+  const timeoutMs = timeoutOf(options);
+  try {
+    return await guardedFetch(
+      request.url,
+      { method: request.method ?? 'GET', headers: request.headers, body: request.body, timeoutMs },
+      options.outboundPolicy,
+    );
+  } catch (error) {
+    throw connectionFailure(error, request.url, timeoutMs);
+  }
+}
+
+/** Sends the request and reads the whole answer. */
+export async function callProvider(request: ProviderRequest, options: CallOptions): Promise<ProviderAnswer> {
+  const response = await sendToProvider(request, options);
+  let text: string;
+  try {
+    text = await readCapped(response, request.url);
+  } catch (error) {
+    throw connectionFailure(error, request.url, timeoutOf(options));
+  }
+  return {
+    status: response.status,
+    headers: response.headers,
+    url: request.url,
+    json: parseJson(text),
+    text,
+  };
+}
+
+async function readCapped(response: Response, url: URL): Promise<string> {
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_ANSWER_BYTES) {
+      await reader.cancel();
+      throw new AiProviderError(
+        'Invalid',
+        `${url.host} answered with more than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB; this does not look like the provider's API — check the base URL`,
+      );
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The connection's endpoint as a URL: `fallback` when it is empty, a clear
+ * Invalid error when it is not an http(s) URL.
+ */
+export function parseEndpoint(apiEndpoint: string, fallback: string | undefined, what: string): URL {
+  const written = apiEndpoint.trim() || fallback;
+  if (!written) throw new AiProviderError('Invalid', `The API endpoint is required for ${what}`);
+  let url: URL;
+  try {
+    url = new URL(written);
+  } catch {
+    throw new AiProviderError(
+      'Invalid',
+      `The API endpoint is not a valid URL (expected e.g. ${fallback ?? 'https://host/v1'})`,
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new AiProviderError(
+      'Invalid',
+      `The API endpoint must start with https:// or http://, not ${url.protocol}//`,
+    );
+  }
+  url.hash = '';
+  return url;
+}
+
+/** `base` with `path` appended to its path (keeping its query) and `query` added. */
+export function endpointUrl(base: URL, path: string, query: Record<string, string | undefined> = {}): URL {
+  const url = new URL(base);
+  url.pathname = `${base.pathname.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
+  for (const [name, value] of Object.entries(query))
+    if (value !== undefined) url.searchParams.set(name, value);
+  return url;
+}
+
+/** True when the base URL has no path beyond `/`. */
+export function hasNoPath(url: URL): boolean {
+  return url.pathname.replace(/\/+$/, '') === '';
+}
+
+export function asRecord(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
+
+export function stringOf(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** Gives up on a paginated listing that never ends (a misbehaving server), rather than looping forever. */
+export const MAX_PAGES = 100;
+
+export function tooManyPages(url: URL): AiProviderError {
+  return new AiProviderError(
+    'Invalid',
+    `${url.host} kept returning more pages after ${MAX_PAGES}; its pagination looks broken`,
+  );
+}

@@ -1,0 +1,170 @@
+/**
+ * The common part of every fake AI provider: a node:http server on
+ * 127.0.0.1:0 that records each request, plays scripted misbehaviour for the
+ * next requests (an error, a slow first byte, a dropped connection), and
+ * otherwise hands the request to the provider's own handler, which answers in
+ * that provider's wire format.
+ */
+import http, { type IncomingHttpHeaders, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** A model as the tests describe it; each fake renders it in its provider's format. */
+export interface FakeModel {
+  id: string;
+  displayName?: string;
+  ownedBy?: string;
+  /** Unix seconds. */
+  created?: number;
+}
+
+/** What the next request gets instead of (or before) its normal answer; one step per request. */
+export type FakeStep =
+  /** The provider's own error for this status (429 carries `retry-after` when `retryAfterSeconds` is set). */
+  | { kind: 'error'; status: number; message?: string; retryAfterSeconds?: number }
+  /** Waits before the first byte of the normal answer. */
+  | { kind: 'delay'; ms: number }
+  /** Destroys the connection without answering. */
+  | { kind: 'drop' }
+  /** Answers exactly this, whatever was asked (a server that is not the provider, a malformed answer). */
+  | { kind: 'respond'; response: FakeResponse };
+
+export type FakeErrorStep = Extract<FakeStep, { kind: 'error' }>;
+
+export interface RecordedRequest {
+  method: string;
+  /** The path as sent, percent-encoding kept. */
+  path: string;
+  query: URLSearchParams;
+  /** Raw query string as sent, without `?`. */
+  rawQuery: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+export interface FakeResponse {
+  status: number;
+  headers?: Record<string, string>;
+  /** Sent as application/json. */
+  json?: unknown;
+  /** Sent as is (set the content-type in `headers`). */
+  text?: string;
+}
+
+/** A provider's behaviour: its routes and its error format. */
+export interface FakeProviderBehaviour {
+  answer(request: RecordedRequest): FakeResponse | Promise<FakeResponse>;
+  errorResponse(step: FakeErrorStep): FakeResponse;
+}
+
+export interface FakeServer {
+  /** `http://127.0.0.1:<port>` */
+  readonly origin: string;
+  /** Every request received, in order, including scripted ones. */
+  readonly requests: RecordedRequest[];
+  /** Queues misbehaviour: the next request plays the first step, the one after the second, … */
+  script(...steps: FakeStep[]): void;
+  /** Forgets recorded requests and unplayed steps. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+export async function startFakeHttpServer(behaviour: FakeProviderBehaviour): Promise<FakeServer> {
+  const requests: RecordedRequest[] = [];
+  const steps: FakeStep[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        resolve();
+      }, ms);
+      timers.add(timer);
+    });
+
+  const server = http.createServer(async (incoming, response) => {
+    response.on('error', () => {}); // the client may be gone by the time a delayed answer is written
+    const request = await record(incoming);
+    requests.push(request);
+    const step = steps.shift();
+    if (step?.kind === 'drop') {
+      incoming.socket.destroy();
+      return;
+    }
+    if (step?.kind === 'delay') await sleep(step.ms);
+    try {
+      if (step?.kind === 'respond') send(response, step.response);
+      else if (step?.kind === 'error') send(response, behaviour.errorResponse(step));
+      else send(response, await behaviour.answer(request));
+    } catch (error) {
+      send(response, { status: 500, text: `fake provider bug: ${String(error)}` });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    requests,
+    script: (...next) => {
+      steps.push(...next);
+    },
+    reset: () => {
+      requests.length = 0;
+      steps.length = 0;
+    },
+    close: async () => {
+      for (const timer of timers) clearTimeout(timer);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function record(incoming: http.IncomingMessage): Promise<RecordedRequest> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of incoming) chunks.push(chunk as Buffer);
+  const target = incoming.url ?? '/';
+  const queryStart = target.indexOf('?');
+  const rawQuery = queryStart === -1 ? '' : target.slice(queryStart + 1);
+  return {
+    method: incoming.method ?? 'GET',
+    path: queryStart === -1 ? target : target.slice(0, queryStart),
+    query: new URLSearchParams(rawQuery),
+    rawQuery,
+    headers: incoming.headers,
+    body: Buffer.concat(chunks).toString('utf8'),
+  };
+}
+
+function send(response: ServerResponse, answer: FakeResponse): void {
+  if (response.destroyed) return;
+  const headers = { ...answer.headers };
+  let body = answer.text ?? '';
+  if (answer.json !== undefined) {
+    headers['content-type'] ??= 'application/json';
+    body = JSON.stringify(answer.json);
+  }
+  response.writeHead(answer.status, headers).end(body);
+}
+
+/** Header value as one string (node joins repeated headers into an array for a few names). */
+export function header(request: RecordedRequest, name: string): string | undefined {
+  const value = request.headers[name.toLowerCase()];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** `secret` shown as providers show a rejected key: its ends only. */
+export function maskSecret(secret: string): string {
+  return secret.length <= 8 ? '***' : `${secret.slice(0, 3)}***${secret.slice(-4)}`;
+}
+
+/** An opaque page token: the offset of the page's first item. */
+export function encodePageToken(offset: number): string {
+  return Buffer.from(`offset:${offset}`).toString('base64url');
+}
+
+export function decodePageToken(token: string): number | undefined {
+  const match = Buffer.from(token, 'base64url')
+    .toString('utf8')
+    .match(/^offset:(\d+)$/);
+  return match ? Number(match[1]) : undefined;
+}
