@@ -5,6 +5,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { bucketConnection } from '../core/buckets/credentials.ts';
 import { Bucket, type BucketStatus } from '../core/db/entities/index.ts';
 import type { EntityManager } from '../core/db/orm.ts';
+import { SecretDecryptionError } from '../core/secrets/errors.ts';
 import type { MasterKeyring } from '../core/secrets/keyring.ts';
 import { createObjectStore, type StorageClientOptions } from '../providers/storage/index.ts';
 import { type ObjectStore, StorageError } from '../providers/storage/object-store.ts';
@@ -60,13 +61,19 @@ async function probe(store: ObjectStore): Promise<Record<string, number>> {
   const content = `skybridge probe ${new Date().toISOString()}`;
   await timed('access', () => store.checkAccess());
   await timed('list', () => store.list({ maxKeys: 1 }));
-  await timed('put', () => store.put(key, Buffer.from(content), { contentLength: Buffer.byteLength(content), contentType: 'text/plain' }));
+  await timed('put', () =>
+    store.put(key, Buffer.from(content), {
+      contentLength: Buffer.byteLength(content),
+      contentType: 'text/plain',
+    }),
+  );
   const readBack = await timed('get', async () => {
     const { body } = await store.get(key);
     return (await Readable.from(body).toArray()).map(String).join('');
   });
   await timed('delete', () => store.delete(key));
-  if (readBack !== content) throw new StorageError('Invalid', 'the probe object read back differs from what was written');
+  if (readBack !== content)
+    throw new StorageError('Invalid', 'the probe object read back differs from what was written');
   return latencyMs;
 }
 
@@ -78,6 +85,14 @@ function asActivityFailure(error: unknown): Error {
       message: error.message,
       nonRetryable: !error.retryable,
       details: [{ vendorCode: error.vendorCode ?? null, httpStatus: error.httpStatus ?? null }],
+    });
+  }
+  if (error instanceof SecretDecryptionError) {
+    // The master key that sealed these credentials is not in this worker's keyring: no retry will help.
+    return ApplicationFailure.create({
+      type: 'SecretUnavailable',
+      message: error.message,
+      nonRetryable: true,
     });
   }
   return error instanceof Error ? error : new Error(String(error));

@@ -12,8 +12,12 @@ import { createHttpRequestHistogram } from '../core/observability/metrics.ts';
 import type { OpsEndpoints } from '../core/observability/ops-endpoints.ts';
 import type { MasterKeyring } from '../core/secrets/keyring.ts';
 import { notFoundHandler, problemErrorHandler } from './middleware/problem.ts';
+import { aiConfigRoutes } from './routes/ai-configs.ts';
+import { aiPolicyRoutes } from './routes/ai-policies.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
 import { bucketRoutes } from './routes/buckets.ts';
+import { groupRoutes } from './routes/groups.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { organizationRoutes } from './routes/organization.ts';
 import { aiKeyRoutes, storageKeyRoutes } from './routes/repo-keys.ts';
@@ -43,11 +47,15 @@ export function apiRoutes(deps: ApiDependencies): AnyRoute[] {
   return [
     ...authRoutes({ tokens: deps.tokens, signupMode: deps.signupMode }),
     ...organizationRoutes(),
+    ...groupRoutes(),
     ...jobRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue }),
     ...bucketRoutes(deps),
     ...repositoryRoutes(),
     ...storageKeyRoutes(deps),
     ...aiKeyRoutes(),
+    ...aiConfigRoutes(deps),
+    ...aiPolicyRoutes(),
+    ...auditRoutes(),
   ];
 }
 
@@ -61,7 +69,8 @@ export function createApiApp(deps: ApiDependencies): Express {
       logger: deps.log,
       genReqId: (req, res) => {
         const incoming = req.headers['x-request-id'];
-        const id = typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
+        const id =
+          typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
         res.setHeader('x-request-id', id);
         return id;
       },

@@ -9,7 +9,10 @@ export const displayName = z.string().trim().min(1).max(100);
 
 export const description = z.string().trim().max(1000);
 
-export const email = z.email().max(320).transform((value) => value.toLowerCase());
+export const email = z
+  .email()
+  .max(320)
+  .transform((value) => value.toLowerCase());
 
 export const password = z.string().min(10, 'must be at least 10 characters').max(1024);
 

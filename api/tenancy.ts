@@ -15,6 +15,7 @@ export interface LookupOptions {
   populate?: readonly string[];
   orderBy?: Record<string, 'asc' | 'desc'>;
   fields?: readonly string[];
+  limit?: number;
 }
 
 /**
@@ -57,13 +58,24 @@ export class TenantScope {
   }
 
   listInWorkspaces<T extends object>(entity: EntityName<T>, where: object = {}, options?: LookupOptions) {
-    const scoped = { ...where, workspace: { ...(where as { workspace?: object }).workspace, organization: this.organizationId } };
+    const scoped = {
+      ...where,
+      workspace: { ...(where as { workspace?: object }).workspace, organization: this.organizationId },
+    };
     return this.#em.find(entity, scoped as never, options as never);
   }
 
   /** A resource that belongs to a repository (storage and AI keys). */
-  async findInRepository<T extends object>(entity: EntityName<T>, label: string, repositoryId: string, id: string): Promise<T> {
-    const where = { id, repository: { id: repositoryId, workspace: { organization: this.organizationId } } } as never;
+  async findInRepository<T extends object>(
+    entity: EntityName<T>,
+    label: string,
+    repositoryId: string,
+    id: string,
+  ): Promise<T> {
+    const where = {
+      id,
+      repository: { id: repositoryId, workspace: { organization: this.organizationId } },
+    } as never;
     return this.#required(await this.#em.findOne(entity, where), label);
   }
 

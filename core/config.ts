@@ -104,7 +104,8 @@ export function loadConfig(requirements: Requirement[] = [], env: NodeJS.Process
     : parsed.error.issues.map((issue) => ({ variable: String(issue.path[0]), message: issue.message }));
   for (const requirement of requirements) {
     const { variable, hint } = requirementVariables[requirement];
-    const satisfied = present[variable] !== undefined || (requirement === 'masterKeys' && present.SKYBRIDGE_MASTER_KEY_FILE);
+    const satisfied =
+      present[variable] !== undefined || (requirement === 'masterKeys' && present.SKYBRIDGE_MASTER_KEY_FILE);
     if (!satisfied) problems.push({ variable, message: hint });
   }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
@@ -143,7 +144,10 @@ function buildConfig(env: Env, rawEnv: NodeJS.ProcessEnv) {
     },
     secrets: { masterKeys: env.SKYBRIDGE_MASTER_KEYS, masterKeyFile: env.SKYBRIDGE_MASTER_KEY_FILE },
     /** Which addresses user-supplied endpoints (S3-compatible buckets, AI base URLs, webhooks) may reach. */
-    outbound: { allowLoopback: env.OUTBOUND_ALLOW_LOOPBACK, allowPrivateNetworks: env.OUTBOUND_ALLOW_PRIVATE_NETWORKS },
+    outbound: {
+      allowLoopback: env.OUTBOUND_ALLOW_LOOPBACK,
+      allowPrivateNetworks: env.OUTBOUND_ALLOW_PRIVATE_NETWORKS,
+    },
     api: { port: env.API_PORT },
     bridge: { s3Port: env.BRIDGE_S3_PORT, openaiPort: env.BRIDGE_OPENAI_PORT },
     worker: { metricsPort: env.WORKER_METRICS_PORT },

@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'CONFLICT'
   | 'PAYLOAD_TOO_LARGE'
   | 'UNAVAILABLE'
+  | 'UPSTREAM_FAILED'
   | 'INTERNAL';
 
 const httpStatusByCode: Record<ErrorCode, number> = {
@@ -21,6 +22,7 @@ const httpStatusByCode: Record<ErrorCode, number> = {
   CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNAVAILABLE: 503,
+  UPSTREAM_FAILED: 502,
   INTERNAL: 500,
 };
 

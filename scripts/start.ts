@@ -34,9 +34,12 @@ async function main(): Promise<void> {
   const temporal = config.temporal.address
     ? { address: config.temporal.address, uiUrl: undefined }
     : await startTemporal(config, logsDir);
-  const jwtSecret = config.auth.jwtSecret ?? (await loadOrCreateSecret(path.join(config.dataDir, 'jwt-secret'), randomHex));
+  const jwtSecret =
+    config.auth.jwtSecret ?? (await loadOrCreateSecret(path.join(config.dataDir, 'jwt-secret'), randomHex));
   const hasMasterKeys = config.secrets.masterKeys || config.secrets.masterKeyFile;
-  const masterKeyFile = hasMasterKeys ? config.secrets.masterKeyFile : path.join(config.dataDir, 'master.keys');
+  const masterKeyFile = hasMasterKeys
+    ? config.secrets.masterKeyFile
+    : path.join(config.dataDir, 'master.keys');
   if (masterKeyFile && !hasMasterKeys) await loadOrCreateSecret(masterKeyFile, newMasterKeyLine);
   const credential = await prepareDatabase(config, databaseUrl);
 

@@ -2,10 +2,10 @@
 import { createServer } from 'node:http';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { openMigratedDatabase } from '../core/db/migrate.ts';
+import { createGuardedAgents } from '../core/net/outbound-guard.ts';
 import { createMetricsRegistry } from '../core/observability/metrics.ts';
 import { createOpsEndpoints } from '../core/observability/ops-endpoints.ts';
 import { databaseReadiness } from '../core/observability/readiness.ts';
-import { createGuardedAgents } from '../core/net/outbound-guard.ts';
 import { runProcess } from '../core/process.ts';
 import { loadMasterKeyring } from '../core/secrets/load.ts';
 import { temporalConnectionSettings } from '../core/temporal-connection.ts';

@@ -61,4 +61,11 @@ export interface BucketValidationState {
 export const bucketValidationStateQuery = defineQuery<BucketValidationState>('bucketValidationState');
 
 /** Failure types the probe raises that no retry can fix. */
-export const permanentProbeFailures = ['InvalidCredentials', 'AccessDenied', 'NotFound', 'Invalid', 'QuotaExceeded'];
+export const permanentProbeFailures = [
+  'InvalidCredentials',
+  'AccessDenied',
+  'NotFound',
+  'SecretUnavailable',
+  'Invalid',
+  'QuotaExceeded',
+];

@@ -34,7 +34,10 @@ const signupAnswer = sessionSchema.extend({
 // Checked when the email is unknown, so that both failures take the same time.
 const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 
-export function authRoutes(deps: { tokens: TokenSigner; signupMode: 'open' | 'invite' | 'closed' }): AnyRoute[] {
+export function authRoutes(deps: {
+  tokens: TokenSigner;
+  signupMode: 'open' | 'invite' | 'closed';
+}): AnyRoute[] {
   const session = async (userId: string) => {
     const { token, expiresAt } = await deps.tokens.issue({ userId });
     return { token, expiresAt: expiresAt.toISOString() };
@@ -44,11 +47,13 @@ export function authRoutes(deps: { tokens: TokenSigner; signupMode: 'open' | 'in
       method: 'post',
       path: '/auth/signup',
       tag: 'auth',
-      summary: 'Create an account: a new organization (with its default workspace) or, with an invitation, a seat in one',
+      summary:
+        'Create an account: a new organization (with its default workspace) or, with an invitation, a seat in one',
       body: signupBody,
       response: { status: 201, description: 'Account created; a session token', schema: signupAnswer },
       async handler({ body, em }) {
-        if (deps.signupMode === 'closed') throw new AppError('FORBIDDEN', 'Sign-up is closed on this installation');
+        if (deps.signupMode === 'closed')
+          throw new AppError('FORBIDDEN', 'Sign-up is closed on this installation');
         if (deps.signupMode === 'invite' && !body.invitationToken) {
           throw new AppError('FORBIDDEN', 'Sign-up needs an invitation on this installation');
         }

@@ -2,7 +2,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
-import { bucketCredentialsInput, credentialsHint, sealBucketCredentials, toProviderCredentials } from '../../core/buckets/credentials.ts';
+import {
+  bucketCredentialsInput,
+  credentialsHint,
+  sealBucketCredentials,
+  toProviderCredentials,
+} from '../../core/buckets/credentials.ts';
 import { Bucket, bucketProviders, Repository } from '../../core/db/entities/index.ts';
 import type { EntityManager } from '../../core/db/orm.ts';
 import { AppError } from '../../core/errors.ts';
@@ -19,8 +24,14 @@ const bridgeBucketName = z
   .string()
   .min(3)
   .max(63)
-  .regex(/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/, 'use 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit')
-  .refine((name) => !/\.\.|^\d+\.\d+\.\d+\.\d+$/.test(name), 'must not look like an IP address or contain ".."');
+  .regex(
+    /^[a-z0-9][a-z0-9.-]*[a-z0-9]$/,
+    'use 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit',
+  )
+  .refine(
+    (name) => !/\.\.|^\d+\.\d+\.\d+\.\d+$/.test(name),
+    'must not look like an IP address or contain ".."',
+  );
 
 const optionalCap = z.number().int().positive().nullable().optional();
 const caps = {
@@ -89,7 +100,11 @@ export interface BucketRouteDependencies {
 
 export function bucketRoutes(deps: BucketRouteDependencies): AnyRoute[] {
   /** Marks the bucket as being validated; the workflow itself starts once the change is committed. */
-  const scheduleValidation = (bucket: Bucket, startedBy: string, afterCommit: (task: () => Promise<void>) => void) => {
+  const scheduleValidation = (
+    bucket: Bucket,
+    startedBy: string,
+    afterCommit: (task: () => Promise<void>) => void,
+  ) => {
     const jobId = `bucket-validation-${randomUUID()}`;
     bucket.status = 'VALIDATING';
     bucket.validationJobId = jobId;
@@ -111,6 +126,14 @@ export function bucketRoutes(deps: BucketRouteDependencies): AnyRoute[] {
 
   const assertEndpointAllowed = async (url: string | null | undefined) => {
     if (url) await assertUrlAllowed(url, deps.outboundPolicy);
+  };
+  /** An Azure connection string names its own endpoint, which must pass the same check. */
+  const assertCredentialEndpointAllowed = async (
+    credentials: { type: string; connectionString?: string } | undefined,
+  ) => {
+    const embedded =
+      credentials?.connectionString && /BlobEndpoint=([^;]+)/i.exec(credentials.connectionString)?.[1];
+    if (embedded) await assertEndpointAllowed(embedded);
   };
 
   return [
@@ -155,11 +178,15 @@ export function bucketRoutes(deps: BucketRouteDependencies): AnyRoute[] {
       access: 'MEMBER',
       audit: 'bucket.create',
       body: createBody,
-      response: { status: 201, description: 'Registered; status VALIDATING until the job records its result' },
+      response: {
+        status: 201,
+        description: 'Registered; status VALIDATING until the job records its result',
+      },
       async handler({ em, tenant, caller, body, auditTarget, afterCommit }) {
         const workspace = await tenant.workspace(body.workspaceId);
         await assertNameFree(em, workspace.id, body.name);
         await assertEndpointAllowed(body.endpoint);
+        await assertCredentialEndpointAllowed(body.credentials);
         const credentials = toProviderCredentials(body.provider, body.credentials);
         const id = randomUUID();
         const bucket = em.create(Bucket, {
@@ -180,7 +207,10 @@ export function bucketRoutes(deps: BucketRouteDependencies): AnyRoute[] {
         });
         scheduleValidation(bucket, caller.userId, afterCommit);
         await em.flush();
-        auditTarget({ type: 'bucket', id, workspaceId: workspace.id }, { name: body.name, provider: body.provider });
+        auditTarget(
+          { type: 'bucket', id, workspaceId: workspace.id },
+          { name: body.name, provider: body.provider },
+        );
         return { body: presentBucket(bucket) };
       },
     }),
@@ -207,9 +237,12 @@ export function bucketRoutes(deps: BucketRouteDependencies): AnyRoute[] {
       body: updateBody,
       response: { status: 200, description: 'Updated' },
       async handler({ em, tenant, caller, params, body, auditTarget, afterCommit }) {
-        const bucket = await tenant.findInWorkspace(Bucket, 'Bucket', params.bucketId, { populate: ['workspace'] });
+        const bucket = await tenant.findInWorkspace(Bucket, 'Bucket', params.bucketId, {
+          populate: ['workspace'],
+        });
         if (body.name && body.name !== bucket.name) await assertNameFree(em, bucket.workspace.id, body.name);
         if (body.endpoint !== undefined) await assertEndpointAllowed(body.endpoint);
+        await assertCredentialEndpointAllowed(body.credentials);
         const changed = applyUpdate(bucket, body, deps.keyring);
         if (changed.includes('credentials') || changed.includes('endpoint') || changed.includes('region')) {
           scheduleValidation(bucket, caller.userId, afterCommit);
@@ -236,7 +269,10 @@ export function bucketRoutes(deps: BucketRouteDependencies): AnyRoute[] {
             `The bucket is attached to repositories ${attachedTo.map((repo) => `"${repo.name}"`).join(', ')}; detach it first`,
           );
         }
-        auditTarget({ type: 'bucket', id: bucket.id, workspaceId: bucket.workspace.id }, { name: bucket.name });
+        auditTarget(
+          { type: 'bucket', id: bucket.id, workspaceId: bucket.workspace.id },
+          { name: bucket.name },
+        );
         em.remove(bucket);
         return {};
       },
@@ -251,10 +287,15 @@ export function bucketRoutes(deps: BucketRouteDependencies): AnyRoute[] {
       params: idParam('bucketId'),
       response: { status: 202, description: 'Validation job started' },
       async handler({ tenant, caller, params, auditTarget, afterCommit }) {
-        const bucket = await tenant.findInWorkspace(Bucket, 'Bucket', params.bucketId, { populate: ['workspace'] });
+        const bucket = await tenant.findInWorkspace(Bucket, 'Bucket', params.bucketId, {
+          populate: ['workspace'],
+        });
         const jobId = scheduleValidation(bucket, caller.userId, afterCommit);
         auditTarget({ type: 'bucket', id: bucket.id, workspaceId: bucket.workspace.id }, { jobId });
-        return { headers: { location: `/bucket/${bucket.id}/validation` }, body: { jobId, status: 'VALIDATING' } };
+        return {
+          headers: { location: `/bucket/${bucket.id}/validation` },
+          body: { jobId, status: 'VALIDATING' },
+        };
       },
     }),
     protectedRoute({
@@ -267,9 +308,13 @@ export function bucketRoutes(deps: BucketRouteDependencies): AnyRoute[] {
       response: { status: 200, description: 'Validation state' },
       async handler({ tenant, params }) {
         const bucket = await tenant.findInWorkspace(Bucket, 'Bucket', params.bucketId);
-        if (!bucket.validationJobId) throw new AppError('NOT_FOUND', 'This bucket has not been validated yet');
+        if (!bucket.validationJobId)
+          throw new AppError('NOT_FOUND', 'This bucket has not been validated yet');
         const handle = deps.temporal.workflow.getHandle(bucket.validationJobId);
-        const [description, state] = await Promise.all([handle.describe(), handle.query(bucketValidationStateQuery)]);
+        const [description, state] = await Promise.all([
+          handle.describe(),
+          handle.query(bucketValidationStateQuery),
+        ]);
         return { body: { jobId: bucket.validationJobId, status: description.status.name, state } };
       },
     }),
@@ -285,7 +330,15 @@ async function assertNameFree(em: EntityManager, workspaceId: string, name: stri
 /** Applies the changes and names the fields that changed (never their values: some are secret). */
 function applyUpdate(bucket: Bucket, body: z.infer<typeof updateBody>, keyring: MasterKeyring): string[] {
   const changed: string[] = [];
-  const plain = ['name', 'region', 'endpoint', 'forcePathStyle', 'storageCapBytes', 'egressCapBytesPerDay', 'requestsPerMinuteCap'] as const;
+  const plain = [
+    'name',
+    'region',
+    'endpoint',
+    'forcePathStyle',
+    'storageCapBytes',
+    'egressCapBytesPerDay',
+    'requestsPerMinuteCap',
+  ] as const;
   for (const field of plain) {
     const value = body[field];
     if (value === undefined || value === bucket[field]) continue;

@@ -34,9 +34,15 @@ const presentMember = (membership: Membership) => ({
 });
 
 /** Only an OWNER may hand out or take away OWNER, and an organization never loses its last OWNER. */
-async function assertRoleChangeAllowed(em: EntityManager, caller: Caller, member: Membership, newRole?: OrganizationRole) {
+async function assertRoleChangeAllowed(
+  em: EntityManager,
+  caller: Caller,
+  member: Membership,
+  newRole?: OrganizationRole,
+) {
   const touchesOwner = member.role === 'OWNER' || newRole === 'OWNER';
-  if (touchesOwner && caller.role !== 'OWNER') throw forbidden('Only an OWNER may grant or change the OWNER role');
+  if (touchesOwner && caller.role !== 'OWNER')
+    throw forbidden('Only an OWNER may grant or change the OWNER role');
   if (member.role === 'OWNER' && newRole !== 'OWNER') {
     const owners = await em.count(Membership, { organization: caller.organizationId, role: 'OWNER' });
     if (owners <= 1) throw new AppError('CONFLICT', 'The organization must keep at least one OWNER');
@@ -64,7 +70,14 @@ export function organizationRoutes(): AnyRoute[] {
       response: { status: 200, description: 'The organization' },
       async handler({ em, caller }) {
         const organization = await em.findOneOrFail(Organization, caller.organizationId);
-        return { body: { id: organization.id, name: organization.name, role: caller.role, createdAt: iso(organization.createdAt) } };
+        return {
+          body: {
+            id: organization.id,
+            name: organization.name,
+            role: caller.role,
+            createdAt: iso(organization.createdAt),
+          },
+        };
       },
     }),
     protectedRoute({
@@ -91,7 +104,11 @@ export function organizationRoutes(): AnyRoute[] {
       access: 'VIEWER',
       response: { status: 200, description: 'Workspaces' },
       async handler({ em, caller }) {
-        const workspaces = await em.find(Workspace, { organization: caller.organizationId }, { orderBy: { createdAt: 'asc' } });
+        const workspaces = await em.find(
+          Workspace,
+          { organization: caller.organizationId },
+          { orderBy: { createdAt: 'asc' } },
+        );
         return { body: workspaces.map(presentWorkspace) };
       },
     }),
@@ -138,7 +155,11 @@ export function organizationRoutes(): AnyRoute[] {
       response: { status: 200, description: 'Updated' },
       async handler({ em, tenant, params, body, auditTarget }) {
         const workspace = await tenant.workspace(params.workspaceId);
-        const clash = await em.count(Workspace, { organization: tenant.organizationId, name: body.name, id: { $ne: workspace.id } });
+        const clash = await em.count(Workspace, {
+          organization: tenant.organizationId,
+          name: body.name,
+          id: { $ne: workspace.id },
+        });
         if (clash > 0) throw new AppError('CONFLICT', `A workspace named "${body.name}" already exists`);
         workspace.name = body.name;
         auditTarget({ type: 'workspace', id: workspace.id, workspaceId: workspace.id }, { fields: ['name'] });
@@ -157,7 +178,10 @@ export function organizationRoutes(): AnyRoute[] {
       async handler({ em, tenant, params, auditTarget }) {
         const workspace = await tenant.workspace(params.workspaceId);
         if (workspace.isDefault) throw new AppError('CONFLICT', 'The default workspace cannot be deleted');
-        auditTarget({ type: 'workspace', id: workspace.id, workspaceId: workspace.id }, { name: workspace.name });
+        auditTarget(
+          { type: 'workspace', id: workspace.id, workspaceId: workspace.id },
+          { name: workspace.name },
+        );
         em.remove(workspace);
         return {};
       },
@@ -185,10 +209,17 @@ export function organizationRoutes(): AnyRoute[] {
       summary: 'Invite someone by email; the invitation token is shown once',
       access: 'ADMIN',
       audit: 'member.invite',
-      body: z.object({ email, role: role.default('MEMBER'), expiresInHours: z.number().int().min(1).max(720).default(168) }).strict(),
+      body: z
+        .object({
+          email,
+          role: role.default('MEMBER'),
+          expiresInHours: z.number().int().min(1).max(720).default(168),
+        })
+        .strict(),
       response: { status: 201, description: 'Invitation and its one-time token' },
       async handler({ em, caller, body, auditTarget }) {
-        if (body.role === 'OWNER' && caller.role !== 'OWNER') throw forbidden('Only an OWNER may invite an OWNER');
+        if (body.role === 'OWNER' && caller.role !== 'OWNER')
+          throw forbidden('Only an OWNER may invite an OWNER');
         const { invitation, token } = await inviteMember(em, {
           organizationId: caller.organizationId,
           email: body.email,
@@ -198,7 +229,13 @@ export function organizationRoutes(): AnyRoute[] {
         });
         auditTarget({ type: 'invitation', id: invitation.id }, { email: body.email, role: body.role });
         return {
-          body: { id: invitation.id, email: invitation.email, role: invitation.role, expiresAt: iso(invitation.expiresAt), token },
+          body: {
+            id: invitation.id,
+            email: invitation.email,
+            role: invitation.role,
+            expiresAt: iso(invitation.expiresAt),
+            token,
+          },
         };
       },
     }),
@@ -210,7 +247,11 @@ export function organizationRoutes(): AnyRoute[] {
       access: 'ADMIN',
       response: { status: 200, description: 'Invitations' },
       async handler({ tenant }) {
-        const invitations = await tenant.listInOrganization(Invitation, {}, { orderBy: { createdAt: 'desc' } });
+        const invitations = await tenant.listInOrganization(
+          Invitation,
+          {},
+          { orderBy: { createdAt: 'desc' } },
+        );
         return {
           body: invitations.map((invitation) => ({
             id: invitation.id,
@@ -251,7 +292,8 @@ export function organizationRoutes(): AnyRoute[] {
       response: { status: 204, description: 'Removed' },
       async handler({ em, caller, params, auditTarget }) {
         const member = await findMember(em, caller, params.userId);
-        if (!roleAtLeast(caller.role, member.role)) throw forbidden('You cannot remove a member with a higher role');
+        if (!roleAtLeast(caller.role, member.role))
+          throw forbidden('You cannot remove a member with a higher role');
         await assertRoleChangeAllowed(em, caller, member, undefined);
         auditTarget({ type: 'member', id: member.user.id }, { role: member.role });
         em.remove(member);

@@ -72,7 +72,10 @@ export function storageKeyRoutes(deps: { keyring: MasterKeyring }): AnyRoute[] {
           createdBy: caller.userId,
         });
         await em.flush();
-        auditTarget({ type: 'storage-key', id: key.id, workspaceId: repository.workspace.id }, { accessKeyId, scope: body.scope });
+        auditTarget(
+          { type: 'storage-key', id: key.id, workspaceId: repository.workspace.id },
+          { accessKeyId, scope: body.scope },
+        );
         return { body: { ...presentStorageKey(key), secretAccessKey } };
       },
     }),
@@ -99,18 +102,24 @@ export function storageKeyRoutes(deps: { keyring: MasterKeyring }): AnyRoute[] {
       params: keyParams,
       response: { status: 200, description: 'The key' },
       async handler({ tenant, params }) {
-        return { body: presentStorageKey(await tenant.findInRepository(RepoStorageKey, 'Key', params.repoId, params.keyId)) };
+        return {
+          body: presentStorageKey(
+            await tenant.findInRepository(RepoStorageKey, 'Key', params.repoId, params.keyId),
+          ),
+        };
       },
     }),
     protectedRoute({
       method: 'put',
       path: '/repo/:repoId/apikey/:keyId',
       tag: 'repository keys',
-      summary: "Rename a storage key or change its scope or expiry",
+      summary: 'Rename a storage key or change its scope or expiry',
       access: 'MEMBER',
       audit: 'storage-key.update',
       params: keyParams,
-      body: z.object({ name: displayName.optional(), scope: z.enum(storageKeyScopes).optional(), expiresAt }).strict(),
+      body: z
+        .object({ name: displayName.optional(), scope: z.enum(storageKeyScopes).optional(), expiresAt })
+        .strict(),
       response: { status: 200, description: 'Updated' },
       async handler({ tenant, params, body, auditTarget }) {
         const key = await tenant.findInRepository(RepoStorageKey, 'Key', params.repoId, params.keyId);
@@ -191,7 +200,9 @@ export function aiKeyRoutes(): AnyRoute[] {
       params: keyParams,
       response: { status: 200, description: 'The key' },
       async handler({ tenant, params }) {
-        return { body: presentAiKey(await tenant.findInRepository(RepoAiKey, 'Key', params.repoId, params.keyId)) };
+        return {
+          body: presentAiKey(await tenant.findInRepository(RepoAiKey, 'Key', params.repoId, params.keyId)),
+        };
       },
     }),
     protectedRoute({

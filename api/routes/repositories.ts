@@ -10,9 +10,9 @@ import {
 } from '../../core/db/entities/index.ts';
 import type { EntityManager } from '../../core/db/orm.ts';
 import { AppError } from '../../core/errors.ts';
-import type { TenantScope } from '../tenancy.ts';
 import { type AnyRoute, protectedRoute } from '../routing/route.ts';
 import { description, displayName, iso, uuid, workspaceSelector } from '../schemas.ts';
+import type { TenantScope } from '../tenancy.ts';
 
 const repoParams = z.object({ repoId: uuid });
 const attachParams = z.object({ repoId: uuid, resourceId: uuid });
@@ -44,7 +44,9 @@ export function presentRepository(repository: Repository) {
     description: repository.description ?? null,
     storageEndpointType: repository.storageEndpointType ?? null,
     aiEndpointType: repository.aiEndpointType ?? null,
-    bucketIds: repository.buckets.isInitialized() ? repository.buckets.getItems().map((bucket) => bucket.id) : undefined,
+    bucketIds: repository.buckets.isInitialized()
+      ? repository.buckets.getItems().map((bucket) => bucket.id)
+      : undefined,
     aiConfigIds: repository.aiConfigs.isInitialized()
       ? repository.aiConfigs.getItems().map((config) => config.id)
       : undefined,
@@ -88,7 +90,11 @@ function attachmentRoutes<T extends Bucket | AiLlmConfig>(spec: {
       response: { status: 200, description: 'The repository' },
       async handler({ tenant, params, auditTarget }) {
         const repository = await loadRepository(tenant, params.repoId);
-        const resource = (await tenant.findInWorkspace(spec.entity as EntityName<T>, spec.label, params.resourceId)) as T;
+        const resource = (await tenant.findInWorkspace(
+          spec.entity as EntityName<T>,
+          spec.label,
+          params.resourceId,
+        )) as T;
         assertSameWorkspace(repository, resource, spec.label);
         (repository[spec.collection] as { add(item: T): void }).add(resource);
         auditTarget(
@@ -109,8 +115,11 @@ function attachmentRoutes<T extends Bucket | AiLlmConfig>(spec: {
       response: { status: 200, description: 'The repository' },
       async handler({ tenant, params, auditTarget }) {
         const repository = await loadRepository(tenant, params.repoId);
-        const attached = (repository[spec.collection].getItems() as T[]).find((item) => item.id === params.resourceId);
-        if (!attached) throw new AppError('NOT_FOUND', `This ${spec.label} is not attached to the repository`);
+        const attached = (repository[spec.collection].getItems() as T[]).find(
+          (item) => item.id === params.resourceId,
+        );
+        if (!attached)
+          throw new AppError('NOT_FOUND', `This ${spec.label} is not attached to the repository`);
         (repository[spec.collection] as { remove(item: T): void }).remove(attached);
         auditTarget(
           { type: 'repository', id: repository.id, workspaceId: repository.workspace.id },
@@ -171,7 +180,10 @@ export function repositoryRoutes(): AnyRoute[] {
           repository.aiConfigs.add(config);
         }
         await em.flush();
-        auditTarget({ type: 'repository', id: repository.id, workspaceId: workspace.id }, { name: body.name });
+        auditTarget(
+          { type: 'repository', id: repository.id, workspaceId: workspace.id },
+          { name: body.name },
+        );
         return { body: presentRepository(repository) };
       },
     }),
@@ -199,10 +211,19 @@ export function repositoryRoutes(): AnyRoute[] {
       response: { status: 200, description: 'Updated' },
       async handler({ em, tenant, params, body, auditTarget }) {
         const repository = await loadRepository(tenant, params.repoId);
-        if (body.name && body.name !== repository.name) await assertNameFree(em, repository.workspace.id, body.name);
-        const changed = Object.entries(body).filter(([, value]) => value !== undefined).map(([field]) => field);
-        Object.assign(repository, Object.fromEntries(Object.entries(body).filter(([, value]) => value !== undefined)));
-        auditTarget({ type: 'repository', id: repository.id, workspaceId: repository.workspace.id }, { fields: changed });
+        if (body.name && body.name !== repository.name)
+          await assertNameFree(em, repository.workspace.id, body.name);
+        const changed = Object.entries(body)
+          .filter(([, value]) => value !== undefined)
+          .map(([field]) => field);
+        Object.assign(
+          repository,
+          Object.fromEntries(Object.entries(body).filter(([, value]) => value !== undefined)),
+        );
+        auditTarget(
+          { type: 'repository', id: repository.id, workspaceId: repository.workspace.id },
+          { fields: changed },
+        );
         return { body: presentRepository(repository) };
       },
     }),
@@ -217,12 +238,21 @@ export function repositoryRoutes(): AnyRoute[] {
       response: { status: 204, description: 'Deleted' },
       async handler({ em, tenant, params, auditTarget }) {
         const repository = await loadRepository(tenant, params.repoId);
-        auditTarget({ type: 'repository', id: repository.id, workspaceId: repository.workspace.id }, { name: repository.name });
+        auditTarget(
+          { type: 'repository', id: repository.id, workspaceId: repository.workspace.id },
+          { name: repository.name },
+        );
         em.remove(repository);
         return {};
       },
     }),
-    ...attachmentRoutes<Bucket>({ path: 'bucket', label: 'Bucket', entity: Bucket, collection: 'buckets', auditName: 'bucket' }),
+    ...attachmentRoutes<Bucket>({
+      path: 'bucket',
+      label: 'Bucket',
+      entity: Bucket,
+      collection: 'buckets',
+      auditName: 'bucket',
+    }),
     ...attachmentRoutes<AiLlmConfig>({
       path: 'ai/llm',
       label: 'AI LLM config',

@@ -10,10 +10,17 @@ import type { TokenSigner } from '../../core/auth/tokens.ts';
 import { AuditEvent, Membership, roleAtLeast } from '../../core/db/entities/index.ts';
 import type { EntityManager } from '../../core/db/orm.ts';
 import { forbidden, unauthenticated } from '../../core/errors.ts';
-import { toAppError } from '../middleware/problem.ts';
 import type { Caller } from '../middleware/authenticate.ts';
+import { toAppError } from '../middleware/problem.ts';
 import { TenantScope } from '../tenancy.ts';
-import type { AnyRoute, AuditTarget, ProtectedRoute, PublicRoute, RouteContext, RouteResult } from './route.ts';
+import type {
+  AnyRoute,
+  AuditTarget,
+  ProtectedRoute,
+  PublicRoute,
+  RouteContext,
+  RouteResult,
+} from './route.ts';
 
 export interface MountDependencies {
   em: EntityManager;
@@ -24,7 +31,9 @@ export function mountRoutes(router: Router, routes: AnyRoute[], deps: MountDepen
   for (const route of routes) {
     router[route.method](route.path, async (req, res) => {
       const result =
-        route.access === 'public' ? await runPublic(route, req, res, deps) : await runProtected(route, req, res, deps);
+        route.access === 'public'
+          ? await runPublic(route, req, res, deps)
+          : await runProtected(route, req, res, deps);
       send(res, route, result);
     });
   }
@@ -62,7 +71,9 @@ async function runPublic(
   deps: MountDependencies,
 ): Promise<RouteResult> {
   const input = parseInput(route, req);
-  return deps.em.fork().transactional((em) => route.handler({ ...input, em, req, res, requestId: requestIdOf(req) }));
+  return deps.em
+    .fork()
+    .transactional((em) => route.handler({ ...input, em, req, res, requestId: requestIdOf(req) }));
 }
 
 async function runProtected(
@@ -75,7 +86,8 @@ async function runProtected(
   req.caller = caller;
   const audit = route.audit ? auditRecorder(route.audit, caller, req, deps.em) : undefined;
   try {
-    if (!roleAtLeast(caller.role, route.access)) throw forbidden(`This action needs the ${route.access} role or higher`);
+    if (!roleAtLeast(caller.role, route.access))
+      throw forbidden(`This action needs the ${route.access} role or higher`);
     const input = parseInput(route, req);
     const afterCommit: (() => Promise<void>)[] = [];
     const result = await deps.em.fork().transactional(async (em) => {
@@ -87,7 +99,8 @@ async function runProtected(
         requestId: requestIdOf(req),
         caller,
         tenant: new TenantScope(em, caller),
-        auditTarget: (target: AuditTarget, details?: Record<string, unknown>) => audit?.target(target, details),
+        auditTarget: (target: AuditTarget, details?: Record<string, unknown>) =>
+          audit?.target(target, details),
         afterCommit: (task: () => Promise<void>) => afterCommit.push(task),
       };
       const answer = await route.handler(context);
@@ -128,7 +141,8 @@ function auditRecorder(action: string, caller: Caller, req: Request, rootEm: Ent
     },
     /** Outside the failed transaction, so the attempt is kept even though its change was rolled back. */
     async recordFailure(error: unknown) {
-      const code = error instanceof z.ZodError ? 'VALIDATION_FAILED' : (toAppError(error)?.code ?? 'INTERNAL');
+      const code =
+        error instanceof z.ZodError ? 'VALIDATION_FAILED' : (toAppError(error)?.code ?? 'INTERNAL');
       const em = rootEm.fork();
       event(em, 'FAILURE', { error: code });
       await em.flush();

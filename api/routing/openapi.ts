@@ -18,7 +18,10 @@ const problemSchema: JsonSchema = {
     code: { type: 'string', description: 'stable machine-readable error code' },
     detail: { type: 'string' },
     instance: { type: 'string' },
-    errors: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
+    errors: {
+      type: 'array',
+      items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } },
+    },
   },
 };
 
@@ -57,7 +60,12 @@ function operationOf(route: AnyRoute) {
     ...(route.access === 'public' ? { security: [] } : { 'x-minimum-role': route.access }),
     parameters: [...parametersOf(route.params, 'path'), ...parametersOf(route.query, 'query')],
     ...(route.body
-      ? { requestBody: { required: true, content: { 'application/json': { schema: toJsonSchema(route.body) } } } }
+      ? {
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: toJsonSchema(route.body) } },
+          },
+        }
       : {}),
     responses: {
       [String(status)]: {
@@ -82,7 +90,14 @@ export function buildOpenApiDocument(routes: AnyRoute[], info: { title: string; 
     security: [{ bearerAuth: [] }],
     paths,
     components: {
-      securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'FB_JWT from POST /auth/login' } },
+      securitySchemes: {
+        bearerAuth: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description: 'FB_JWT from POST /auth/login',
+        },
+      },
       schemas: { Problem: problemSchema },
     },
   };

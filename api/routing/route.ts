@@ -62,12 +62,14 @@ interface RouteBase<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodTyp
   response: { status: number; description: string; schema?: z.ZodType };
 }
 
-export interface PublicRoute<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> extends RouteBase<P, Q, B> {
+export interface PublicRoute<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>
+  extends RouteBase<P, Q, B> {
   access: 'public';
   handler(ctx: RouteContext<z.output<P>, z.output<Q>, z.output<B>>): Promise<RouteResult>;
 }
 
-export interface ProtectedRoute<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> extends RouteBase<P, Q, B> {
+export interface ProtectedRoute<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>
+  extends RouteBase<P, Q, B> {
   access: OrganizationRole;
   /** Audit action recorded for this route (required for every change: post, put, patch, delete). */
   audit?: string;

@@ -1,14 +1,22 @@
 /** Creating an organization and joining one: the domain side of sign-up and invitations. */
 import { createHash, randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Invitation, Membership, Organization, type OrganizationRole, User, Workspace } from '../db/entities/index.ts';
+import {
+  Invitation,
+  Membership,
+  Organization,
+  type OrganizationRole,
+  User,
+  Workspace,
+} from '../db/entities/index.ts';
 import { AppError } from '../errors.ts';
 import { hashPassword } from './passwords.ts';
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
 export async function assertEmailFree(em: EntityManager, email: string): Promise<void> {
-  if ((await em.count(User, { email })) > 0) throw new AppError('CONFLICT', 'An account with this email already exists');
+  if ((await em.count(User, { email })) > 0)
+    throw new AppError('CONFLICT', 'An account with this email already exists');
 }
 
 export async function createOrganizationWithOwner(
@@ -31,7 +39,13 @@ export async function createOrganizationWithOwner(
 /** Issues an invitation; the token is returned once and stored only as a hash. */
 export async function inviteMember(
   em: EntityManager,
-  input: { organizationId: string; email: string; role: OrganizationRole; invitedBy: string; ttlHours: number },
+  input: {
+    organizationId: string;
+    email: string;
+    role: OrganizationRole;
+    invitedBy: string;
+    ttlHours: number;
+  },
 ) {
   const token = `sbinv_${randomBytes(24).toString('base64url')}`;
   const invitation = em.create(Invitation, {
@@ -50,10 +64,15 @@ export async function acceptInvitation(
   em: EntityManager,
   input: { token: string; email: string; password: string; displayName?: string },
 ) {
-  const invitation = await em.findOne(Invitation, { tokenHash: hashToken(input.token) }, { populate: ['organization'] });
+  const invitation = await em.findOne(
+    Invitation,
+    { tokenHash: hashToken(input.token) },
+    { populate: ['organization'] },
+  );
   const usable = invitation && !invitation.acceptedAt && invitation.expiresAt > new Date();
   if (!usable) throw new AppError('FORBIDDEN', 'The invitation is invalid, expired or already used');
-  if (invitation.email !== input.email) throw new AppError('FORBIDDEN', 'The invitation was issued for another email');
+  if (invitation.email !== input.email)
+    throw new AppError('FORBIDDEN', 'The invitation was issued for another email');
   await assertEmailFree(em, input.email);
   const user = em.create(User, {
     email: input.email,
@@ -63,6 +82,9 @@ export async function acceptInvitation(
   em.create(Membership, { user, organization: invitation.organization, role: invitation.role });
   invitation.acceptedAt = new Date();
   await em.flush();
-  const workspace = await em.findOneOrFail(Workspace, { organization: invitation.organization, isDefault: true });
+  const workspace = await em.findOneOrFail(Workspace, {
+    organization: invitation.organization,
+    isDefault: true,
+  });
   return { organization: invitation.organization, workspace, user };
 }

@@ -4,11 +4,15 @@
  * id so a sealed value copied to another row does not open.
  */
 import { z } from 'zod';
+import type {
+  BucketConnection,
+  BucketCredentials,
+  StorageProvider,
+} from '../../providers/storage/object-store.ts';
 import type { Bucket } from '../db/entities/index.ts';
 import { AppError } from '../errors.ts';
 import { decryptSecret, encryptSecret, parseSealedSecret, type SealedSecret } from '../secrets/envelope.ts';
 import type { MasterKeyring } from '../secrets/keyring.ts';
-import type { BucketConnection, BucketCredentials, StorageProvider } from '../../providers/storage/object-store.ts';
 
 const secretText = (max: number) => z.string().min(1).max(max);
 
@@ -34,7 +38,10 @@ const allowedTypes: Record<StorageProvider, BucketCredentialsInput['type'][]> = 
   AZURE: ['SHARED_KEY', 'SAS', 'CONNECTION_STRING'],
 };
 
-export function toProviderCredentials(provider: StorageProvider, input: BucketCredentialsInput): BucketCredentials {
+export function toProviderCredentials(
+  provider: StorageProvider,
+  input: BucketCredentialsInput,
+): BucketCredentials {
   if (!allowedTypes[provider].includes(input.type)) {
     throw new AppError(
       'VALIDATION_FAILED',
@@ -89,14 +96,20 @@ function clientEmailOf(json: string): string | null {
 
 const sealingContext = (bucketId: string) => `bucket:${bucketId}:credentials`;
 
-export function sealBucketCredentials(keyring: MasterKeyring, bucketId: string, credentials: BucketCredentials): SealedSecret {
+export function sealBucketCredentials(
+  keyring: MasterKeyring,
+  bucketId: string,
+  credentials: BucketCredentials,
+): SealedSecret {
   return encryptSecret(keyring, JSON.stringify(credentials), sealingContext(bucketId));
 }
 
 /** Everything providers/storage needs to reach the bucket; `bucket.credentials` must be loaded. */
 export function bucketConnection(keyring: MasterKeyring, bucket: Bucket): BucketConnection {
   const sealed = parseSealedSecret(bucket.credentials);
-  const credentials = JSON.parse(decryptSecret(keyring, sealed, sealingContext(bucket.id))) as BucketCredentials;
+  const credentials = JSON.parse(
+    decryptSecret(keyring, sealed, sealingContext(bucket.id)),
+  ) as BucketCredentials;
   return {
     provider: bucket.provider,
     bucketName: bucket.bucketName,

@@ -17,12 +17,19 @@ function randomFrom(alphabet: string, length: number): string {
 }
 
 export function newStorageKeyPair(): { accessKeyId: string; secretAccessKey: string } {
-  return { accessKeyId: `SKB${randomFrom(UPPER_ALPHANUMERIC, 17)}`, secretAccessKey: randomBytes(30).toString('base64') };
+  return {
+    accessKeyId: `SKB${randomFrom(UPPER_ALPHANUMERIC, 17)}`,
+    secretAccessKey: randomBytes(30).toString('base64'),
+  };
 }
 
 const storageKeyContext = (accessKeyId: string) => `storage-key:${accessKeyId}:secret`;
 
-export function sealStorageKeySecret(keyring: MasterKeyring, accessKeyId: string, secret: string): SealedSecret {
+export function sealStorageKeySecret(
+  keyring: MasterKeyring,
+  accessKeyId: string,
+  secret: string,
+): SealedSecret {
   return encryptSecret(keyring, secret, storageKeyContext(accessKeyId));
 }
 

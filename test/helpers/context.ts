@@ -8,9 +8,11 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import type { DestinationStream } from 'pino';
 import { inject } from 'vitest';
 import type { ActivityDependencies } from '../../activities/index.ts';
-import { createApiApp } from '../../api/app.ts';
+import { type ApiDependencies, apiRoutes, createApiApp } from '../../api/app.ts';
+import type { AnyRoute } from '../../api/routing/route.ts';
 import { ensureBootstrapAdmin } from '../../core/auth/bootstrap-admin.ts';
 import { createTokenSigner } from '../../core/auth/tokens.ts';
 import { openMigratedDatabase } from '../../core/db/migrate.ts';
@@ -56,12 +58,18 @@ export interface TestStack {
   taskQueue: string;
   admin: { email: string; password: string };
   keyring: MasterKeyring;
+  jwtSecret: string;
+  routes: AnyRoute[];
   close(): Promise<void>;
 }
 
 /** The API and a worker on their own database and task queue, against the shared Temporal. */
-export async function startTestStack(): Promise<TestStack> {
-  const log = quietLogger();
+export async function startTestStack(
+  options: { logDestination?: DestinationStream } = {},
+): Promise<TestStack> {
+  const log = options.logDestination
+    ? createLogger({ level: 'debug', component: 'api', destination: options.logDestination })
+    : quietLogger();
   const databaseUrl = await createTestDatabase();
   const orm = await openMigratedDatabase(databaseUrl, log);
   const admin = await ensureBootstrapAdmin(orm.em, 'admin@skybridge.test');
@@ -71,17 +79,18 @@ export async function startTestStack(): Promise<TestStack> {
   const connection = await Connection.connect({ address });
   const temporal = new Client({ connection, namespace });
   const keyring = testKeyring();
+  const jwtSecret = randomBytes(32).toString('hex');
   const worker = await startWorker(address, namespace, taskQueue, {
     em: orm.em,
     keyring,
     storageClientOptions: createGuardedAgents(testOutboundPolicy),
   });
   const metrics = createMetricsRegistry('api');
-  const app = createApiApp({
+  const apiDependencies: ApiDependencies = {
     em: orm.em,
     temporal,
     taskQueue,
-    tokens: createTokenSigner(randomBytes(32).toString('hex'), 3600),
+    tokens: createTokenSigner(jwtSecret, 3600),
     signupMode: 'open',
     keyring,
     outboundPolicy: testOutboundPolicy,
@@ -91,7 +100,8 @@ export async function startTestStack(): Promise<TestStack> {
       registry: metrics,
       readinessChecks: { database: databaseReadiness(orm), temporal: temporalReadiness(connection) },
     }),
-  });
+  };
+  const app = createApiApp(apiDependencies);
   const server: Server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -102,6 +112,8 @@ export async function startTestStack(): Promise<TestStack> {
     taskQueue,
     admin,
     keyring,
+    jwtSecret,
+    routes: apiRoutes(apiDependencies),
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
@@ -121,7 +133,12 @@ function installQuietRuntime(): void {
   runtimeInstalled = true;
 }
 
-async function startWorker(address: string, namespace: string, taskQueue: string, activityDependencies: ActivityDependencies) {
+async function startWorker(
+  address: string,
+  namespace: string,
+  taskQueue: string,
+  activityDependencies: ActivityDependencies,
+) {
   installQuietRuntime();
   const connection = await NativeConnection.connect({ address });
   const worker: Worker = await createSkybridgeWorker({

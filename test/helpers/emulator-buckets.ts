@@ -8,7 +8,12 @@ export const uniqueBucketName = (prefix: string) => `${prefix}-${randomUUID().sl
 
 export async function createMinioBucket(name = uniqueBucketName('minio')): Promise<string> {
   const { endpoint, accessKeyId, secretAccessKey } = services().minio;
-  const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } });
+  const client = new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId, secretAccessKey },
+  });
   await client.send(new CreateBucketCommand({ Bucket: name }));
   client.destroy();
   return name;
@@ -25,7 +30,9 @@ export async function createGcsBucket(name = uniqueBucketName('gcs')): Promise<s
 }
 
 export async function createAzuriteContainer(name = uniqueBucketName('azure')): Promise<string> {
-  await BlobServiceClient.fromConnectionString(services().azurite.connectionString).getContainerClient(name).create();
+  await BlobServiceClient.fromConnectionString(services().azurite.connectionString)
+    .getContainerClient(name)
+    .create();
   return name;
 }
 

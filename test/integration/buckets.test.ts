@@ -46,25 +46,42 @@ describe('buckets', () => {
     bucketName: await createMinioBucket(),
     endpoint: minio().endpoint,
     forcePathStyle: true,
-    credentials: { type: 'ACCESS_KEY', accessKeyId: minio().accessKeyId, secretAccessKey: minio().secretAccessKey },
+    credentials: {
+      type: 'ACCESS_KEY',
+      accessKeyId: minio().accessKeyId,
+      secretAccessKey: minio().secretAccessKey,
+    },
     ...overrides,
   });
 
   it('validates an S3-compatible bucket with good credentials and records latencies', async () => {
     const created = await register(await minioBody());
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ status: 'VALIDATING', credentials: { type: 'ACCESS_KEY', hint: minio().accessKeyId } });
+    expect(created.body).toMatchObject({
+      status: 'VALIDATING',
+      credentials: { type: 'ACCESS_KEY', hint: minio().accessKeyId },
+    });
     expect(JSON.stringify(created.body)).not.toContain(minio().secretAccessKey);
     const bucket = await settled(created.body.id);
     expect(bucket.status).toBe('VALID');
-    expect(Object.keys(bucket.validationLatencyMs).sort()).toEqual(['access', 'delete', 'get', 'list', 'put']);
+    expect(Object.keys(bucket.validationLatencyMs).sort()).toEqual([
+      'access',
+      'delete',
+      'get',
+      'list',
+      'put',
+    ]);
     const state = await api(stack.baseUrl, 'GET', `/bucket/${created.body.id}/validation`, { token });
     expect(state.body).toMatchObject({ status: 'COMPLETED', state: { phase: 'DONE', outcome: 'VALID' } });
   });
 
   it('fails fast and clearly on a wrong secret, and a credential change validates again', async () => {
     const body = await minioBody({
-      credentials: { type: 'ACCESS_KEY', accessKeyId: minio().accessKeyId, secretAccessKey: 'wrong-secret-value' },
+      credentials: {
+        type: 'ACCESS_KEY',
+        accessKeyId: minio().accessKeyId,
+        secretAccessKey: 'wrong-secret-value',
+      },
     });
     const created = await register(body);
     const started = Date.now();
@@ -74,7 +91,13 @@ describe('buckets', () => {
     expect(Date.now() - started).toBeLessThan(10_000); // not retried
     const fixed = await api(stack.baseUrl, 'PUT', `/bucket/${created.body.id}`, {
       token,
-      body: { credentials: { type: 'ACCESS_KEY', accessKeyId: minio().accessKeyId, secretAccessKey: minio().secretAccessKey } },
+      body: {
+        credentials: {
+          type: 'ACCESS_KEY',
+          accessKeyId: minio().accessKeyId,
+          secretAccessKey: minio().secretAccessKey,
+        },
+      },
     });
     expect(fixed.body.status).toBe('VALIDATING');
     expect((await settled(created.body.id)).status).toBe('VALID');
@@ -137,7 +160,11 @@ describe('buckets', () => {
       provider: 'AZURE',
       bucketName: container,
       endpoint: azurite.endpoint,
-      credentials: { type: 'SHARED_KEY', accountName: 'devstoreaccount1', accountKey: Buffer.alloc(64, 7).toString('base64') },
+      credentials: {
+        type: 'SHARED_KEY',
+        accountName: 'devstoreaccount1',
+        accountKey: Buffer.alloc(64, 7).toString('base64'),
+      },
     });
     const invalid = await settled(wrongKey.body.id);
     expect(invalid.status).toBe('INVALID');
@@ -152,7 +179,9 @@ describe('buckets', () => {
     const raw = JSON.stringify(rows);
     expect(raw).not.toContain(minio().secretAccessKey);
     expect(raw).toContain('"keyId"');
-    const bucket = await stack.orm.em.fork().findOneOrFail(Bucket, created.body.id, { populate: ['credentials'] });
+    const bucket = await stack.orm.em
+      .fork()
+      .findOneOrFail(Bucket, created.body.id, { populate: ['credentials'] });
     expect(bucket.credentials.keyId).toBe(stack.keyring.activeKeyId);
   });
 
@@ -161,7 +190,11 @@ describe('buckets', () => {
     const cases: [Record<string, unknown>, number, string][] = [
       [{ ...(await minioBody()), provider: 'DROPBOX' }, 400, 'VALIDATION_FAILED'],
       [{ ...(await minioBody()), name: 'Not_A_Bucket_Name' }, 400, 'VALIDATION_FAILED'],
-      [{ ...(await minioBody()), credentials: { type: 'SAS', accountName: 'x', sasToken: 'y' } }, 400, 'VALIDATION_FAILED'],
+      [
+        { ...(await minioBody()), credentials: { type: 'SAS', accountName: 'x', sasToken: 'y' } },
+        400,
+        'VALIDATION_FAILED',
+      ],
       [{ ...(await minioBody()), endpoint: 'http://169.254.169.254/latest' }, 400, 'ADDRESS_NOT_ALLOWED'],
       [{ ...(await minioBody()), endpoint: 'http://[fd00:ec2::254]/' }, 400, 'ADDRESS_NOT_ALLOWED'],
       [{ ...(await minioBody()), endpoint: 'http://10.1.2.3:9000' }, 400, 'ADDRESS_NOT_ALLOWED'],
@@ -170,7 +203,10 @@ describe('buckets', () => {
     ];
     for (const [body, status, code] of cases) {
       const answer = await register(body);
-      expect({ status: answer.status, code: answer.body.code }, JSON.stringify(body).slice(0, 120)).toEqual({ status, code });
+      expect({ status: answer.status, code: answer.body.code }, JSON.stringify(body).slice(0, 120)).toEqual({
+        status,
+        code,
+      });
     }
     const first = await minioBody();
     expect((await register(first)).status).toBe(201);
@@ -182,7 +218,10 @@ describe('buckets', () => {
   it('lists only validated, unattached buckets as available for a repository', async () => {
     const valid = await register(await minioBody());
     await settled(valid.body.id);
-    const repo = await api(stack.baseUrl, 'POST', '/repo', { token, body: { name: uniqueBucketName('repo') } });
+    const repo = await api(stack.baseUrl, 'POST', '/repo', {
+      token,
+      body: { name: uniqueBucketName('repo') },
+    });
     const available = await api(stack.baseUrl, 'GET', `/bucket/available?repoId=${repo.body.id}`, { token });
     expect(available.body.map((bucket: { id: string }) => bucket.id)).toContain(valid.body.id);
     expect(available.body.every((bucket: { status: string }) => bucket.status === 'VALID')).toBe(true);

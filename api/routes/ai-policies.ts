@@ -1,0 +1,214 @@
+/** CP-8: AI policies (natural-language rules with a scope, an action and a target) and their violations. */
+import { z } from 'zod';
+import {
+  AiPolicy,
+  AiPolicyViolation,
+  aiPolicyActions,
+  aiPolicyScopes,
+  aiPolicyTargets,
+  Repository,
+} from '../../core/db/entities/index.ts';
+import { AppError } from '../../core/errors.ts';
+import { type AnyRoute, protectedRoute } from '../routing/route.ts';
+import { displayName, idParam, iso, isoDate, uuid } from '../schemas.ts';
+import type { TenantScope } from '../tenancy.ts';
+
+const policyFields = {
+  name: displayName,
+  rule: z.string().trim().min(1).max(10_000),
+  action: z.enum(aiPolicyActions),
+  target: z.enum(aiPolicyTargets),
+  enabled: z.boolean(),
+};
+
+const createBody = z
+  .object({
+    ...policyFields,
+    enabled: policyFields.enabled.default(true),
+    scope: z.enum(aiPolicyScopes),
+    workspaceId: uuid.optional(),
+    repositoryId: uuid.optional(),
+  })
+  .strict();
+
+const updateBody = z
+  .object({
+    name: policyFields.name.optional(),
+    rule: policyFields.rule.optional(),
+    action: policyFields.action.optional(),
+    target: policyFields.target.optional(),
+    enabled: policyFields.enabled.optional(),
+  })
+  .strict();
+
+const presentPolicy = (policy: AiPolicy) => ({
+  id: policy.id,
+  name: policy.name,
+  rule: policy.rule,
+  scope: policy.scope,
+  workspaceId: policy.workspace?.id ?? null,
+  repositoryId: policy.repository?.id ?? null,
+  action: policy.action,
+  target: policy.target,
+  enabled: policy.enabled,
+  createdAt: iso(policy.createdAt),
+  updatedAt: iso(policy.updatedAt),
+});
+
+/** Resolves what a policy applies to; the ids must match the scope and belong to the caller's organization. */
+async function scopeTargets(tenant: TenantScope, body: z.infer<typeof createBody>) {
+  if (body.scope === 'ORGANIZATION') {
+    if (body.workspaceId || body.repositoryId)
+      throw new AppError('VALIDATION_FAILED', 'an ORGANIZATION policy takes no workspaceId or repositoryId');
+    return { workspace: null, repository: null };
+  }
+  if (body.scope === 'WORKSPACE') {
+    if (!body.workspaceId || body.repositoryId)
+      throw new AppError('VALIDATION_FAILED', 'a WORKSPACE policy needs a workspaceId and no repositoryId');
+    return { workspace: await tenant.workspace(body.workspaceId), repository: null };
+  }
+  if (!body.repositoryId) throw new AppError('VALIDATION_FAILED', 'a REPOSITORY policy needs a repositoryId');
+  const repository = await tenant.findInWorkspace(Repository, 'Repository', body.repositoryId);
+  return { workspace: repository.workspace, repository };
+}
+
+export function aiPolicyRoutes(): AnyRoute[] {
+  return [
+    protectedRoute({
+      method: 'get',
+      path: '/ai/policy',
+      tag: 'ai',
+      summary: 'List AI policies',
+      access: 'VIEWER',
+      query: z.object({ scope: z.enum(aiPolicyScopes).optional(), repositoryId: uuid.optional() }),
+      response: { status: 200, description: 'Policies' },
+      async handler({ tenant, query }) {
+        const where = {
+          ...(query.scope ? { scope: query.scope } : {}),
+          ...(query.repositoryId ? { repository: query.repositoryId } : {}),
+        };
+        const policies = await tenant.listInOrganization(AiPolicy, where, { orderBy: { createdAt: 'asc' } });
+        return { body: policies.map(presentPolicy) };
+      },
+    }),
+    protectedRoute({
+      method: 'get',
+      path: '/ai/policy/violations',
+      tag: 'ai',
+      summary: 'List policy violations recorded by the AI gateway',
+      access: 'VIEWER',
+      query: z.object({
+        policyId: uuid.optional(),
+        repositoryId: uuid.optional(),
+        from: isoDate.optional(),
+        to: isoDate.optional(),
+        limit: z.coerce.number().int().min(1).max(500).default(100),
+      }),
+      response: { status: 200, description: 'Violations, newest first' },
+      async handler({ tenant, query }) {
+        const createdAt = {
+          ...(query.from ? { $gte: new Date(query.from) } : {}),
+          ...(query.to ? { $lt: new Date(query.to) } : {}),
+        };
+        const where = {
+          ...(query.policyId ? { policy: query.policyId } : {}),
+          ...(query.repositoryId ? { repository: query.repositoryId } : {}),
+          ...(Object.keys(createdAt).length > 0 ? { createdAt } : {}),
+        };
+        const violations = await tenant.listInOrganization(AiPolicyViolation, where, {
+          orderBy: { createdAt: 'desc' },
+          limit: query.limit,
+        });
+        return {
+          body: violations.map((violation) => ({
+            id: violation.id,
+            policyId: violation.policy?.id ?? null,
+            repositoryId: violation.repository?.id ?? null,
+            direction: violation.direction,
+            detector: violation.detector,
+            actionTaken: violation.actionTaken,
+            excerpt: violation.excerpt ?? null,
+            createdAt: iso(violation.createdAt),
+          })),
+        };
+      },
+    }),
+    protectedRoute({
+      method: 'post',
+      path: '/ai/policy',
+      tag: 'ai',
+      summary: 'Create an AI policy',
+      access: 'ADMIN',
+      audit: 'ai-policy.create',
+      body: createBody,
+      response: { status: 201, description: 'Created' },
+      async handler({ em, tenant, body, auditTarget }) {
+        const targets = await scopeTargets(tenant, body);
+        const policy = em.create(AiPolicy, {
+          organization: tenant.organizationId,
+          scope: body.scope,
+          ...targets,
+          name: body.name,
+          rule: body.rule,
+          action: body.action,
+          target: body.target,
+          enabled: body.enabled,
+        });
+        await em.flush();
+        auditTarget(
+          { type: 'ai-policy', id: policy.id },
+          { name: body.name, scope: body.scope, action: body.action },
+        );
+        return { body: presentPolicy(policy) };
+      },
+    }),
+    protectedRoute({
+      method: 'get',
+      path: '/ai/policy/:policyId',
+      tag: 'ai',
+      summary: 'Read an AI policy',
+      access: 'VIEWER',
+      params: idParam('policyId'),
+      response: { status: 200, description: 'The policy' },
+      async handler({ tenant, params }) {
+        return {
+          body: presentPolicy(await tenant.findInOrganization(AiPolicy, 'AI policy', params.policyId)),
+        };
+      },
+    }),
+    protectedRoute({
+      method: 'put',
+      path: '/ai/policy/:policyId',
+      tag: 'ai',
+      summary: 'Update an AI policy (its scope is fixed at creation)',
+      access: 'ADMIN',
+      audit: 'ai-policy.update',
+      params: idParam('policyId'),
+      body: updateBody,
+      response: { status: 200, description: 'Updated' },
+      async handler({ tenant, params, body, auditTarget }) {
+        const policy = await tenant.findInOrganization(AiPolicy, 'AI policy', params.policyId);
+        const changes = Object.fromEntries(Object.entries(body).filter(([, value]) => value !== undefined));
+        Object.assign(policy, changes);
+        auditTarget({ type: 'ai-policy', id: policy.id }, { fields: Object.keys(changes) });
+        return { body: presentPolicy(policy) };
+      },
+    }),
+    protectedRoute({
+      method: 'delete',
+      path: '/ai/policy/:policyId',
+      tag: 'ai',
+      summary: 'Delete an AI policy (its recorded violations are kept)',
+      access: 'ADMIN',
+      audit: 'ai-policy.delete',
+      params: idParam('policyId'),
+      response: { status: 204, description: 'Deleted' },
+      async handler({ em, tenant, params, auditTarget }) {
+        const policy = await tenant.findInOrganization(AiPolicy, 'AI policy', params.policyId);
+        auditTarget({ type: 'ai-policy', id: policy.id }, { name: policy.name });
+        em.remove(policy);
+        return {};
+      },
+    }),
+  ];
+}
