@@ -13,14 +13,7 @@ import { forbidden, unauthenticated } from '../../core/errors.ts';
 import type { Caller } from '../middleware/authenticate.ts';
 import { toAppError } from '../middleware/problem.ts';
 import { TenantScope } from '../tenancy.ts';
-import type {
-  AnyRoute,
-  AuditTarget,
-  ProtectedRoute,
-  PublicRoute,
-  RouteContext,
-  RouteResult,
-} from './route.ts';
+import type { AnyRoute, AuditTarget, ProtectedRoute, PublicRoute, RouteResult } from './route.ts';
 
 export interface MountDependencies {
   em: EntityManager;

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bucket } from '../../core/db/entities/index.ts';
+import { freePort } from '../../scripts/services/free-port.ts';
 import { api, login, services, startTestStack, type TestStack } from '../helpers/context.ts';
 import {
   createAzuriteContainer,
@@ -102,6 +103,17 @@ describe('buckets', () => {
     expect(fixed.body.status).toBe('VALIDATING');
     expect((await settled(created.body.id)).status).toBe('VALID');
   });
+
+  it('retries an unreachable endpoint with backoff before recording it as unreachable', async () => {
+    const closedPort = await freePort();
+    const created = await register(await minioBody({ endpoint: `http://127.0.0.1:${closedPort}` }));
+    const started = Date.now();
+    const bucket = await settled(created.body.id);
+    expect(bucket.status).toBe('INVALID');
+    expect(bucket.statusReason).toMatch(/^Transient: /);
+    // Four attempts, 1 s + 2 s + 4 s apart: the transient failure was retried, not given up at once.
+    expect(Date.now() - started).toBeGreaterThan(6_000);
+  }, 60_000);
 
   it('reports a bucket that does not exist at the provider', async () => {
     const created = await register(await minioBody({ bucketName: uniqueBucketName('absent') }));

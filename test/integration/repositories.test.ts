@@ -127,3 +127,50 @@ describe('repositories and keys', () => {
     expect((await call('GET', `/bucket/${bucketId}`)).status).toBe(200);
   });
 });
+
+describe('bad input on the management API', () => {
+  let stack: TestStack;
+  let token: string;
+
+  beforeAll(async () => {
+    stack = await startTestStack();
+    token = await login(stack.baseUrl, stack.admin);
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('answers malformed, mistyped and oversized bodies with a problem and writes nothing', async () => {
+    const count = () => stack.orm.em.fork().count(RepoStorageKey);
+    const repositories = async () => (await api(stack.baseUrl, 'GET', '/repo', { token })).body.length;
+    const before = await repositories();
+    const cases: [{ body?: unknown; rawBody?: string }, number, string][] = [
+      [{ rawBody: '{"name":' }, 400, 'BAD_REQUEST'],
+      [{ rawBody: '[1,2,3]' }, 400, 'VALIDATION_FAILED'],
+      [{ body: { name: 42 } }, 400, 'VALIDATION_FAILED'],
+      [{ body: { name: 'x', storageEndpointType: 'TAPE' } }, 400, 'VALIDATION_FAILED'],
+      [{ body: { name: 'x', bucketIds: ['not-a-uuid'] } }, 400, 'VALIDATION_FAILED'],
+      [{ body: { name: 'x', bucketIds: ['00000000-0000-4000-8000-000000000000'] } }, 404, 'NOT_FOUND'],
+      [
+        { rawBody: JSON.stringify({ name: 'x', description: 'y'.repeat(2 * 1024 * 1024) }) },
+        413,
+        'PAYLOAD_TOO_LARGE',
+      ],
+    ];
+    const keysBefore = await count();
+    for (const [input, status, code] of cases) {
+      const answer = await api(stack.baseUrl, 'POST', '/repo', { token, ...input });
+      expect({
+        status: answer.status,
+        code: answer.body?.code,
+        type: answer.headers.get('content-type'),
+      }).toEqual({
+        status,
+        code,
+        type: expect.stringMatching(/^application\/problem\+json/),
+      });
+    }
+    expect(await repositories()).toBe(before);
+    expect(await count()).toBe(keysBefore);
+  });
+});
