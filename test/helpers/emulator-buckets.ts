@@ -49,3 +49,19 @@ export function fakeServiceAccountJson(): string {
     token_uri: 'https://oauth2.googleapis.com/token',
   });
 }
+
+/** The API body that registers a fresh MinIO bucket with the emulator's credentials. */
+export async function minioBucketRegistration(
+  overrides: Record<string, unknown> = {},
+): Promise<Record<string, unknown>> {
+  const { endpoint, accessKeyId, secretAccessKey } = services().minio;
+  return {
+    name: uniqueBucketName('bucket'),
+    provider: 'S3_COMPATIBLE',
+    bucketName: await createMinioBucket(),
+    endpoint,
+    forcePathStyle: true,
+    credentials: { type: 'ACCESS_KEY', accessKeyId, secretAccessKey },
+    ...overrides,
+  };
+}

@@ -10,8 +10,8 @@ import { hashPassword } from '../../core/auth/passwords.ts';
 import { createTokenSigner } from '../../core/auth/tokens.ts';
 import { Membership, organizationRoles, roleAtLeast, User } from '../../core/db/entities/index.ts';
 import type { OrganizationRole } from '../../core/db/entities/membership.ts';
-import { api, login, services, startTestStack, type TestStack } from '../helpers/context.ts';
-import { createMinioBucket, uniqueBucketName } from '../helpers/emulator-buckets.ts';
+import { api, login, startTestStack, type TestStack } from '../helpers/context.ts';
+import { minioBucketRegistration, uniqueBucketName } from '../helpers/emulator-buckets.ts';
 
 type Ids = Record<string, string>;
 
@@ -88,20 +88,8 @@ describe('authorisation matrix over every protected route', () => {
     }
     ids.workspaceId = (await call('POST', '/workspace', { name: 'second' })).body.id;
     ids.groupId = (await call('POST', '/group', { name: 'squad' })).body.id;
-    const { minio } = services();
     ids.bucketId = (
-      await call('POST', '/bucket', {
-        name: uniqueBucketName('matrix'),
-        provider: 'S3_COMPATIBLE',
-        bucketName: await createMinioBucket(),
-        endpoint: minio.endpoint,
-        forcePathStyle: true,
-        credentials: {
-          type: 'ACCESS_KEY',
-          accessKeyId: minio.accessKeyId,
-          secretAccessKey: minio.secretAccessKey,
-        },
-      })
+      await call('POST', '/bucket', await minioBucketRegistration({ name: uniqueBucketName('matrix') }))
     ).body.id;
     ids.configId = (
       await call('POST', '/ai/llm', {

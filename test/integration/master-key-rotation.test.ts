@@ -7,7 +7,7 @@ import { openStorageKeySecret } from '../../core/keys/repo-keys.ts';
 import { generateMasterKey, type MasterKeyring, parseMasterKeyring } from '../../core/secrets/keyring.ts';
 import { rewrapAllSecrets } from '../../core/secrets/rotation.ts';
 import { api, login, services, startTestStack, type TestStack } from '../helpers/context.ts';
-import { createMinioBucket, uniqueBucketName } from '../helpers/emulator-buckets.ts';
+import { minioBucketRegistration, uniqueBucketName } from '../helpers/emulator-buckets.ts';
 
 describe('master key rotation', () => {
   let stack: TestStack;
@@ -18,19 +18,11 @@ describe('master key rotation', () => {
     const token = await login(stack.baseUrl, stack.admin);
     const call = (method: string, path: string, body?: unknown) =>
       api(stack.baseUrl, method, path, { token, body });
-    const { minio } = services();
-    const bucket = await call('POST', '/bucket', {
-      name: uniqueBucketName('rotate'),
-      provider: 'S3_COMPATIBLE',
-      bucketName: await createMinioBucket(),
-      endpoint: minio.endpoint,
-      forcePathStyle: true,
-      credentials: {
-        type: 'ACCESS_KEY',
-        accessKeyId: minio.accessKeyId,
-        secretAccessKey: minio.secretAccessKey,
-      },
-    });
+    const bucket = await call(
+      'POST',
+      '/bucket',
+      await minioBucketRegistration({ name: uniqueBucketName('rotate') }),
+    );
     await call('POST', '/ai/llm', {
       name: 'p',
       type: 'OPENAI',

@@ -2,8 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RepoAiKey, RepoStorageKey } from '../../core/db/entities/index.ts';
 import { aiKeyMatches, openStorageKeySecret } from '../../core/keys/repo-keys.ts';
-import { api, login, services, startTestStack, type TestStack } from '../helpers/context.ts';
-import { createMinioBucket, uniqueBucketName } from '../helpers/emulator-buckets.ts';
+import { api, login, startTestStack, type TestStack } from '../helpers/context.ts';
+import { minioBucketRegistration, uniqueBucketName } from '../helpers/emulator-buckets.ts';
 
 describe('repositories and keys', () => {
   let stack: TestStack;
@@ -15,20 +15,8 @@ describe('repositories and keys', () => {
   beforeAll(async () => {
     stack = await startTestStack();
     token = await login(stack.baseUrl, stack.admin);
-    const { minio } = services();
     bucketId = (
-      await call('POST', '/bucket', {
-        name: uniqueBucketName('repo'),
-        provider: 'S3_COMPATIBLE',
-        bucketName: await createMinioBucket(),
-        endpoint: minio.endpoint,
-        forcePathStyle: true,
-        credentials: {
-          type: 'ACCESS_KEY',
-          accessKeyId: minio.accessKeyId,
-          secretAccessKey: minio.secretAccessKey,
-        },
-      })
+      await call('POST', '/bucket', await minioBucketRegistration({ name: uniqueBucketName('repo') }))
     ).body.id;
   });
   afterAll(async () => {

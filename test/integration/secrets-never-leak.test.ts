@@ -5,7 +5,7 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, services, startTestStack, type TestStack } from '../helpers/context.ts';
-import { createMinioBucket, uniqueBucketName } from '../helpers/emulator-buckets.ts';
+import { minioBucketRegistration, uniqueBucketName } from '../helpers/emulator-buckets.ts';
 
 describe('secrets never leak', () => {
   let stack: TestStack;
@@ -32,18 +32,11 @@ describe('secrets never leak', () => {
       api(stack.baseUrl, method, path, { token, body });
     const { minio } = services();
     secrets.push(minio.secretAccessKey);
-    const bucket = await call('POST', '/bucket', {
-      name: uniqueBucketName('leak'),
-      provider: 'S3_COMPATIBLE',
-      bucketName: await createMinioBucket(),
-      endpoint: minio.endpoint,
-      forcePathStyle: true,
-      credentials: {
-        type: 'ACCESS_KEY',
-        accessKeyId: minio.accessKeyId,
-        secretAccessKey: minio.secretAccessKey,
-      },
-    });
+    const bucket = await call(
+      'POST',
+      '/bucket',
+      await minioBucketRegistration({ name: uniqueBucketName('leak') }),
+    );
     expect(bucket.status).toBe(201);
     const aiSecret = 'sk-live-provider-secret-0123456789';
     const aiKey = 'provider-extra-key-9876543210';
