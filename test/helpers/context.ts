@@ -65,7 +65,7 @@ export interface TestStack {
 
 /** The API and a worker on their own database and task queue, against the shared Temporal. */
 export async function startTestStack(
-  options: { logDestination?: DestinationStream } = {},
+  options: { logDestination?: DestinationStream; signupMode?: ApiDependencies['signupMode'] } = {},
 ): Promise<TestStack> {
   const log = options.logDestination
     ? createLogger({ level: 'debug', component: 'api', destination: options.logDestination })
@@ -91,7 +91,7 @@ export async function startTestStack(
     temporal,
     taskQueue,
     tokens: createTokenSigner(jwtSecret, 3600),
-    signupMode: 'open',
+    signupMode: options.signupMode ?? 'open',
     keyring,
     outboundPolicy: testOutboundPolicy,
     log,
