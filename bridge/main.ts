@@ -2,21 +2,43 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { openMigratedDatabase } from '../core/db/migrate.ts';
+import { StorageKeyResolver } from '../core/keys/storage-key-resolver.ts';
+import { createGuardedAgents } from '../core/net/outbound-guard.ts';
 import { createMetricsRegistry } from '../core/observability/metrics.ts';
 import { createOpsEndpoints } from '../core/observability/ops-endpoints.ts';
 import { databaseReadiness } from '../core/observability/readiness.ts';
 import { runProcess } from '../core/process.ts';
+import { loadMasterKeyring } from '../core/secrets/load.ts';
 import { openTemporalClient, temporalReadiness } from '../core/temporal-connection.ts';
-import { createOpenAiServer, createS3Server } from './server.ts';
+import { createOpenAiServer } from './openai/server.ts';
+import { createS3Authenticator } from './s3/authenticate.ts';
+import { RepositoryBuckets } from './s3/repository-buckets.ts';
+import { createS3Server } from './s3/server.ts';
 
-await runProcess('bridge', ['database', 'temporal'], async (config, log) => {
+await runProcess('bridge', ['database', 'temporal', 'masterKeys'], async (config, log) => {
   const orm = await openMigratedDatabase(config.database.url!, log);
+  const keyring = await loadMasterKeyring(config.secrets);
   const temporal = openTemporalClient(config);
+  const metrics = createMetricsRegistry('bridge');
   const ops = createOpsEndpoints({
-    registry: createMetricsRegistry('bridge'),
+    registry: metrics,
     readinessChecks: { database: databaseReadiness(orm), temporal: temporalReadiness(temporal.connection) },
   });
-  const s3 = await listen(createS3Server(), config.bridge.s3Port, config.listenHost);
+  const keys = new StorageKeyResolver({ em: orm.em, keyring });
+  await keys.listen(config.database.url!);
+  const buckets = new RepositoryBuckets({
+    em: orm.em,
+    keyring,
+    clientOptions: createGuardedAgents(config.outbound),
+  });
+  const s3Server = createS3Server({
+    authenticate: createS3Authenticator(keys),
+    buckets,
+    virtualHostSuffix: config.bridge.s3VirtualHostSuffix,
+    log,
+    metrics,
+  });
+  const s3 = await listen(s3Server, config.bridge.s3Port, config.listenHost);
   const openai = await listen(createOpenAiServer(ops), config.bridge.openaiPort, config.listenHost);
   log.info(
     { s3: urlOf(s3, config.listenHost), openai: `${urlOf(openai, config.listenHost)}/v1` },
@@ -26,6 +48,7 @@ await runProcess('bridge', ['database', 'temporal'], async (config, log) => {
   return {
     async stop() {
       await Promise.all([close(s3), close(openai)]);
+      await keys.close();
       await temporal.close();
       await orm.close();
     },

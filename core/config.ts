@@ -44,6 +44,10 @@ const envSchema = z.object({
   API_PORT: port.default(8080),
   BRIDGE_S3_PORT: port.default(9000),
   BRIDGE_OPENAI_PORT: port.default(9100),
+  BRIDGE_S3_VIRTUAL_HOST_SUFFIX: z
+    .string()
+    .regex(/^[a-z0-9.-]+$/, 'must be a host name such as s3.example.com')
+    .optional(),
   WORKER_METRICS_PORT: port.default(9464),
 
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -149,7 +153,11 @@ function buildConfig(env: Env, rawEnv: NodeJS.ProcessEnv) {
       allowPrivateNetworks: env.OUTBOUND_ALLOW_PRIVATE_NETWORKS,
     },
     api: { port: env.API_PORT },
-    bridge: { s3Port: env.BRIDGE_S3_PORT, openaiPort: env.BRIDGE_OPENAI_PORT },
+    bridge: {
+      s3Port: env.BRIDGE_S3_PORT,
+      openaiPort: env.BRIDGE_OPENAI_PORT,
+      s3VirtualHostSuffix: env.BRIDGE_S3_VIRTUAL_HOST_SUFFIX,
+    },
     worker: { metricsPort: env.WORKER_METRICS_PORT },
     auth: {
       jwtSecret: env.JWT_SECRET,

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { RepoAiKey, RepoStorageKey, Repository, storageKeyScopes } from '../../core/db/entities/index.ts';
 import { newAiKey, newStorageKeyPair, sealStorageKeySecret } from '../../core/keys/repo-keys.ts';
+import { announceStorageKeyChange } from '../../core/keys/storage-key-resolver.ts';
 import type { MasterKeyring } from '../../core/secrets/keyring.ts';
 import { type AnyRoute, protectedRoute } from '../routing/route.ts';
 import { displayName, iso, isoDate, uuid } from '../schemas.ts';
@@ -121,8 +122,9 @@ export function storageKeyRoutes(deps: { keyring: MasterKeyring }): AnyRoute[] {
         .object({ name: displayName.optional(), scope: z.enum(storageKeyScopes).optional(), expiresAt })
         .strict(),
       response: { status: 200, description: 'Updated' },
-      async handler({ tenant, params, body, auditTarget }) {
+      async handler({ em, tenant, params, body, auditTarget }) {
         const key = await tenant.findInRepository(RepoStorageKey, 'Key', params.repoId, params.keyId);
+        await announceStorageKeyChange(em, key.accessKeyId);
         if (body.name !== undefined) key.name = body.name;
         if (body.scope !== undefined) key.scope = body.scope;
         if (body.expiresAt !== undefined) key.expiresAt = body.expiresAt ? new Date(body.expiresAt) : null;
@@ -139,8 +141,9 @@ export function storageKeyRoutes(deps: { keyring: MasterKeyring }): AnyRoute[] {
       audit: 'storage-key.revoke',
       params: keyParams,
       response: { status: 204, description: 'Revoked' },
-      async handler({ tenant, params, auditTarget }) {
+      async handler({ em, tenant, params, auditTarget }) {
         const key = await tenant.findInRepository(RepoStorageKey, 'Key', params.repoId, params.keyId);
+        await announceStorageKeyChange(em, key.accessKeyId);
         key.revokedAt ??= new Date();
         auditTarget({ type: 'storage-key', id: key.id }, { accessKeyId: key.accessKeyId });
         return {};

@@ -5,11 +5,13 @@ import {
   AiLlmConfig,
   aiEndpointTypes,
   Bucket,
+  RepoStorageKey,
   Repository,
   storageEndpointTypes,
 } from '../../core/db/entities/index.ts';
 import type { EntityManager } from '../../core/db/orm.ts';
 import { AppError } from '../../core/errors.ts';
+import { announceStorageKeyChange } from '../../core/keys/storage-key-resolver.ts';
 import { type AnyRoute, protectedRoute } from '../routing/route.ts';
 import { description, displayName, iso, uuid, workspaceSelector } from '../schemas.ts';
 import type { TenantScope } from '../tenancy.ts';
@@ -242,6 +244,9 @@ export function repositoryRoutes(): AnyRoute[] {
           { type: 'repository', id: repository.id, workspaceId: repository.workspace.id },
           { name: repository.name },
         );
+        for (const key of await em.find(RepoStorageKey, { repository }, { fields: ['accessKeyId'] })) {
+          await announceStorageKeyChange(em, key.accessKeyId);
+        }
         em.remove(repository);
         return {};
       },

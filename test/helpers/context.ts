@@ -58,6 +58,7 @@ export interface TestStack {
   taskQueue: string;
   admin: { email: string; password: string };
   keyring: MasterKeyring;
+  databaseUrl: string;
   jwtSecret: string;
   routes: AnyRoute[];
   close(): Promise<void>;
@@ -112,6 +113,7 @@ export async function startTestStack(
     taskQueue,
     admin,
     keyring,
+    databaseUrl,
     jwtSecret,
     routes: apiRoutes(apiDependencies),
     async close() {

@@ -1,0 +1,168 @@
+/**
+ * The S3 listener: address → operation → authenticated key → scope →
+ * repository bucket → operation, with every failure answered as S3 XML.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { ResolvedStorageKey } from '../../core/keys/storage-key-resolver.ts';
+import type { Logger } from '../../core/logging.ts';
+import { resolveTarget } from './addressing.ts';
+import { S3Error, sendS3Error } from './errors.ts';
+import {
+  type Operation,
+  type OperationContext,
+  s3ErrorFromStorage,
+  scopeAllows,
+  selectOperation,
+} from './operations.ts';
+import type { RepositoryBuckets } from './repository-buckets.ts';
+
+export interface AuthenticatedS3Request {
+  key: ResolvedStorageKey;
+  /** The request body decoded from its transfer framing (aws-chunked) and verified while it streams. */
+  body(): Readable;
+}
+
+/** Checks the request's signature and resolves its key; throws S3-coded errors. */
+export type S3Authenticator = (
+  req: IncomingMessage,
+  rawPath: string,
+  rawQuery: string,
+) => Promise<AuthenticatedS3Request>;
+
+export interface S3ServerDependencies {
+  authenticate: S3Authenticator;
+  buckets: RepositoryBuckets;
+  /** `s3.example.com` makes `<bucket>.s3.example.com` address a bucket (virtual-host style). */
+  virtualHostSuffix?: string;
+  log: Logger;
+  metrics: Registry;
+  /** Largest request header section accepted, in bytes. */
+  maxHeaderSize?: number;
+}
+
+const requestIdOf = () => randomBytes(8).toString('hex').toUpperCase();
+
+export function createS3Server(deps: S3ServerDependencies): Server {
+  const requests = new Counter({
+    name: 'skybridge_s3_requests_total',
+    help: 'S3 requests by operation and status',
+    labelNames: ['operation', 'status'],
+    registers: [deps.metrics],
+  });
+  const latency = new Histogram({
+    name: 'skybridge_s3_request_duration_seconds',
+    help: 'S3 request latency by operation',
+    labelNames: ['operation'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
+    registers: [deps.metrics],
+  });
+  const server = createServer({ maxHeaderSize: deps.maxHeaderSize ?? 16 * 1024 }, (req, res) => {
+    const requestId = requestIdOf();
+    res.setHeader('x-amz-request-id', requestId);
+    res.setHeader('server', 'Skybridge');
+    const end = latency.startTimer();
+    let operationName = 'Unknown';
+    handle(req, res, deps, (name) => {
+      operationName = name;
+    })
+      .catch((error: unknown) => answerError(req, res, error, requestId, deps.log))
+      .finally(() => {
+        end({ operation: operationName });
+        requests.inc({ operation: operationName, status: String(res.statusCode) });
+      });
+  });
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return;
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    const code = tooLarge ? 'RequestHeaderSectionTooLarge' : 'InvalidRequest';
+    const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${tooLarge ? 'Your request header section exceeds the maximum allowed size.' : 'The request could not be parsed.'}</Message></Error>`;
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
+  return server;
+}
+
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: S3ServerDependencies,
+  named: (operation: string) => void,
+): Promise<void> {
+  const [rawPath = '/', rawQuery = ''] = (req.url ?? '/').split(/\?(.*)/s, 2);
+  const query = new URLSearchParams(rawQuery);
+  const target = resolveTarget(req.headers.host, rawPath, deps.virtualHostSuffix);
+  const operation = selectOperation(
+    req.method ?? 'GET',
+    target.bucket !== undefined,
+    target.key !== undefined,
+    query,
+    req.headers,
+  );
+  named(operation.name);
+  const { key, body } = await deps.authenticate(req, rawPath, rawQuery);
+  assertKeyUsable(key, operation);
+  const served = target.bucket ? await deps.buckets.find(key.repositoryId, target.bucket) : undefined;
+  if (operation.needsBucket && !served)
+    throw new S3Error('NoSuchBucket', 'The specified bucket does not exist');
+  const context: OperationContext = {
+    req,
+    res,
+    query,
+    repositoryId: key.repositoryId,
+    buckets: deps.buckets,
+    bucketName: target.bucket ?? '',
+    key: target.key ?? '',
+    body,
+  };
+  await operation.run(context, served);
+}
+
+function assertKeyUsable(key: ResolvedStorageKey, operation: Operation): void {
+  if (key.revoked)
+    throw new S3Error(
+      'InvalidAccessKeyId',
+      'The AWS Access Key Id you provided does not exist in our records.',
+    );
+  if (key.expiresAt && key.expiresAt <= new Date())
+    throw new S3Error('AccessDenied', 'The access key has expired');
+  if (!scopeAllows(key.scope, operation.permission)) {
+    throw new S3Error('AccessDenied', `This key's ${key.scope} scope does not allow ${operation.name}`);
+  }
+}
+
+function answerError(
+  req: IncomingMessage,
+  res: ServerResponse,
+  error: unknown,
+  requestId: string,
+  log: Logger,
+): void {
+  const s3Error = asS3Error(error);
+  if (s3Error.code === 'InternalError') log.error({ err: error, requestId }, 's3 request failed');
+  // An unread request body would otherwise be drained: close the connection instead.
+  if (!req.complete) res.setHeader('connection', 'close');
+  sendS3Error(res, {
+    code: s3Error.code,
+    message: s3Error.message,
+    resource: (req.url ?? '/').split('?')[0] ?? '/',
+    requestId,
+    httpStatus: s3Error.httpStatus,
+  });
+  if (!req.complete) res.once('finish', () => req.destroy());
+}
+
+/** Errors with an S3 code (ours, or the auth layer's, which carry `code` and `httpStatus`) keep it. */
+function asS3Error(error: unknown): { code: string; message: string; httpStatus: number } {
+  if (error instanceof S3Error)
+    return { code: error.code, message: error.message, httpStatus: error.httpStatus };
+  const coded = error as { code?: unknown; httpStatus?: unknown; message?: string };
+  if (typeof coded?.code === 'string' && typeof coded.httpStatus === 'number') {
+    return { code: coded.code, message: coded.message ?? coded.code, httpStatus: coded.httpStatus };
+  }
+  const fromStorage = s3ErrorFromStorage(error, 'NoSuchKey');
+  return { code: fromStorage.code, message: fromStorage.message, httpStatus: fromStorage.httpStatus };
+}

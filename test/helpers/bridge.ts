@@ -1,0 +1,57 @@
+/** The S3 bridge assembled from its production modules, on a test stack's database. */
+import type { AddressInfo } from 'node:net';
+import { S3Client } from '@aws-sdk/client-s3';
+import { createS3Authenticator } from '../../bridge/s3/authenticate.ts';
+import { RepositoryBuckets } from '../../bridge/s3/repository-buckets.ts';
+import { createS3Server } from '../../bridge/s3/server.ts';
+import { StorageKeyResolver } from '../../core/keys/storage-key-resolver.ts';
+import { createGuardedAgents } from '../../core/net/outbound-guard.ts';
+import { createMetricsRegistry } from '../../core/observability/metrics.ts';
+import { quietLogger, type TestStack, testOutboundPolicy } from './context.ts';
+
+export interface TestBridge {
+  endpoint: string;
+  keys: StorageKeyResolver;
+  client(credentials: { accessKeyId: string; secretAccessKey: string }): S3Client;
+  close(): Promise<void>;
+}
+
+export async function startTestBridge(
+  stack: TestStack,
+  options: { virtualHostSuffix?: string } = {},
+): Promise<TestBridge> {
+  const keys = new StorageKeyResolver({ em: stack.orm.em, keyring: stack.keyring });
+  await keys.listen(stack.databaseUrl);
+  const buckets = new RepositoryBuckets({
+    em: stack.orm.em,
+    keyring: stack.keyring,
+    clientOptions: createGuardedAgents(testOutboundPolicy),
+    ttlMs: 0,
+  });
+  const server = createS3Server({
+    authenticate: createS3Authenticator(keys),
+    buckets,
+    virtualHostSuffix: options.virtualHostSuffix,
+    log: quietLogger(),
+    metrics: createMetricsRegistry('bridge'),
+  });
+  server.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const clients: S3Client[] = [];
+  return {
+    endpoint,
+    keys,
+    client(credentials) {
+      const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials });
+      clients.push(client);
+      return client;
+    },
+    async close() {
+      for (const client of clients) client.destroy();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await keys.close();
+    },
+  };
+}
