@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { openMigratedDatabase } from '../core/db/migrate.ts';
 import { StorageKeyResolver } from '../core/keys/storage-key-resolver.ts';
+import { UsageRecorder } from '../core/metering/usage-recorder.ts';
 import { createGuardedAgents } from '../core/net/outbound-guard.ts';
 import { createMetricsRegistry } from '../core/observability/metrics.ts';
 import { createOpsEndpoints } from '../core/observability/ops-endpoints.ts';
@@ -24,6 +25,8 @@ await runProcess('bridge', ['database', 'temporal', 'masterKeys'], async (config
     registry: metrics,
     readinessChecks: { database: databaseReadiness(orm), temporal: temporalReadiness(temporal.connection) },
   });
+  const usage = new UsageRecorder({ em: orm.em, log, metrics });
+  usage.start();
   const keys = new StorageKeyResolver({ em: orm.em, keyring });
   await keys.listen(config.database.url!);
   const buckets = new RepositoryBuckets({
@@ -37,6 +40,7 @@ await runProcess('bridge', ['database', 'temporal', 'masterKeys'], async (config
     virtualHostSuffix: config.bridge.s3VirtualHostSuffix,
     log,
     metrics,
+    usage,
   });
   const s3 = await listen(s3Server, config.bridge.s3Port, config.listenHost);
   const openai = await listen(createOpenAiServer(ops), config.bridge.openaiPort, config.listenHost);
@@ -48,6 +52,7 @@ await runProcess('bridge', ['database', 'temporal', 'masterKeys'], async (config
   return {
     async stop() {
       await Promise.all([close(s3), close(openai)]);
+      await usage.stop();
       await keys.close();
       await temporal.close();
       await orm.close();

@@ -4,7 +4,7 @@
  * and verified as it streams (payload hash, chunk signatures, checksums).
  */
 import type { IncomingMessage } from 'node:http';
-import { PassThrough, pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import type { StorageKeyResolver } from '../../core/keys/storage-key-resolver.ts';
 import { S3AuthError } from './auth/errors.ts';
 import { createPayloadDecoder } from './auth/payload.ts';
@@ -28,13 +28,18 @@ export function createS3Authenticator(
     const key = await resolver.resolve(parsed.accessKeyId);
     if (!key) throw new S3AuthError('InvalidAccessKeyId');
     const signing = verifySignature(parsed, key.secretAccessKey, request);
+    let failure: Error | undefined;
     return {
       key,
       body: () =>
         verifiedBody(
           req,
           createPayloadDecoder({ payloadHash: parsed.payloadHash, signing, headers: req.headers }),
+          (error) => {
+            failure ??= error;
+          },
         ),
+      bodyFailure: () => failure,
     };
   };
 }
@@ -44,9 +49,22 @@ export function createS3Authenticator(
  * so a backend that commits on receiving the declared length never sees a
  * complete body that fails verification.
  */
-function verifiedBody(req: IncomingMessage, decoder: Transform): Readable {
-  const output = new PassThrough();
-  pipeline(req, decoder, holdBackLastChunk(), output, () => {});
+function verifiedBody(req: IncomingMessage, decoder: Transform, failed: (error: Error) => void): Readable {
+  const output = holdBackLastChunk();
+  const fail = (error: Error) => {
+    failed(error);
+    // Keep the socket: the client still gets an S3 error document (the rest of the body is drained).
+    req.unpipe(decoder);
+    req.resume();
+    output.destroy(error);
+  };
+  decoder.once('error', fail);
+  // The uploader reads the error from the stream; a listener here keeps a late one from crashing the process.
+  output.on('error', () => {});
+  req.once('close', () => {
+    if (!req.complete) fail(new S3AuthError('IncompleteBody', 'The request body was cut off before the end'));
+  });
+  req.pipe(decoder).pipe(output);
   return output;
 }
 

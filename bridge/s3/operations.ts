@@ -44,6 +44,8 @@ export interface OperationContext {
   key: string;
   /** The decoded, verified request body. */
   body: () => Readable;
+  /** Set when the body failed verification or was cut off: the reason an upload failed. */
+  bodyFailure: () => Error | undefined;
 }
 
 export interface Operation {
@@ -352,22 +354,25 @@ const putObject: Operation = {
   name: 'PutObject',
   permission: 'write',
   needsBucket: true,
-  async run({ req, res, key, body }, served) {
+  async run({ req, res, key, body, bodyFailure }, served) {
     const declared = req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'];
     if (declared === undefined)
       throw new S3Error('MissingContentLength', 'You must provide the Content-Length HTTP header.');
-    const result = await served!.store
-      .put(key, body(), {
-        contentLength: Number(declared),
-        contentType: req.headers['content-type'],
-        metadata: userMetadata(req),
-      })
-      .catch((error: unknown) => {
-        if (error instanceof S3Error) throw error;
-        const cause = (error as { cause?: unknown }).cause;
-        if (cause instanceof S3Error) throw cause;
-        throw s3ErrorFromStorage(error, 'NoSuchBucket');
-      });
+    const upload = body();
+    // A body that fails verification answers at once, whatever the backend's upload is still doing.
+    const bodyFailed = new Promise<never>((_, reject) =>
+      upload.once('error', (error) => reject(bodyFailure() ?? error)),
+    );
+    bodyFailed.catch(() => {});
+    const stored = served!.store.put(key, upload, {
+      contentLength: Number(declared),
+      contentType: req.headers['content-type'],
+      metadata: userMetadata(req),
+    });
+    const result = await Promise.race([stored, bodyFailed]).catch((error: unknown) => {
+      throw bodyFailure() ?? s3ErrorFromStorage(error, 'NoSuchBucket');
+    });
+    stored.catch(() => {}); // the backend's own failure after an answer was given
     res.writeHead(200, result.etag ? { etag: result.etag } : {}).end();
   },
 };

@@ -8,6 +8,12 @@ import type { Readable } from 'node:stream';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { ResolvedStorageKey } from '../../core/keys/storage-key-resolver.ts';
 import type { Logger } from '../../core/logging.ts';
+import {
+  type HttpExchangeMeter,
+  type MeasuredExchange,
+  meterHttpExchange,
+} from '../../core/metering/http-exchange-meter.ts';
+import type { UsageRecorder } from '../../core/metering/usage-recorder.ts';
 import { resolveTarget } from './addressing.ts';
 import { S3Error, sendS3Error } from './errors.ts';
 import {
@@ -23,6 +29,8 @@ export interface AuthenticatedS3Request {
   key: ResolvedStorageKey;
   /** The request body decoded from its transfer framing (aws-chunked) and verified while it streams. */
   body(): Readable;
+  /** Why the body stream failed verification or was cut off, once it has. */
+  bodyFailure(): Error | undefined;
 }
 
 /** Checks the request's signature and resolves its key; throws S3-coded errors. */
@@ -41,6 +49,15 @@ export interface S3ServerDependencies {
   metrics: Registry;
   /** Largest request header section accepted, in bytes. */
   maxHeaderSize?: number;
+  /** Records one usage event per request made with a known key (BR-6); nothing is metered without it. */
+  usage?: UsageRecorder;
+}
+
+/** What a request turned out to be, filled in as it is resolved. */
+interface ResolvedRequest {
+  operation: string;
+  key?: ResolvedStorageKey;
+  bucketId?: string;
 }
 
 const requestIdOf = () => randomBytes(8).toString('hex').toUpperCase();
@@ -64,14 +81,14 @@ export function createS3Server(deps: S3ServerDependencies): Server {
     res.setHeader('x-amz-request-id', requestId);
     res.setHeader('server', 'Skybridge');
     const end = latency.startTimer();
-    let operationName = 'Unknown';
-    handle(req, res, deps, (name) => {
-      operationName = name;
-    })
+    const resolved: ResolvedRequest = { operation: 'Unknown' };
+    const { usage } = deps;
+    const meter = usage && meterHttpExchange(res, (measured) => recordUsage(usage, resolved, measured));
+    handle(req, res, deps, resolved, meter)
       .catch((error: unknown) => answerError(req, res, error, requestId, deps.log))
       .finally(() => {
-        end({ operation: operationName });
-        requests.inc({ operation: operationName, status: String(res.statusCode) });
+        end({ operation: resolved.operation });
+        requests.inc({ operation: resolved.operation, status: String(res.statusCode) });
       });
   });
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
@@ -90,7 +107,8 @@ async function handle(
   req: IncomingMessage,
   res: ServerResponse,
   deps: S3ServerDependencies,
-  named: (operation: string) => void,
+  resolved: ResolvedRequest,
+  meter: HttpExchangeMeter | undefined,
 ): Promise<void> {
   const [rawPath = '/', rawQuery = ''] = (req.url ?? '/').split(/\?(.*)/s, 2);
   const query = new URLSearchParams(rawQuery);
@@ -102,10 +120,12 @@ async function handle(
     query,
     req.headers,
   );
-  named(operation.name);
-  const { key, body } = await deps.authenticate(req, rawPath, rawQuery);
+  resolved.operation = operation.name;
+  const { key, body, bodyFailure } = await deps.authenticate(req, rawPath, rawQuery);
+  resolved.key = key;
   assertKeyUsable(key, operation);
   const served = target.bucket ? await deps.buckets.find(key.repositoryId, target.bucket) : undefined;
+  resolved.bucketId = served?.bucket.id;
   if (operation.needsBucket && !served)
     throw new S3Error('NoSuchBucket', 'The specified bucket does not exist');
   const context: OperationContext = {
@@ -116,9 +136,25 @@ async function handle(
     buckets: deps.buckets,
     bucketName: target.bucket ?? '',
     key: target.key ?? '',
-    body,
+    body: meter ? () => meter.countRequestBody(body()) : body,
+    bodyFailure,
   };
   await operation.run(context, served);
+}
+
+/** Requests without a known key have no repository to charge: only the Prometheus counters see them. */
+function recordUsage(usage: UsageRecorder, resolved: ResolvedRequest, measured: MeasuredExchange): void {
+  const { key } = resolved;
+  if (!key) return;
+  usage.record({
+    api: 'S3',
+    organizationId: key.organizationId,
+    repositoryId: key.repositoryId,
+    keyId: key.keyId,
+    bucketId: resolved.bucketId ?? null,
+    operation: resolved.operation,
+    ...measured,
+  });
 }
 
 function assertKeyUsable(key: ResolvedStorageKey, operation: Operation): void {

@@ -5,6 +5,7 @@ import { createS3Authenticator } from '../../bridge/s3/authenticate.ts';
 import { RepositoryBuckets } from '../../bridge/s3/repository-buckets.ts';
 import { createS3Server } from '../../bridge/s3/server.ts';
 import { StorageKeyResolver } from '../../core/keys/storage-key-resolver.ts';
+import { UsageRecorder } from '../../core/metering/usage-recorder.ts';
 import { createGuardedAgents } from '../../core/net/outbound-guard.ts';
 import { createMetricsRegistry } from '../../core/observability/metrics.ts';
 import { quietLogger, type TestStack, testOutboundPolicy } from './context.ts';
@@ -12,6 +13,8 @@ import { quietLogger, type TestStack, testOutboundPolicy } from './context.ts';
 export interface TestBridge {
   endpoint: string;
   keys: StorageKeyResolver;
+  /** Not started: tests call `usage.flush()` when they want the events written. */
+  usage: UsageRecorder;
   client(credentials: { accessKeyId: string; secretAccessKey: string }): S3Client;
   close(): Promise<void>;
 }
@@ -28,12 +31,14 @@ export async function startTestBridge(
     clientOptions: createGuardedAgents(testOutboundPolicy),
     ttlMs: 0,
   });
+  const usage = new UsageRecorder({ em: stack.orm.em, log: quietLogger() });
   const server = createS3Server({
     authenticate: createS3Authenticator(keys),
     buckets,
     virtualHostSuffix: options.virtualHostSuffix,
     log: quietLogger(),
     metrics: createMetricsRegistry('bridge'),
+    usage,
   });
   server.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
@@ -42,6 +47,7 @@ export async function startTestBridge(
   return {
     endpoint,
     keys,
+    usage,
     client(credentials) {
       const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials });
       clients.push(client);
@@ -51,6 +57,7 @@ export async function startTestBridge(
       for (const client of clients) client.destroy();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+      await usage.stop();
       await keys.close();
     },
   };

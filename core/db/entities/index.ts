@@ -15,6 +15,7 @@ export { Organization } from './organization.ts';
 export { RepoAiKey } from './repo-ai-key.ts';
 export { RepoStorageKey, type StorageKeyScope, storageKeyScopes } from './repo-storage-key.ts';
 export { aiEndpointTypes, Repository, storageEndpointTypes } from './repository.ts';
+export { type UsageApi, UsageEvent, usageApis } from './usage-event.ts';
 export { User } from './user.ts';
 export { Workspace } from './workspace.ts';
 
@@ -29,6 +30,7 @@ import { Organization } from './organization.ts';
 import { RepoAiKey } from './repo-ai-key.ts';
 import { RepoStorageKey } from './repo-storage-key.ts';
 import { Repository } from './repository.ts';
+import { UsageEvent } from './usage-event.ts';
 import { User } from './user.ts';
 import { Workspace } from './workspace.ts';
 
@@ -48,4 +50,5 @@ export const allEntities = [
   AiPolicy,
   AiPolicyViolation,
   AuditEvent,
+  UsageEvent,
 ];
