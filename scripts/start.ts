@@ -14,6 +14,7 @@ import { openMigratedDatabase } from '../core/db/migrate.ts';
 import { createLogger } from '../core/logging.ts';
 import { generateMasterKey } from '../core/secrets/keyring.ts';
 import { type ChildService, httpOk, startChildService } from './services/child-service.ts';
+import { stopDemoMinio } from './services/demo-minio.ts';
 import { startEmbeddedPostgres } from './services/embedded-postgres.ts';
 import { startTemporalDevServer } from './services/temporal-dev-server.ts';
 import { ensureGoTool, projectRoot } from './tools.ts';
@@ -21,9 +22,11 @@ import { ensureGoTool, projectRoot } from './tools.ts';
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const started: { name: string; stop(): Promise<void> }[] = [];
 let shuttingDown = false;
+let dataDir: string | undefined;
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
+  dataDir = config.dataDir;
   const startedAt = Date.now();
   const logsDir = path.join(config.dataDir, 'logs');
   await mkdir(logsDir, { recursive: true });
@@ -183,6 +186,7 @@ async function shutdown(reason: string, exitCode: number): Promise<void> {
         process.stderr.write(`skybridge: stopping ${service.name}: ${String(error)}\n`),
       );
   }
+  if (dataDir) await stopDemoMinio(dataDir);
   say('skybridge: stopped; data kept for the next start.');
   process.exit(exitCode);
 }

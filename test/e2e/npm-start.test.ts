@@ -4,9 +4,11 @@
  * the whole process group, as a terminal sends it) without leaving a process
  * behind, and a second start finds the same data.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   isolatedPlatformEnv,
@@ -15,6 +17,7 @@ import {
   spawnPlatform,
 } from '../../scripts/services/platform-process.ts';
 import { makeScratchDir } from '../../scripts/services/scratch-dir.ts';
+import { awsCliVersion, createAwsCli } from '../helpers/aws-cli.ts';
 import { api, login, services } from '../helpers/context.ts';
 
 const projectRoot = path.resolve(import.meta.dirname, '../..');
@@ -43,6 +46,18 @@ async function waitForJob(apiUrl: string, id: string, token: string) {
     job = await api(apiUrl, 'GET', `/jobs/${id}`, { token });
   }
   return job;
+}
+
+/** Runs `npm run -s demo` against the started platform and reads its `export NAME='value'` lines. */
+async function runDemo(env: NodeJS.ProcessEnv): Promise<Record<string, string>> {
+  const { stdout } = await promisify(execFile)('npm', ['run', '-s', 'demo'], {
+    cwd: projectRoot,
+    env,
+    timeout: 120_000,
+  });
+  return Object.fromEntries(
+    [...stdout.matchAll(/^export (\w+)='([^']*)'$/gm)].map((match) => [match[1]!, match[2]!]),
+  );
 }
 
 describe('npm start', () => {
@@ -109,8 +124,42 @@ describe('npm start', () => {
       status: 'WORKFLOW_EXECUTION_STATUS_COMPLETED',
     });
 
+    // `npm run demo`: a local MinIO behind a repository, usable at once with the AWS CLI.
+    const demo = await runDemo(env);
+    expect(Object.keys(demo).sort()).toEqual(
+      [
+        'AWS_ACCESS_KEY_ID',
+        'AWS_DEFAULT_REGION',
+        'AWS_SECRET_ACCESS_KEY',
+        'FB_BUCKET',
+        'FB_JWT',
+        'FB_KEY_ID',
+        'FB_KEY_SECRET',
+        'FB_REPO_ID',
+        'FB_S3_ENDPOINT',
+      ].sort(),
+    );
+    expect(demo.FB_S3_ENDPOINT).toBe(`http://127.0.0.1:${ports.BRIDGE_S3_PORT}`);
+    if (await awsCliVersion()) {
+      const credentials = { accessKeyId: demo.FB_KEY_ID!, secretAccessKey: demo.FB_KEY_SECRET! };
+      const cli = await createAwsCli(demo.FB_S3_ENDPOINT!, credentials);
+      const copy = await cli.run(
+        ['s3', 'cp', path.join(projectRoot, 'README.md'), `s3://${demo.FB_BUCKET}/README.md`],
+        credentials,
+      );
+      expect(copy.code, copy.stderr).toBe(0);
+      const listing = await cli.run(['s3', 'ls', `s3://${demo.FB_BUCKET}/`], credentials);
+      expect(listing.stdout).toContain('README.md');
+      await cli.close();
+    }
+    expect((await runDemo(env)).FB_KEY_ID).toBe(demo.FB_KEY_ID); // a second run reuses what it made
+    const demoMinioPid = Number(
+      readFileSync(path.join(env.SKYBRIDGE_DATA_DIR!, 'demo', 'minio.pid'), 'utf8'),
+    );
+
     await pressCtrlC(first);
     expect(first.output()).toContain('stopped; data kept for the next start');
+    expect(() => process.kill(demoMinioPid, 0)).toThrow(); // the demo's MinIO stopped with the stack
 
     const second = startPlatform();
     await second.waitForOutput(READY_LINE, 240_000);
