@@ -11,9 +11,11 @@ import {
   type ObjectInfo,
   StorageError,
 } from '../../providers/storage/object-store.ts';
+import { decodeKey } from './addressing.ts';
 import { S3Error } from './errors.ts';
 import type { RepositoryBuckets, ServedBucket } from './repository-buckets.ts';
 import {
+  copyObjectResultXml,
   deleteResultXml,
   listAllMyBucketsXml,
   listObjectsV1Xml,
@@ -46,6 +48,8 @@ export interface OperationContext {
   body: () => Readable;
   /** Set when the body failed verification or was cut off: the reason an upload failed. */
   bodyFailure: () => Error | undefined;
+  /** The storage key's scope, for operations that need more than their own permission. */
+  scope: StorageKeyScope;
 }
 
 export interface Operation {
@@ -377,6 +381,77 @@ const putObject: Operation = {
   },
 };
 
+/** `x-amz-copy-source: /bucket/key` (percent-encoded; a leading slash and `?versionId=` are optional). */
+function parseCopySource(header: string): { bucket: string; key: string } {
+  const [path = ''] = header.split('?');
+  const trimmed = path.startsWith('/') ? path.slice(1) : path;
+  const slash = trimmed.indexOf('/');
+  if (slash <= 0 || slash === trimmed.length - 1) {
+    throw new S3Error(
+      'InvalidArgument',
+      'Copy Source must mention the source bucket and key: sourcebucket/sourcekey',
+    );
+  }
+  return { bucket: decodeURIComponent(trimmed.slice(0, slash)), key: decodeKey(trimmed.slice(slash + 1)) };
+}
+
+function checkCopyConditions(req: IncomingMessage, source: ObjectInfo): void {
+  const ifMatch = req.headers['x-amz-copy-source-if-match'];
+  const ifNoneMatch = req.headers['x-amz-copy-source-if-none-match'];
+  const failed =
+    (typeof ifMatch === 'string' && !ifMatch.split(',').some((tag) => tag.trim() === source.etag)) ||
+    (typeof ifNoneMatch === 'string' && ifNoneMatch.split(',').some((tag) => tag.trim() === source.etag));
+  if (failed)
+    throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
+}
+
+/**
+ * CopyObject within the repository, any backend to any backend, streamed
+ * through the bridge (source read and destination written at once, never
+ * held in memory). Needs read access to the source as well as write access.
+ */
+const copyObject: Operation = {
+  name: 'CopyObject',
+  permission: 'write',
+  needsBucket: true,
+  async run({ req, res, key, buckets, repositoryId, scope }, served) {
+    if (!scopeAllows(scope, 'read'))
+      throw new S3Error('AccessDenied', `This key's ${scope} scope does not allow reading the copy source`);
+    const source = parseCopySource(String(req.headers['x-amz-copy-source']));
+    const sourceBucket = await buckets.find(repositoryId, source.bucket);
+    if (!sourceBucket) throw new S3Error('NoSuchBucket', 'The specified source bucket does not exist');
+    const info = await headOf(sourceBucket, source.key);
+    checkCopyConditions(req, info);
+    const replace = String(req.headers['x-amz-metadata-directive'] ?? 'COPY').toUpperCase();
+    if (replace !== 'COPY' && replace !== 'REPLACE')
+      throw new S3Error('InvalidArgument', 'Unknown metadata directive.');
+    if (replace === 'COPY' && sourceBucket.bucket.id === served?.bucket.id && source.key === key) {
+      throw new S3Error(
+        'InvalidRequest',
+        "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata.",
+      );
+    }
+    const { body } = await sourceBucket.store.get(source.key).catch((error: unknown) => {
+      throw s3ErrorFromStorage(error, 'NoSuchKey');
+    });
+    const written = await served!.store
+      .put(key, body, {
+        contentLength: info.size,
+        contentType: replace === 'REPLACE' ? req.headers['content-type'] : info.contentType,
+        metadata: replace === 'REPLACE' ? userMetadata(req) : info.metadata,
+      })
+      .catch((error: unknown) => {
+        throw s3ErrorFromStorage(error, 'NoSuchBucket');
+      });
+    const copied = await headOf(served!, key);
+    sendXml(
+      res,
+      200,
+      copyObjectResultXml(written.etag ?? copied.etag ?? '', copied.lastModified ?? new Date()),
+    );
+  },
+};
+
 const deleteObject: Operation = {
   name: 'DeleteObject',
   permission: 'write',
@@ -486,7 +561,7 @@ export function selectOperation(
   }
   if (method === 'GET') return readObject(true);
   if (method === 'HEAD') return readObject(false);
-  if (method === 'PUT') return headers['x-amz-copy-source'] ? notImplemented('CopyObject') : putObject;
+  if (method === 'PUT') return headers['x-amz-copy-source'] ? copyObject : putObject;
   if (method === 'DELETE') return deleteObject;
   return notImplemented(`${method} on an object`);
 }

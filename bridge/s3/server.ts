@@ -138,6 +138,7 @@ async function handle(
     key: target.key ?? '',
     body: meter ? () => meter.countRequestBody(body()) : body,
     bodyFailure,
+    scope: key.scope,
   };
   await operation.run(context, served);
 }

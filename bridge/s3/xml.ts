@@ -103,6 +103,10 @@ export function listObjectsV1Xml(
   });
 }
 
+export function copyObjectResultXml(etag: string, lastModified: Date): string {
+  return xmlDocument('CopyObjectResult', { LastModified: lastModified.toISOString(), ETag: etag });
+}
+
 export function deleteResultXml(
   deleted: string[],
   errors: { key: string; code: string; message: string }[],

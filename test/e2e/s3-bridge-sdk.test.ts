@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetBucketLocationCommand,
@@ -215,6 +216,76 @@ describe('S3 bridge with @aws-sdk/client-s3', () => {
       const empty = await client.send(new ListObjectsV2Command({ Bucket: bucket(), Prefix: 'list/' }));
       expect(empty.KeyCount).toBe(0);
     });
+  });
+
+  it('copies objects between any two backends, keeping or replacing metadata', async () => {
+    const body = randomBytes(100_000);
+    await client.send(
+      new PutObjectCommand({
+        Bucket: names.minio,
+        Key: 'copy/source.bin',
+        Body: body,
+        ContentType: 'image/x-test',
+        Metadata: { from: 'minio' },
+      }),
+    );
+    let previous = { bucket: names.minio, key: 'copy/source.bin' };
+    for (const backend of ['gcs', 'azure', 'minio'] as const) {
+      const target = { bucket: names[backend], key: `copy/from-${previous.bucket}.bin` };
+      const copied = await client.send(
+        new CopyObjectCommand({
+          Bucket: target.bucket,
+          Key: target.key,
+          CopySource: `${previous.bucket}/${encodeURIComponent(previous.key)}`,
+        }),
+      );
+      expect(copied.CopyObjectResult?.ETag).toMatch(/^".+"$/);
+      const got = await client.send(new GetObjectCommand({ Bucket: target.bucket, Key: target.key }));
+      expect(Buffer.from(await got.Body!.transformToByteArray()).equals(body)).toBe(true);
+      expect(got).toMatchObject({ ContentType: 'image/x-test', Metadata: { from: 'minio' } });
+      previous = target;
+    }
+    await client.send(
+      new CopyObjectCommand({
+        Bucket: names.azure,
+        Key: 'copy/replaced.bin',
+        CopySource: `${names.minio}/copy/source.bin`,
+        MetadataDirective: 'REPLACE',
+        ContentType: 'text/plain',
+        Metadata: { replaced: 'yes' },
+      }),
+    );
+    const replaced = await client.send(
+      new HeadObjectCommand({ Bucket: names.azure, Key: 'copy/replaced.bin' }),
+    );
+    expect(replaced).toMatchObject({ ContentType: 'text/plain', Metadata: { replaced: 'yes' } });
+    await expect(
+      client.send(
+        new CopyObjectCommand({
+          Bucket: names.minio,
+          Key: 'copy/source.bin',
+          CopySource: `${names.minio}/copy/source.bin`,
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'InvalidRequest' });
+    await expect(
+      client.send(
+        new CopyObjectCommand({
+          Bucket: names.minio,
+          Key: 'x',
+          CopySource: 'not-in-this-repo/copy/source.bin',
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'NoSuchBucket' });
+    await expect(
+      readOnly.send(
+        new CopyObjectCommand({
+          Bucket: names.minio,
+          Key: 'x',
+          CopySource: `${names.minio}/copy/source.bin`,
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'AccessDenied' });
   });
 
   it('enforces scopes and repository membership', async () => {
