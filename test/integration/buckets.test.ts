@@ -74,6 +74,11 @@ describe('buckets', () => {
     ]);
     const state = await api(stack.baseUrl, 'GET', `/bucket/${created.body.id}/validation`, { token });
     expect(state.body).toMatchObject({ status: 'COMPLETED', state: { phase: 'DONE', outcome: 'VALID' } });
+    const again = await api(stack.baseUrl, 'POST', `/bucket/${created.body.id}/validate`, { token });
+    expect(again).toMatchObject({ status: 202, body: { status: 'VALIDATING' } });
+    expect(again.body.jobId).not.toBe(bucket.validationJobId);
+    const revalidated = await settled(created.body.id);
+    expect(revalidated).toMatchObject({ status: 'VALID', validationJobId: again.body.jobId });
   });
 
   it('fails fast and clearly on a wrong secret, and a credential change validates again', async () => {
