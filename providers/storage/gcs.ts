@@ -2,13 +2,12 @@
  * Google Cloud Storage through `@google-cloud/storage` (JSON API) with a
  * service-account key. HMAC keys go through the S3 adapter instead (s3.ts).
  *
- * Outbound agents (gap): the SDK sends its JSON-API calls, downloads and
- * simple uploads through teeny-request, which picks its agent from a
- * module-wide pool (or a proxy) and ignores any per-request agent. Only OAuth
- * token requests and resumable uploads (gaxios) take ours. With Google's own
- * endpoint that loses nothing; a custom endpoint keeps only the check made
- * before the connection is used (e.g. when the bucket is registered), not the
- * connect-time one against DNS rebinding. GCS_HMAC (the S3 adapter) has both.
+ * Outbound agents: OAuth token requests and resumable uploads (gaxios) take
+ * ours per request. The JSON-API calls, downloads and simple uploads go
+ * through teeny-request, which ignores per-request agents and picks them from
+ * a module-wide pool: the guard's agents are installed in that pool. The
+ * outbound policy is the same for the whole process, so every store installs
+ * the same agents.
  */
 import { createPrivateKey } from 'node:crypto';
 import http from 'node:http';
@@ -24,6 +23,7 @@ import {
 } from '@google-cloud/storage';
 // A dependency of @google-cloud/storage (not declared in package.json): the JWT client it authenticates with.
 import { JWT } from 'google-auth-library';
+import teenyRequestAgents from 'teeny-request/build/src/agents.js';
 import { classifyFailure, mapFailures, mapStreamFailures, messageOf } from './errors.ts';
 import {
   type BucketConnection,
@@ -166,6 +166,13 @@ function storageOptions(
 
 type StorageInterceptor = Storage['interceptors'][number];
 
+/** teeny-request keys its pool by scheme, with `:forever` for keep-alive requests. */
+function installTeenyRequestAgents(agents: OutboundAgents): void {
+  const pool = teenyRequestAgents.pool as Map<string, http.Agent>;
+  if (agents.httpAgent) for (const key of ['http', 'http:forever']) pool.set(key, agents.httpAgent);
+  if (agents.httpsAgent) for (const key of ['https', 'https:forever']) pool.set(key, agents.httpsAgent);
+}
+
 /** Interceptors' options become the resumable uploads' gaxios options, which honour `agent` (teeny-request ignores it). */
 function agentInterceptor(agents: OutboundAgents): StorageInterceptor {
   const agent = gaxiosAgent(agents);
@@ -186,7 +193,10 @@ export class GcsObjectStore implements ObjectStore {
     const storage = new Storage(
       storageOptions(connection, parseServiceAccountKey(serviceAccountJson), agents),
     );
-    if (hasOutboundAgents(agents)) storage.interceptors.push(agentInterceptor(agents));
+    if (hasOutboundAgents(agents)) {
+      storage.interceptors.push(agentInterceptor(agents));
+      installTeenyRequestAgents(agents);
+    }
     this.bucket = storage.bucket(connection.bucketName);
   }
 
