@@ -11,17 +11,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AwsCli, type AwsCliResult, awsCliVersion, createAwsCli } from '../helpers/aws-cli.ts';
 import { startTestBridge, type TestBridge } from '../helpers/bridge.ts';
-import { api, login, services, startTestStack, type TestStack } from '../helpers/context.ts';
-import {
-  createAzuriteContainer,
-  createGcsBucket,
-  fakeServiceAccountJson,
-  minioBucketRegistration,
-  uniqueBucketName,
-} from '../helpers/emulator-buckets.ts';
-
-const backends = ['minio', 'gcs', 'azure'] as const;
-type Backend = (typeof backends)[number];
+import { api, login, startTestStack, type TestStack } from '../helpers/context.ts';
+import { type Backend, backends, createThreeBackendRepository } from '../helpers/emulator-buckets.ts';
 
 const cliVersion = await awsCliVersion();
 
@@ -62,7 +53,7 @@ describe.skipIf(!cliVersion)(`S3 bridge with the AWS CLI (${cliVersion ?? 'not i
   let cli: AwsCli;
   let writer: { accessKeyId: string; secretAccessKey: string };
   let reader: { accessKeyId: string; secretAccessKey: string };
-  const names = {} as Record<Backend, string>;
+  let names: Record<Backend, string>;
   const call = (method: string, path: string, body?: unknown) =>
     api(stack.baseUrl, method, path, { token, body });
   const aws = (...args: string[]) => cli.run(args);
@@ -71,33 +62,7 @@ describe.skipIf(!cliVersion)(`S3 bridge with the AWS CLI (${cliVersion ?? 'not i
     stack = await startTestStack();
     bridge = await startTestBridge(stack);
     token = await login(stack.baseUrl, stack.admin);
-    const { gcs, azurite } = services();
-    const registrations: Record<Backend, Record<string, unknown>> = {
-      minio: await minioBucketRegistration({ name: uniqueBucketName('minio') }),
-      gcs: {
-        name: uniqueBucketName('gcs'),
-        provider: 'GCS',
-        bucketName: await createGcsBucket(),
-        endpoint: gcs.endpoint,
-        credentials: { type: 'SERVICE_ACCOUNT', serviceAccountJson: fakeServiceAccountJson() },
-      },
-      azure: {
-        name: uniqueBucketName('azure'),
-        provider: 'AZURE',
-        bucketName: await createAzuriteContainer(),
-        credentials: { type: 'CONNECTION_STRING', connectionString: azurite.connectionString },
-      },
-    };
-    const ids: string[] = [];
-    for (const backend of backends) {
-      const created = await call('POST', '/bucket', registrations[backend]);
-      expect(created.status, JSON.stringify(created.body)).toBe(201);
-      names[backend] = created.body.name;
-      ids.push(created.body.id);
-    }
-    const repo = await call('POST', '/repo', { name: 'aws-cli', bucketIds: ids });
-    expect(repo.status, JSON.stringify(repo.body)).toBe(201);
-    repoId = repo.body.id;
+    ({ repoId, names } = await createThreeBackendRepository(call, 'aws-cli'));
     const readWrite = await call('POST', `/repo/${repoId}/apikey`, { name: 'cli', scope: 'READ_WRITE' });
     expect(readWrite.status, JSON.stringify(readWrite.body)).toBe(201);
     writer = { accessKeyId: readWrite.body.accessKeyId, secretAccessKey: readWrite.body.secretAccessKey };

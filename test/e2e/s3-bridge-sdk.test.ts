@@ -20,17 +20,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBridge, type TestBridge } from '../helpers/bridge.ts';
-import { api, login, services, startTestStack, type TestStack } from '../helpers/context.ts';
-import {
-  createAzuriteContainer,
-  createGcsBucket,
-  fakeServiceAccountJson,
-  minioBucketRegistration,
-  uniqueBucketName,
-} from '../helpers/emulator-buckets.ts';
-
-const backends = ['minio', 'gcs', 'azure'] as const;
-type Backend = (typeof backends)[number];
+import { api, login, startTestStack, type TestStack } from '../helpers/context.ts';
+import { type Backend, backends, createThreeBackendRepository } from '../helpers/emulator-buckets.ts';
 
 describe('S3 bridge with @aws-sdk/client-s3', () => {
   let stack: TestStack;
@@ -39,7 +30,7 @@ describe('S3 bridge with @aws-sdk/client-s3', () => {
   let repoId: string;
   let client: S3Client;
   let readOnly: S3Client;
-  const names = {} as Record<Backend, string>;
+  let names: Record<Backend, string>;
   const call = (method: string, path: string, body?: unknown) =>
     api(stack.baseUrl, method, path, { token, body });
 
@@ -47,31 +38,7 @@ describe('S3 bridge with @aws-sdk/client-s3', () => {
     stack = await startTestStack();
     bridge = await startTestBridge(stack);
     token = await login(stack.baseUrl, stack.admin);
-    const { gcs, azurite } = services();
-    const registrations: Record<Backend, Record<string, unknown>> = {
-      minio: await minioBucketRegistration({ name: uniqueBucketName('minio') }),
-      gcs: {
-        name: uniqueBucketName('gcs'),
-        provider: 'GCS',
-        bucketName: await createGcsBucket(),
-        endpoint: gcs.endpoint,
-        credentials: { type: 'SERVICE_ACCOUNT', serviceAccountJson: fakeServiceAccountJson() },
-      },
-      azure: {
-        name: uniqueBucketName('azure'),
-        provider: 'AZURE',
-        bucketName: await createAzuriteContainer(),
-        credentials: { type: 'CONNECTION_STRING', connectionString: azurite.connectionString },
-      },
-    };
-    const ids: string[] = [];
-    for (const backend of backends) {
-      const created = await call('POST', '/bucket', registrations[backend]);
-      expect(created.status, JSON.stringify(created.body)).toBe(201);
-      names[backend] = created.body.name;
-      ids.push(created.body.id);
-    }
-    repoId = (await call('POST', '/repo', { name: 'e2e', bucketIds: ids })).body.id;
+    ({ repoId, names } = await createThreeBackendRepository(call, 'e2e'));
     const key = (await call('POST', `/repo/${repoId}/apikey`, { name: 'sdk', scope: 'READ_WRITE' })).body;
     client = bridge.client({ accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey });
     const reader = (await call('POST', `/repo/${repoId}/apikey`, { name: 'reader', scope: 'READ' })).body;

@@ -65,3 +65,45 @@ export async function minioBucketRegistration(
     ...overrides,
   };
 }
+
+export const backends = ['minio', 'gcs', 'azure'] as const;
+export type Backend = (typeof backends)[number];
+
+// biome-ignore lint/suspicious/noExplicitAny: API answers are read field by field in tests
+type ApiCall = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
+
+/** A repository whose buckets live on MinIO, fake-gcs-server and Azurite, registered through the API. */
+export async function createThreeBackendRepository(
+  call: ApiCall,
+  repositoryName: string,
+): Promise<{ repoId: string; names: Record<Backend, string> }> {
+  const { gcs, azurite } = services();
+  const registrations: Record<Backend, Record<string, unknown>> = {
+    minio: await minioBucketRegistration({ name: uniqueBucketName('minio') }),
+    gcs: {
+      name: uniqueBucketName('gcs'),
+      provider: 'GCS',
+      bucketName: await createGcsBucket(),
+      endpoint: gcs.endpoint,
+      credentials: { type: 'SERVICE_ACCOUNT', serviceAccountJson: fakeServiceAccountJson() },
+    },
+    azure: {
+      name: uniqueBucketName('azure'),
+      provider: 'AZURE',
+      bucketName: await createAzuriteContainer(),
+      credentials: { type: 'CONNECTION_STRING', connectionString: azurite.connectionString },
+    },
+  };
+  const names = {} as Record<Backend, string>;
+  const ids: string[] = [];
+  for (const backend of backends) {
+    const created = await call('POST', '/bucket', registrations[backend]);
+    if (created.status !== 201)
+      throw new Error(`registering the ${backend} bucket failed: ${JSON.stringify(created.body)}`);
+    names[backend] = created.body.name;
+    ids.push(created.body.id);
+  }
+  const repo = await call('POST', '/repo', { name: repositoryName, bucketIds: ids });
+  if (repo.status !== 201) throw new Error(`creating the repository failed: ${JSON.stringify(repo.body)}`);
+  return { repoId: repo.body.id, names };
+}

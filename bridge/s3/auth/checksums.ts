@@ -62,9 +62,9 @@ export function decodeDigest(algorithm: DigestAlgorithm, value: string): Buffer 
 export function createHasher(algorithm: DigestAlgorithm): StreamingHasher {
   switch (algorithm) {
     case 'CRC32':
-      return new Crc32Hasher();
+      return new Crc32FamilyHasher(zlibCrc32);
     case 'CRC32C':
-      return new Crc32cHasher();
+      return new Crc32FamilyHasher(crc32c);
     case 'CRC64NVME':
       return new Crc64NvmeHasher();
     case 'SHA1':
@@ -96,10 +96,15 @@ class NodeHasher implements StreamingHasher {
   }
 }
 
-class Crc32Hasher implements StreamingHasher {
+/** A 32-bit CRC (CRC32 or CRC32C) over a stream, printed big-endian as S3 does. */
+class Crc32FamilyHasher implements StreamingHasher {
   #crc = 0;
+  readonly #step: (data: Uint8Array, previous: number) => number;
+  constructor(step: (data: Uint8Array, previous: number) => number) {
+    this.#step = step;
+  }
   update(data: Uint8Array): void {
-    this.#crc = zlibCrc32(data, this.#crc);
+    this.#crc = this.#step(data, this.#crc);
   }
   digest(): Buffer {
     const out = Buffer.alloc(4);
@@ -165,18 +170,6 @@ export function crc32c(data: Uint8Array, previous = 0): number {
     i++;
   }
   return ~crc >>> 0;
-}
-
-class Crc32cHasher implements StreamingHasher {
-  #crc = 0;
-  update(data: Uint8Array): void {
-    this.#crc = crc32c(data, this.#crc);
-  }
-  digest(): Buffer {
-    const out = Buffer.alloc(4);
-    out.writeUInt32BE(this.#crc);
-    return out;
-  }
 }
 
 // ---- CRC64NVME: reflected polynomial 0x9A6C9329AC4BC9B5, init and final xor all ones.
