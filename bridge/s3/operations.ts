@@ -313,6 +313,10 @@ function readObject(withBody: boolean): Operation {
     permission: 'read',
     needsBucket: true,
     async run({ req, res, query, key }, served) {
+      if (withBody && !hasConditionsOrRange(req)) {
+        await getWhole(res, query, served!, key);
+        return;
+      }
       const info = await headOf(served!, key);
       if (checkConditions(req, info) === 'not-modified') {
         res
@@ -336,6 +340,24 @@ function readObject(withBody: boolean): Operation {
       await streamTo(body, res);
     },
   };
+}
+
+const conditionalHeaders = ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'range'];
+const hasConditionsOrRange = (req: IncomingMessage) =>
+  conditionalHeaders.some((name) => req.headers[name] !== undefined);
+
+/** The common GET: one backend call, whose answer carries the object's headers too. */
+async function getWhole(
+  res: ServerResponse,
+  query: URLSearchParams,
+  served: ServedBucket,
+  key: string,
+): Promise<void> {
+  const { info, body } = await served.store.get(key).catch((error: unknown) => {
+    throw s3ErrorFromStorage(error, 'NoSuchKey');
+  });
+  res.writeHead(200, { ...objectHeaders(info, query), 'content-length': info.size });
+  await streamTo(body, res);
 }
 
 function streamTo(body: Readable, res: ServerResponse): Promise<void> {

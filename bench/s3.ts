@@ -1,0 +1,583 @@
+/**
+ * `npm run bench:s3`: MinIO direct versus MinIO through the Skybridge S3
+ * bridge, in one run. Starts the platform (as bench/run.ts does) and a MinIO
+ * on free ports, registers the MinIO bucket behind a repository with a
+ * READ_WRITE key through the API, then measures small-object ops/s and
+ * latency, large-object throughput, and the bridge's RSS while a very large
+ * object streams through it. Writes bench/results/s3-latest.json and prints a
+ * markdown table. Every loop is bounded in time and count, only 127.0.0.1 is
+ * used, and everything started here is stopped at the end.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { type MinioEmulator, startMinio } from '../scripts/services/emulators.ts';
+import { freePort } from '../scripts/services/free-port.ts';
+import {
+  isolatedPlatformEnv,
+  type PlatformProcess,
+  READY_LINE,
+  spawnPlatform,
+} from '../scripts/services/platform-process.ts';
+import { makeScratchDir } from '../scripts/services/scratch-dir.ts';
+import { ensureGoTool } from '../scripts/tools.ts';
+
+const projectRoot = path.resolve(import.meta.dirname, '..');
+const SMALL_DURATION_MS = 4_000;
+const SMALL_SIZE = 4 * 1024;
+const MAX_SMALL_OPS = 200_000;
+const LARGE_SIZE = 256 * 2 ** 20;
+const LARGE_RUNS = 2;
+const HUGE_SIZE_PREFERRED = 2 * 2 ** 30;
+const HUGE_SIZE_FALLBACK = 2 ** 30;
+const HUGE_BUDGET_S = 120;
+const RSS_SAMPLE_MS = 100;
+const WATCHDOG_MS = 20 * 60_000;
+const MB = 1e6;
+
+const TARGETS = {
+  largeThroughputRatio: 0.9,
+  smallOpsRatio: 0.7,
+  addedP50Ms: 1,
+  bridgeRssMB: 200,
+};
+
+const log = (line: string) => process.stderr.write(`bench:s3: ${line}\n`);
+const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+
+interface SmallResult {
+  target: 'direct' | 'bridge';
+  op: 'PUT' | 'GET';
+  concurrency: number;
+  ops: number;
+  errors: number;
+  opsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+interface LargeResult {
+  target: 'direct' | 'bridge';
+  op: 'PUT' | 'GET';
+  bytes: number;
+  runsMBps: number[];
+  bestMBps: number;
+}
+
+/** `concurrency` loops issuing `request` until the time or count budget is spent. */
+async function load(
+  concurrency: number,
+  request: () => Promise<void>,
+): Promise<{ latencies: number[]; errors: number; elapsedMs: number; firstError?: string }> {
+  const latencies: number[] = [];
+  let errors = 0;
+  let firstError: string | undefined;
+  const started = performance.now();
+  const deadline = started + SMALL_DURATION_MS;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline && latencies.length + errors < MAX_SMALL_OPS) {
+        const t0 = performance.now();
+        try {
+          await request();
+          latencies.push(performance.now() - t0);
+        } catch (error) {
+          errors++;
+          firstError ??= error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+        }
+      }
+    }),
+  );
+  return { latencies, errors, elapsedMs: performance.now() - started, firstError };
+}
+
+/** `size` bytes of pseudo-random data, produced lazily from one reused 1 MiB block. */
+function generatedBody(size: number): Readable {
+  const block = randomBytes(2 ** 20);
+  let remaining = size;
+  return new Readable({
+    highWaterMark: 2 ** 20,
+    read() {
+      if (remaining <= 0) {
+        this.push(null);
+        return;
+      }
+      const chunk = remaining >= block.length ? block : block.subarray(0, remaining);
+      remaining -= chunk.length;
+      this.push(chunk);
+    },
+  });
+}
+
+async function drain(body: unknown): Promise<number> {
+  let bytes = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) bytes += chunk.length;
+  return bytes;
+}
+
+function s3Client(endpoint: string, accessKeyId: string, secretAccessKey: string): S3Client {
+  return new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId, secretAccessKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: { httpAgent: new http.Agent({ keepAlive: true, maxSockets: 128 }) },
+  });
+}
+
+interface Target {
+  name: 'direct' | 'bridge';
+  client: S3Client;
+  bucket: string;
+}
+
+async function smallScenario(target: Target, op: 'PUT' | 'GET', concurrency: number): Promise<SmallResult> {
+  const body = randomBytes(SMALL_SIZE);
+  const getKey = 'small/get-object';
+  let counter = 0;
+  const put = async () => {
+    await target.client.send(
+      new PutObjectCommand({ Bucket: target.bucket, Key: `small/put-${counter++ % 5_000}`, Body: body }),
+    );
+  };
+  const get = async () => {
+    const answer = await target.client.send(new GetObjectCommand({ Bucket: target.bucket, Key: getKey }));
+    const bytes = await drain(answer.Body);
+    if (bytes !== SMALL_SIZE) throw new Error(`GET returned ${bytes} bytes`);
+  };
+  if (op === 'GET')
+    await target.client.send(new PutObjectCommand({ Bucket: target.bucket, Key: getKey, Body: body }));
+  const request = op === 'PUT' ? put : get;
+  // Warm-up: open the connections and fill any caches before measuring.
+  await Promise.all(Array.from({ length: concurrency }, () => request()));
+  const { latencies, errors, elapsedMs, firstError } = await load(concurrency, request);
+  if (firstError) log(`${target.name} ${op} c${concurrency}: ${errors} errors, first: ${firstError}`);
+  const sorted = latencies.sort((a, b) => a - b);
+  return {
+    target: target.name,
+    op,
+    concurrency,
+    ops: latencies.length,
+    errors,
+    opsPerSecond: Math.round((latencies.length / elapsedMs) * 1000),
+    p50Ms: round(percentile(sorted, 0.5)),
+    p99Ms: round(percentile(sorted, 0.99)),
+  };
+}
+
+async function putLarge(target: Target, key: string, size: number): Promise<number> {
+  const t0 = performance.now();
+  await target.client.send(
+    new PutObjectCommand({ Bucket: target.bucket, Key: key, Body: generatedBody(size), ContentLength: size }),
+  );
+  return (performance.now() - t0) / 1000;
+}
+
+async function getLarge(target: Target, key: string, size: number): Promise<number> {
+  const t0 = performance.now();
+  const answer = await target.client.send(new GetObjectCommand({ Bucket: target.bucket, Key: key }));
+  const bytes = await drain(answer.Body);
+  if (bytes !== size) throw new Error(`GET ${key} returned ${bytes} bytes, expected ${size}`);
+  return (performance.now() - t0) / 1000;
+}
+
+async function largeScenarios(target: Target): Promise<LargeResult[]> {
+  const key = 'large/object-256MiB';
+  const put: number[] = [];
+  const get: number[] = [];
+  for (let run = 0; run < LARGE_RUNS; run++) {
+    put.push(round(LARGE_SIZE / MB / (await putLarge(target, key, LARGE_SIZE)), 1));
+    get.push(round(LARGE_SIZE / MB / (await getLarge(target, key, LARGE_SIZE)), 1));
+  }
+  return [
+    { target: target.name, op: 'PUT', bytes: LARGE_SIZE, runsMBps: put, bestMBps: Math.max(...put) },
+    { target: target.name, op: 'GET', bytes: LARGE_SIZE, runsMBps: get, bestMBps: Math.max(...get) },
+  ];
+}
+
+const run = promisify(execFile);
+
+/** The bridge process in the platform's process group (the one running bridge/main.ts). */
+async function bridgePid(platform: PlatformProcess): Promise<number> {
+  const { stdout } = await run('ps', ['-eo', 'pid,pgid,args']);
+  const group = platform.child.pid;
+  const candidates = stdout
+    .split('\n')
+    .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
+    .filter((match): match is RegExpExecArray => match !== null)
+    .filter((match) => Number(match[2]) === group && match[3]!.includes('bridge/main.ts'))
+    .map((match) => Number(match[1]));
+  if (candidates.length !== 1)
+    throw new Error(
+      `expected one bridge process in group ${group}, found ${candidates.join(', ') || 'none'}`,
+    );
+  return candidates[0]!;
+}
+
+async function groupAlive(platform: PlatformProcess): Promise<boolean> {
+  const { stdout } = await run('ps', ['-eo', 'pgid=']).catch(() => ({ stdout: '' }));
+  return stdout.split('\n').some((line) => Number(line.trim()) === platform.child.pid);
+}
+
+async function rssMB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kB = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1] ?? 0);
+  return (kB * 1024) / MB;
+}
+
+/** Peak RSS of `pid`, sampled every RSS_SAMPLE_MS while `work` runs. */
+async function peakRssDuring<T>(
+  pid: number,
+  work: () => Promise<T>,
+): Promise<{ result: T; peakMB: number; samples: number }> {
+  let peakMB = await rssMB(pid);
+  let samples = 1;
+  let done = false;
+  const sampler = (async () => {
+    while (!done) {
+      await sleep(RSS_SAMPLE_MS);
+      peakMB = Math.max(peakMB, await rssMB(pid).catch(() => 0));
+      samples++;
+    }
+  })();
+  try {
+    return { result: await work(), peakMB, samples };
+  } finally {
+    done = true;
+    await sampler;
+  }
+}
+
+async function json(
+  url: string,
+  init: RequestInit = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(url, init);
+  return {
+    status: response.status,
+    body: (await response.json().catch(() => ({}))) as Record<string, unknown>,
+  };
+}
+
+// ---------------------------------------------------------------------------
+
+let platform: PlatformProcess | undefined;
+let minio: MinioEmulator | undefined;
+const scratchDirs: string[] = [];
+const clients: S3Client[] = [];
+let cleanedUp: Promise<void> | undefined;
+
+function cleanup(): Promise<void> {
+  cleanedUp ??= (async () => {
+    for (const client of clients) client.destroy();
+    await platform?.interrupt().catch((error: unknown) => log(`stopping the platform: ${String(error)}`));
+    await minio?.stop().catch((error: unknown) => log(`stopping MinIO: ${String(error)}`));
+    // The group leader exits first; let the rest of the group finish before removing its data.
+    for (let attempt = 0; platform && attempt < 100 && (await groupAlive(platform)); attempt++)
+      await sleep(200);
+    for (const dir of scratchDirs)
+      await rm(dir, { recursive: true, force: true, maxRetries: 5 }).catch((error: unknown) =>
+        log(`could not remove ${dir}: ${String(error)}`),
+      );
+  })();
+  return cleanedUp;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    log(`${signal}: stopping everything`);
+    void cleanup().finally(() => process.exit(130));
+  });
+const watchdog = setTimeout(() => {
+  log(`still running after ${WATCHDOG_MS / 60_000} min: giving up`);
+  void cleanup().finally(() => process.exit(1));
+}, WATCHDOG_MS);
+watchdog.unref();
+
+try {
+  const platformDir = await makeScratchDir('skybridge-bench-s3-');
+  scratchDirs.push(platformDir);
+  const { env, ports } = await isolatedPlatformEnv(platformDir, 'warn');
+  log('starting the platform...');
+  platform = spawnPlatform(process.execPath, [path.join(projectRoot, 'scripts/start.ts')], {
+    cwd: projectRoot,
+    env,
+  });
+
+  const minioDir = await makeScratchDir('skybridge-bench-s3-minio-');
+  scratchDirs.push(minioDir);
+  minio = await startMinio({
+    binary: await ensureGoTool('minio', log),
+    port: await freePort(),
+    consolePort: await freePort(),
+    dataDir: path.join(minioDir, 'data'),
+    logFile: path.join(minioDir, 'minio.log'),
+  });
+  log(`MinIO at ${minio.endpoint}`);
+  const minioBucket = 'bench';
+  const direct = s3Client(minio.endpoint, minio.accessKeyId, minio.secretAccessKey);
+  clients.push(direct);
+  await direct.send(new CreateBucketCommand({ Bucket: minioBucket }));
+
+  await platform.waitForOutput(READY_LINE, 300_000);
+  const api = `http://127.0.0.1:${ports.API_PORT}`;
+  const signup = await json(`${api}/auth/signup`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      email: `bench-${randomBytes(4).toString('hex')}@skybridge.local`,
+      password: randomBytes(18).toString('base64url'),
+      organizationName: 'S3 bench',
+    }),
+  });
+  if (signup.status !== 201 && signup.status !== 200)
+    throw new Error(`signup failed: ${signup.status} ${JSON.stringify(signup.body)}`);
+  const headers = {
+    authorization: `Bearer ${String(signup.body.token)}`,
+    'content-type': 'application/json',
+  };
+  const call = (method: string, route: string, body?: unknown) =>
+    json(`${api}${route}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+
+  const bucketName = `bench-${randomBytes(3).toString('hex')}`;
+  const bucket = await call('POST', '/bucket', {
+    name: bucketName,
+    provider: 'S3_COMPATIBLE',
+    bucketName: minioBucket,
+    endpoint: minio.endpoint,
+    forcePathStyle: true,
+    credentials: {
+      type: 'ACCESS_KEY',
+      accessKeyId: minio.accessKeyId,
+      secretAccessKey: minio.secretAccessKey,
+    },
+  });
+  if (bucket.status !== 201) throw new Error(`bucket registration failed: ${JSON.stringify(bucket.body)}`);
+  const bucketId = String(bucket.body.id);
+  for (let attempt = 0; ; attempt++) {
+    const status = (await call('GET', `/bucket/${bucketId}`)).body.status;
+    if (status === 'VALID') break;
+    if (status === 'INVALID' || attempt >= 240)
+      throw new Error(`bucket not validated (status ${String(status)})`);
+    await sleep(250);
+  }
+  const repo = await call('POST', '/repo', {
+    name: `bench-${randomBytes(3).toString('hex')}`,
+    bucketIds: [bucketId],
+  });
+  if (repo.status !== 201) throw new Error(`repository creation failed: ${JSON.stringify(repo.body)}`);
+  const key = await call('POST', `/repo/${String(repo.body.id)}/apikey`, {
+    name: 'bench',
+    scope: 'READ_WRITE',
+  });
+  if (key.status !== 201) throw new Error(`key creation failed: ${JSON.stringify(key.body)}`);
+  const bridge = s3Client(
+    `http://127.0.0.1:${ports.BRIDGE_S3_PORT}`,
+    String(key.body.accessKeyId),
+    String(key.body.secretAccessKey),
+  );
+  clients.push(bridge);
+  const startRssMB = round(await rssMB(await bridgePid(platform)), 1);
+  log(`bucket ${bucketName} registered and VALID; bridge at port ${ports.BRIDGE_S3_PORT}`);
+
+  const targets: Target[] = [
+    { name: 'direct', client: direct, bucket: minioBucket },
+    { name: 'bridge', client: bridge, bucket: bucketName },
+  ];
+
+  const small: SmallResult[] = [];
+  for (const op of ['PUT', 'GET'] as const)
+    for (const concurrency of [1, 64])
+      for (const target of targets) {
+        log(`4 KiB ${op} c${concurrency} ${target.name}...`);
+        small.push(await smallScenario(target, op, concurrency));
+      }
+
+  const large: LargeResult[] = [];
+  for (const target of targets) {
+    log(`256 MiB PUT/GET ${target.name} (${LARGE_RUNS} runs)...`);
+    large.push(...(await largeScenarios(target)));
+  }
+
+  // The very large object: 2 GiB if the measured bridge throughput says it fits the time budget.
+  const bridgePut = large.find((r) => r.target === 'bridge' && r.op === 'PUT')!.bestMBps;
+  const bridgeGet = large.find((r) => r.target === 'bridge' && r.op === 'GET')!.bestMBps;
+  const estimatedS = HUGE_SIZE_PREFERRED / MB / bridgePut + HUGE_SIZE_PREFERRED / MB / bridgeGet;
+  const hugeSize = estimatedS <= HUGE_BUDGET_S ? HUGE_SIZE_PREFERRED : HUGE_SIZE_FALLBACK;
+  const hugeNote =
+    hugeSize === HUGE_SIZE_PREFERRED
+      ? `2 GiB (estimated ${Math.round(estimatedS)} s up and down)`
+      : `1 GiB instead of 2 GiB: 2 GiB up and down was estimated at ${Math.round(estimatedS)} s (> ${HUGE_BUDGET_S} s)`;
+  log(`bridge RSS while streaming ${hugeNote}...`);
+  const pid = await bridgePid(platform);
+  const idleRssMB = round(await rssMB(pid), 1);
+  const bridgeTarget = targets[1]!;
+  const hugeKey = 'large/huge-object';
+  const up = await peakRssDuring(pid, () => putLarge(bridgeTarget, hugeKey, hugeSize));
+  const down = await peakRssDuring(pid, () => getLarge(bridgeTarget, hugeKey, hugeSize));
+  const huge = {
+    bytes: hugeSize,
+    note: hugeNote,
+    bridgePid: pid,
+    startRssMB,
+    idleRssMB,
+    put: {
+      seconds: round(up.result, 1),
+      MBps: round(hugeSize / MB / up.result, 1),
+      peakRssMB: round(up.peakMB, 1),
+      samples: up.samples,
+    },
+    get: {
+      seconds: round(down.result, 1),
+      MBps: round(hugeSize / MB / down.result, 1),
+      peakRssMB: round(down.peakMB, 1),
+      samples: down.samples,
+    },
+    peakRssMB: round(Math.max(up.peakMB, down.peakMB), 1),
+  };
+
+  // Ratios and targets.
+  const find = (targetName: string, op: string, concurrency: number) =>
+    small.find((r) => r.target === targetName && r.op === op && r.concurrency === concurrency)!;
+  const largeFind = (targetName: string, op: string) =>
+    large.find((r) => r.target === targetName && r.op === op)!;
+  const checks: {
+    metric: string;
+    direct: string;
+    bridge: string;
+    value: number;
+    target: string;
+    pass: boolean;
+  }[] = [];
+  for (const op of ['PUT', 'GET'] as const) {
+    const ratio = largeFind('bridge', op).bestMBps / largeFind('direct', op).bestMBps;
+    checks.push({
+      metric: `256 MiB ${op} MB/s, bridge/direct`,
+      direct: String(largeFind('direct', op).bestMBps),
+      bridge: String(largeFind('bridge', op).bestMBps),
+      value: round(ratio),
+      target: `≥ ${TARGETS.largeThroughputRatio}`,
+      pass: ratio >= TARGETS.largeThroughputRatio,
+    });
+  }
+  for (const op of ['PUT', 'GET'] as const)
+    for (const concurrency of [1, 64]) {
+      const ratio =
+        find('bridge', op, concurrency).opsPerSecond / find('direct', op, concurrency).opsPerSecond;
+      checks.push({
+        metric: `4 KiB ${op} c${concurrency} ops/s, bridge/direct`,
+        direct: String(find('direct', op, concurrency).opsPerSecond),
+        bridge: String(find('bridge', op, concurrency).opsPerSecond),
+        value: round(ratio),
+        target: `≥ ${TARGETS.smallOpsRatio}`,
+        pass: ratio >= TARGETS.smallOpsRatio,
+      });
+    }
+  for (const op of ['PUT', 'GET'] as const) {
+    const added = find('bridge', op, 1).p50Ms - find('direct', op, 1).p50Ms;
+    checks.push({
+      metric: `4 KiB ${op} c1 added p50 ms`,
+      direct: String(find('direct', op, 1).p50Ms),
+      bridge: String(find('bridge', op, 1).p50Ms),
+      value: round(added),
+      target: `≤ ${TARGETS.addedP50Ms}`,
+      pass: added <= TARGETS.addedP50Ms,
+    });
+  }
+  checks.push({
+    metric: `bridge peak RSS MB (${hugeSize / 2 ** 30} GiB up, then down)`,
+    direct: '—',
+    bridge: `${huge.peakRssMB} (start ${startRssMB}, before ${idleRssMB})`,
+    value: huge.peakRssMB,
+    target: `< ${TARGETS.bridgeRssMB}`,
+    pass: huge.peakRssMB < TARGETS.bridgeRssMB,
+  });
+
+  const report = {
+    recordedAt: new Date().toISOString(),
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model,
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+      note: 'client, bridge, MinIO, API, worker, PostgreSQL and Temporal all on this machine, over 127.0.0.1',
+    },
+    settings: {
+      megabyte: '10^6 bytes',
+      smallObjectBytes: SMALL_SIZE,
+      smallDurationMsPerScenario: SMALL_DURATION_MS,
+      smallConcurrencies: [1, 64],
+      largeObjectBytes: LARGE_SIZE,
+      largeRuns: LARGE_RUNS,
+      largeFigure: 'best of the runs',
+      hugeObjectBytes: hugeSize,
+      rssSampleMs: RSS_SAMPLE_MS,
+      client:
+        "@aws-sdk/client-s3, forcePathStyle, requestChecksumCalculation/responseChecksumValidation 'WHEN_REQUIRED', keep-alive agent maxSockets 128",
+    },
+    targets: TARGETS,
+    small,
+    large,
+    bridgeRss: huge,
+    ratios: Object.fromEntries(
+      checks.map((c) => [c.metric, { value: c.value, target: c.target, pass: c.pass }]),
+    ),
+  };
+  await writeFile(
+    path.join(projectRoot, 'bench/results/s3-latest.json'),
+    `${JSON.stringify(report, null, 2)}\n`,
+  );
+
+  const lines = [
+    `S3: MinIO direct vs through the Skybridge bridge (${report.machine.cpus} cores, everything on 127.0.0.1; MB = 10^6 bytes)`,
+    '',
+    '| scenario | direct ops/s | bridge ops/s | direct p50 / p99 ms | bridge p50 / p99 ms | errors (d/b) |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const op of ['PUT', 'GET'] as const)
+    for (const concurrency of [1, 64]) {
+      const d = find('direct', op, concurrency);
+      const b = find('bridge', op, concurrency);
+      lines.push(
+        `| 4 KiB ${op} c${concurrency} | ${d.opsPerSecond} | ${b.opsPerSecond} | ${d.p50Ms} / ${d.p99Ms} | ${b.p50Ms} / ${b.p99Ms} | ${d.errors}/${b.errors} |`,
+      );
+    }
+  lines.push('', '| scenario | direct MB/s (runs) | bridge MB/s (runs) |', '|---|---|---|');
+  for (const op of ['PUT', 'GET'] as const) {
+    const d = largeFind('direct', op);
+    const b = largeFind('bridge', op);
+    lines.push(
+      `| 256 MiB ${op} | ${d.bestMBps} (${d.runsMBps.join(', ')}) | ${b.bestMBps} (${b.runsMBps.join(', ')}) |`,
+    );
+  }
+  lines.push(
+    '',
+    `Bridge RSS while streaming ${hugeNote}: PUT ${huge.put.seconds} s (${huge.put.MBps} MB/s, peak ${huge.put.peakRssMB} MB), GET ${huge.get.seconds} s (${huge.get.MBps} MB/s, peak ${huge.get.peakRssMB} MB), just after start ${startRssMB} MB, before this transfer ${idleRssMB} MB.`,
+    '',
+    '| check | direct | bridge | value | target | result |',
+    '|---|---|---|---|---|---|',
+  );
+  for (const c of checks)
+    lines.push(
+      `| ${c.metric} | ${c.direct} | ${c.bridge} | ${c.value} | ${c.target} | ${c.pass ? 'pass' : 'FAIL'} |`,
+    );
+  console.log(lines.join('\n'));
+} catch (error) {
+  log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exitCode = 1;
+} finally {
+  log('stopping the platform and MinIO...');
+  await cleanup();
+  clearTimeout(watchdog);
+}
