@@ -8,7 +8,7 @@ import type { EntityName } from '@mikro-orm/core';
 import { Workspace } from '../core/db/entities/index.ts';
 import type { EntityManager } from '../core/db/orm.ts';
 import { notFound } from '../core/errors.ts';
-import type { Caller } from './middleware/authenticate.ts';
+import type { Caller } from './caller.ts';
 
 /** Populate and ordering, as MikroORM takes them. */
 export interface LookupOptions {

@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { aiProviderConnection, sealAiConfigSecret } from '../../core/ai/config-secrets.ts';
 import { AiLlmConfig, aiLlmTypes, Repository } from '../../core/db/entities/index.ts';
-import type { EntityManager } from '../../core/db/orm.ts';
 import { AppError } from '../../core/errors.ts';
 import { assertUrlAllowed, type OutboundPolicy } from '../../core/net/outbound-guard.ts';
 import type { MasterKeyring } from '../../core/secrets/keyring.ts';
@@ -12,6 +11,7 @@ import { AiProviderError } from '../../providers/ai/provider.ts';
 import { type AnyRoute, protectedRoute } from '../routing/route.ts';
 import { idParam, iso, workspaceSelector } from '../schemas.ts';
 import type { TenantScope } from '../tenancy.ts';
+import { assertNameFree } from '../unique-names.ts';
 
 const configName = z.string().trim().min(1).max(100);
 const apiEndpoint = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048);
@@ -54,12 +54,6 @@ export function presentAiConfig(config: AiLlmConfig) {
   };
 }
 
-async function assertNameFree(em: EntityManager, workspaceId: string, name: string) {
-  if ((await em.count(AiLlmConfig, { workspace: workspaceId, name })) > 0) {
-    throw new AppError('CONFLICT', `An AI LLM config named "${name}" already exists in this workspace`);
-  }
-}
-
 const loadWithSecrets = (tenant: TenantScope, configId: string) =>
   tenant.findInWorkspace(AiLlmConfig, 'AI LLM config', configId, { populate: ['apiKey', 'apiSecret'] });
 
@@ -96,7 +90,11 @@ export function aiConfigRoutes(deps: { keyring: MasterKeyring; outboundPolicy: O
       response: { status: 201, description: 'Created (status UNVALIDATED until validated)' },
       async handler({ em, tenant, body, auditTarget }) {
         const workspace = await tenant.workspace(body.workspaceId);
-        await assertNameFree(em, workspace.id, body.name);
+        await assertNameFree(em, AiLlmConfig, {
+          scope: { workspace: workspace.id },
+          name: body.name,
+          label: 'An AI LLM config',
+        });
         await assertUrlAllowed(body.apiEndpoint, deps.outboundPolicy);
         const id = randomUUID();
         const config = em.create(AiLlmConfig, {
@@ -143,7 +141,10 @@ export function aiConfigRoutes(deps: { keyring: MasterKeyring; outboundPolicy: O
       response: { status: 200, description: 'Updated' },
       async handler({ em, tenant, params, body, auditTarget }) {
         const config = await loadWithSecrets(tenant, params.configId);
-        if (body.name && body.name !== config.name) await assertNameFree(em, config.workspace.id, body.name);
+        if (body.name && body.name !== config.name) {
+          const scope = { workspace: config.workspace.id };
+          await assertNameFree(em, AiLlmConfig, { scope, name: body.name, label: 'An AI LLM config' });
+        }
         if (body.apiEndpoint) await assertUrlAllowed(body.apiEndpoint, deps.outboundPolicy);
         const changed = Object.keys(body).filter((field) => body[field as keyof typeof body] !== undefined);
         if (body.name !== undefined) config.name = body.name;

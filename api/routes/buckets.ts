@@ -9,7 +9,6 @@ import {
   toProviderCredentials,
 } from '../../core/buckets/credentials.ts';
 import { Bucket, bucketProviders, Repository } from '../../core/db/entities/index.ts';
-import type { EntityManager } from '../../core/db/orm.ts';
 import { AppError } from '../../core/errors.ts';
 import type { OutboundPolicy } from '../../core/net/outbound-guard.ts';
 import { assertUrlAllowed } from '../../core/net/outbound-guard.ts';
@@ -17,6 +16,7 @@ import type { MasterKeyring } from '../../core/secrets/keyring.ts';
 import { bucketValidationStateQuery, searchAttributes } from '../../workflows/definitions.ts';
 import { type AnyRoute, protectedRoute } from '../routing/route.ts';
 import { idParam, iso, uuid, workspaceSelector } from '../schemas.ts';
+import { assertNameFree } from '../unique-names.ts';
 import { jobMemo } from './jobs.ts';
 
 /** S3's bucket naming rules: the name is what S3 clients address through the bridge. */
@@ -184,7 +184,11 @@ export function bucketRoutes(deps: BucketRouteDependencies): AnyRoute[] {
       },
       async handler({ em, tenant, caller, body, auditTarget, afterCommit }) {
         const workspace = await tenant.workspace(body.workspaceId);
-        await assertNameFree(em, workspace.id, body.name);
+        await assertNameFree(em, Bucket, {
+          scope: { workspace: workspace.id },
+          name: body.name,
+          label: 'A bucket',
+        });
         await assertEndpointAllowed(body.endpoint);
         await assertCredentialEndpointAllowed(body.credentials);
         const credentials = toProviderCredentials(body.provider, body.credentials);
@@ -240,7 +244,13 @@ export function bucketRoutes(deps: BucketRouteDependencies): AnyRoute[] {
         const bucket = await tenant.findInWorkspace(Bucket, 'Bucket', params.bucketId, {
           populate: ['workspace'],
         });
-        if (body.name && body.name !== bucket.name) await assertNameFree(em, bucket.workspace.id, body.name);
+        if (body.name && body.name !== bucket.name) {
+          await assertNameFree(em, Bucket, {
+            scope: { workspace: bucket.workspace.id },
+            name: body.name,
+            label: 'A bucket',
+          });
+        }
         if (body.endpoint !== undefined) await assertEndpointAllowed(body.endpoint);
         await assertCredentialEndpointAllowed(body.credentials);
         const changed = applyUpdate(bucket, body, deps.keyring);
@@ -319,12 +329,6 @@ export function bucketRoutes(deps: BucketRouteDependencies): AnyRoute[] {
       },
     }),
   ];
-}
-
-async function assertNameFree(em: EntityManager, workspaceId: string, name: string): Promise<void> {
-  if ((await em.count(Bucket, { workspace: workspaceId, name })) > 0) {
-    throw new AppError('CONFLICT', `A bucket named "${name}" already exists in this workspace`);
-  }
 }
 
 /** Applies the changes and names the fields that changed (never their values: some are secret). */

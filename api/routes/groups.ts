@@ -2,10 +2,11 @@
 import { z } from 'zod';
 import { Group, GroupGrant, groupGrantAccess, Membership, Repository } from '../../core/db/entities/index.ts';
 import type { EntityManager } from '../../core/db/orm.ts';
-import { AppError, notFound } from '../../core/errors.ts';
+import { notFound } from '../../core/errors.ts';
 import { type AnyRoute, protectedRoute } from '../routing/route.ts';
 import { description, displayName, idParam, iso, uuid } from '../schemas.ts';
 import type { TenantScope } from '../tenancy.ts';
+import { assertNameFree } from '../unique-names.ts';
 
 const memberParams = z.object({ groupId: uuid, userId: uuid });
 const grantParams = z.object({ groupId: uuid, repoId: uuid });
@@ -24,12 +25,6 @@ async function presentGroup(em: EntityManager, group: Group) {
 
 const loadGroup = (tenant: TenantScope, groupId: string) =>
   tenant.findInOrganization(Group, 'Group', groupId, { populate: ['members'] });
-
-async function assertNameFree(em: EntityManager, organizationId: string, name: string) {
-  if ((await em.count(Group, { organization: organizationId, name })) > 0) {
-    throw new AppError('CONFLICT', `A group named "${name}" already exists`);
-  }
-}
 
 export function groupRoutes(): AnyRoute[] {
   return [
@@ -59,7 +54,11 @@ export function groupRoutes(): AnyRoute[] {
       body: z.object({ name: displayName, description: description.optional() }).strict(),
       response: { status: 201, description: 'Created' },
       async handler({ em, tenant, body, auditTarget }) {
-        await assertNameFree(em, tenant.organizationId, body.name);
+        await assertNameFree(em, Group, {
+          scope: { organization: tenant.organizationId },
+          name: body.name,
+          label: 'A group',
+        });
         const group = em.create(Group, {
           organization: tenant.organizationId,
           name: body.name,
@@ -96,7 +95,12 @@ export function groupRoutes(): AnyRoute[] {
       response: { status: 200, description: 'Updated' },
       async handler({ em, tenant, params, body, auditTarget }) {
         const group = await loadGroup(tenant, params.groupId);
-        if (body.name && body.name !== group.name) await assertNameFree(em, tenant.organizationId, body.name);
+        if (body.name && body.name !== group.name)
+          await assertNameFree(em, Group, {
+            scope: { organization: tenant.organizationId },
+            name: body.name,
+            label: 'A group',
+          });
         if (body.name !== undefined) group.name = body.name;
         if (body.description !== undefined) group.description = body.description;
         auditTarget({ type: 'group', id: group.id }, { fields: Object.keys(body) });

@@ -12,9 +12,10 @@ import {
 } from '../../core/db/entities/index.ts';
 import type { EntityManager } from '../../core/db/orm.ts';
 import { AppError, forbidden, notFound } from '../../core/errors.ts';
-import type { Caller } from '../middleware/authenticate.ts';
+import type { Caller } from '../caller.ts';
 import { type AnyRoute, protectedRoute } from '../routing/route.ts';
 import { displayName, email, idParam, iso } from '../schemas.ts';
+import { assertNameFree } from '../unique-names.ts';
 
 const role = z.enum(organizationRoles);
 
@@ -122,9 +123,8 @@ export function organizationRoutes(): AnyRoute[] {
       body: z.object({ name: displayName }).strict(),
       response: { status: 201, description: 'Created' },
       async handler({ em, caller, body, auditTarget }) {
-        if ((await em.count(Workspace, { organization: caller.organizationId, name: body.name })) > 0) {
-          throw new AppError('CONFLICT', `A workspace named "${body.name}" already exists`);
-        }
+        const scope = { organization: caller.organizationId };
+        await assertNameFree(em, Workspace, { scope, name: body.name, label: 'A workspace' });
         const workspace = em.create(Workspace, { organization: caller.organizationId, name: body.name });
         await em.flush();
         auditTarget({ type: 'workspace', id: workspace.id, workspaceId: workspace.id });
@@ -155,12 +155,13 @@ export function organizationRoutes(): AnyRoute[] {
       response: { status: 200, description: 'Updated' },
       async handler({ em, tenant, params, body, auditTarget }) {
         const workspace = await tenant.workspace(params.workspaceId);
-        const clash = await em.count(Workspace, {
-          organization: tenant.organizationId,
+        const scope = { organization: tenant.organizationId };
+        await assertNameFree(em, Workspace, {
+          scope,
           name: body.name,
-          id: { $ne: workspace.id },
+          label: 'A workspace',
+          except: workspace.id,
         });
-        if (clash > 0) throw new AppError('CONFLICT', `A workspace named "${body.name}" already exists`);
         workspace.name = body.name;
         auditTarget({ type: 'workspace', id: workspace.id, workspaceId: workspace.id }, { fields: ['name'] });
         return { body: presentWorkspace(workspace) };

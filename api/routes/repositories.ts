@@ -9,12 +9,12 @@ import {
   Repository,
   storageEndpointTypes,
 } from '../../core/db/entities/index.ts';
-import type { EntityManager } from '../../core/db/orm.ts';
 import { AppError } from '../../core/errors.ts';
 import { announceStorageKeyChange } from '../../core/keys/storage-key-resolver.ts';
 import { type AnyRoute, protectedRoute } from '../routing/route.ts';
 import { description, displayName, iso, uuid, workspaceSelector } from '../schemas.ts';
 import type { TenantScope } from '../tenancy.ts';
+import { assertNameFree } from '../unique-names.ts';
 
 const repoParams = z.object({ repoId: uuid });
 const attachParams = z.object({ repoId: uuid, resourceId: uuid });
@@ -55,12 +55,6 @@ export function presentRepository(repository: Repository) {
     createdAt: iso(repository.createdAt),
     updatedAt: iso(repository.updatedAt),
   };
-}
-
-async function assertNameFree(em: EntityManager, workspaceId: string, name: string) {
-  if ((await em.count(Repository, { workspace: workspaceId, name })) > 0) {
-    throw new AppError('CONFLICT', `A repository named "${name}" already exists in this workspace`);
-  }
 }
 
 /** Only resources of the repository's own workspace can be attached. */
@@ -163,7 +157,11 @@ export function repositoryRoutes(): AnyRoute[] {
       response: { status: 201, description: 'Created' },
       async handler({ em, tenant, body, auditTarget }) {
         const workspace = await tenant.workspace(body.workspaceId);
-        await assertNameFree(em, workspace.id, body.name);
+        await assertNameFree(em, Repository, {
+          scope: { workspace: workspace.id },
+          name: body.name,
+          label: 'A repository',
+        });
         const repository = em.create(Repository, {
           workspace,
           name: body.name,
@@ -213,8 +211,10 @@ export function repositoryRoutes(): AnyRoute[] {
       response: { status: 200, description: 'Updated' },
       async handler({ em, tenant, params, body, auditTarget }) {
         const repository = await loadRepository(tenant, params.repoId);
-        if (body.name && body.name !== repository.name)
-          await assertNameFree(em, repository.workspace.id, body.name);
+        if (body.name && body.name !== repository.name) {
+          const scope = { workspace: repository.workspace.id };
+          await assertNameFree(em, Repository, { scope, name: body.name, label: 'A repository' });
+        }
         const changed = Object.entries(body)
           .filter(([, value]) => value !== undefined)
           .map(([field]) => field);

@@ -10,7 +10,7 @@ import type { TokenSigner } from '../../core/auth/tokens.ts';
 import { AuditEvent, Membership, roleAtLeast } from '../../core/db/entities/index.ts';
 import type { EntityManager } from '../../core/db/orm.ts';
 import { forbidden, unauthenticated } from '../../core/errors.ts';
-import type { Caller } from '../middleware/authenticate.ts';
+import type { Caller } from '../caller.ts';
 import { toAppError } from '../middleware/problem.ts';
 import { TenantScope } from '../tenancy.ts';
 import type { AnyRoute, AuditTarget, ProtectedRoute, PublicRoute, RouteResult } from './route.ts';

@@ -9,7 +9,7 @@ import type { Request, Response } from 'express';
 import type { z } from 'zod';
 import type { OrganizationRole } from '../../core/db/entities/index.ts';
 import type { EntityManager } from '../../core/db/orm.ts';
-import type { Caller } from '../middleware/authenticate.ts';
+import type { Caller } from '../caller.ts';
 import type { TenantScope } from '../tenancy.ts';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';

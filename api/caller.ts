@@ -1,5 +1,5 @@
-/** Who is calling a protected route; set by api/routing/mount.ts. */
-import type { OrganizationRole } from '../../core/db/entities/index.ts';
+/** Who is calling a protected route: resolved once per request by api/routing/mount.ts. */
+import type { OrganizationRole } from '../core/db/entities/index.ts';
 
 export interface Caller {
   userId: string;
