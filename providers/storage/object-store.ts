@@ -66,9 +66,45 @@ export interface ByteRange {
   end?: number;
 }
 
+/** A multipart upload as an adapter sees it. */
+export interface MultipartUploadRef {
+  key: string;
+  /**
+   * Skybridge's id of the upload: 32 lower-case hex characters. Adapters that
+   * assemble uploads themselves name their pieces after it (GCS temporary
+   * objects, Azure block ids).
+   */
+  uploadId: string;
+  /** The backend's own id, when it has one (S3's UploadId). */
+  backendUploadId?: string;
+}
+
+/** One stored part, as recorded after UploadPart and handed back on completion and abort. */
+export interface UploadedPart {
+  partNumber: number;
+  /** Quoted, S3 style: the hex MD5 of the part's bytes where the backend gives or allows one. */
+  etag: string;
+  size: number;
+  /** Where the adapter keeps the part, when it needs more than the part number (Azure block ids). */
+  locator?: string[];
+}
+
+/** The parts of a multipart upload and the limits S3 sets on them. */
+export const multipartLimits = {
+  maxParts: 10_000,
+  minPartSize: 5 * 1024 * 1024,
+  maxPartSize: 5 * 1024 * 1024 * 1024,
+} as const;
+
 export interface ObjectStore {
   readonly provider: StorageProvider;
   readonly bucketName: string;
+  /**
+   * Two stores with the same scope can copy between each other on the
+   * backend (same provider, endpoint and account credentials); undefined when
+   * the adapter cannot copy server-side.
+   */
+  readonly nativeCopyScope?: string;
   /** Proves the credentials reach the bucket (HeadBucket, bucket metadata, container properties). */
   checkAccess(): Promise<void>;
   list(options?: ListOptions): Promise<ListPage>;
@@ -76,6 +112,34 @@ export interface ObjectStore {
   get(key: string, range?: ByteRange): Promise<{ info: ObjectInfo; body: Readable }>;
   put(key: string, body: Readable | Buffer, options?: PutOptions): Promise<{ etag?: string }>;
   delete(key: string): Promise<void>;
+  /**
+   * Server-side copy from `source` (a store whose nativeCopyScope equals
+   * this one's) to `key`, with the given content type and metadata. The
+   * object's bytes do not pass through Skybridge.
+   */
+  copyFrom(source: ObjectStore, sourceKey: string, key: string, options: PutOptions): Promise<{ etag?: string }>;
+
+  /** Starts an upload; no object is visible under `key` until it completes. */
+  createMultipartUpload(upload: MultipartUploadRef, options: PutOptions): Promise<{ backendUploadId?: string }>;
+  /** Stores one part (streamed: `contentLength` bytes of `body`); uploading a part number again replaces it. */
+  uploadPart(
+    upload: MultipartUploadRef,
+    partNumber: number,
+    body: Readable,
+    contentLength: number,
+  ): Promise<UploadedPart>;
+  /**
+   * Assembles `parts` (ascending part numbers, already checked against what
+   * was uploaded) into the object, with `options`' content type and metadata,
+   * and removes whatever the upload left behind.
+   */
+  completeMultipartUpload(
+    upload: MultipartUploadRef,
+    parts: UploadedPart[],
+    options: PutOptions,
+  ): Promise<{ etag?: string }>;
+  /** Removes every part uploaded so far; `parts` is what was recorded (an adapter may find more itself). */
+  abortMultipartUpload(upload: MultipartUploadRef, parts: UploadedPart[]): Promise<void>;
 }
 
 export const storageErrorCodes = [
@@ -110,3 +174,10 @@ export class StorageError extends Error {
     return this.code === 'Throttled' || this.code === 'Transient';
   }
 }
+
+/**
+ * Keys under this prefix belong to Skybridge (e.g. GCS multipart parts
+ * waiting to be composed): adapters hide them from listings and the bridge
+ * refuses them as object keys.
+ */
+export const reservedKeyPrefix = '.skybridge/';
