@@ -2,6 +2,7 @@
  * Which bucket and key a request addresses: path-style (`/bucket/key`) or
  * virtual-host style (`bucket.<suffix>/key`) when a suffix is configured.
  */
+import { reservedKeyPrefix } from '../../providers/storage/object-store.ts';
 import { S3Error } from './errors.ts';
 
 export interface S3Target {
@@ -46,5 +47,10 @@ export function decodeKey(raw: string): string {
     throw new S3Error('InvalidObjectName', 'Object keys must not contain "." or ".." path segments');
   }
   if (Buffer.byteLength(key) > MAX_KEY_BYTES) throw new S3Error('KeyTooLongError', 'Your key is too long');
+  if (key.startsWith(reservedKeyPrefix))
+    throw new S3Error(
+      'InvalidObjectName',
+      `Object keys under "${reservedKeyPrefix}" are reserved for Skybridge`,
+    );
   return key;
 }

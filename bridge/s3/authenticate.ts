@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import type { StorageKeyResolver } from '../../core/keys/storage-key-resolver.ts';
 import { S3AuthError } from './auth/errors.ts';
-import { createPayloadDecoder } from './auth/payload.ts';
+import { createPayloadDecoder, type PayloadDecoder } from './auth/payload.ts';
 import { parseSignedRequest, type SignedRequestInput, verifySignature } from './auth/sigv4.ts';
 import type { S3Authenticator } from './server.ts';
 
@@ -29,17 +29,19 @@ export function createS3Authenticator(
     if (!key) throw new S3AuthError('InvalidAccessKeyId');
     const signing = verifySignature(parsed, key.secretAccessKey, request);
     let failure: Error | undefined;
+    let decoder: PayloadDecoder | undefined;
+    const decoderOnce = () => {
+      decoder ??= createPayloadDecoder({ payloadHash: parsed.payloadHash, signing, headers: req.headers });
+      return decoder;
+    };
     return {
       key,
       body: () =>
-        verifiedBody(
-          req,
-          createPayloadDecoder({ payloadHash: parsed.payloadHash, signing, headers: req.headers }),
-          (error) => {
-            failure ??= error;
-          },
-        ),
+        verifiedBody(req, decoderOnce(), (error) => {
+          failure ??= error;
+        }),
       bodyFailure: () => failure,
+      bodyVerified: () => decoderOnce().result,
     };
   };
 }

@@ -9,10 +9,13 @@ import {
   type ByteRange,
   type ListPage,
   type ObjectInfo,
+  type PutOptions,
   StorageError,
 } from '../../providers/storage/object-store.ts';
 import { decodeKey } from './addressing.ts';
+import type { PayloadResult } from './auth/payload.ts';
 import { S3Error } from './errors.ts';
+import type { MultipartUploads } from './multipart-uploads.ts';
 import type { RepositoryBuckets, ServedBucket } from './repository-buckets.ts';
 import {
   copyObjectResultXml,
@@ -48,8 +51,12 @@ export interface OperationContext {
   body: () => Readable;
   /** Set when the body failed verification or was cut off: the reason an upload failed. */
   bodyFailure: () => Error | undefined;
+  /** The body's verified checksums, once it was read to the end. */
+  bodyVerified: () => Promise<PayloadResult>;
   /** The storage key's scope, for operations that need more than their own permission. */
   scope: StorageKeyScope;
+  storageKeyId: string;
+  uploads: MultipartUploads;
 }
 
 export interface Operation {
@@ -59,7 +66,7 @@ export interface Operation {
   run(context: OperationContext, served: ServedBucket | undefined): Promise<void>;
 }
 
-function sendXml(res: ServerResponse, status: number, xml: string): void {
+export function sendXml(res: ServerResponse, status: number, xml: string): void {
   res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml) });
   res.end(xml);
 }
@@ -87,7 +94,7 @@ export function s3ErrorFromStorage(error: unknown, missing: 'NoSuchKey' | 'NoSuc
   return new S3Error(code, message, { cause: error });
 }
 
-const listBuckets: Operation = {
+export const listBuckets: Operation = {
   name: 'ListBuckets',
   permission: 'read',
   needsBucket: false,
@@ -101,7 +108,7 @@ const listBuckets: Operation = {
   },
 };
 
-const headBucket: Operation = {
+export const headBucket: Operation = {
   name: 'HeadBucket',
   permission: 'read',
   needsBucket: true,
@@ -110,7 +117,7 @@ const headBucket: Operation = {
   },
 };
 
-const getBucketLocation: Operation = {
+export const getBucketLocation: Operation = {
   name: 'GetBucketLocation',
   permission: 'read',
   needsBucket: true,
@@ -186,7 +193,7 @@ async function listPage(
   return { maxKeys, prefix, delimiter, page };
 }
 
-const listObjectsV2: Operation = {
+export const listObjectsV2: Operation = {
   name: 'ListObjectsV2',
   permission: 'read',
   needsBucket: true,
@@ -213,7 +220,7 @@ const listObjectsV2: Operation = {
   },
 };
 
-const listObjectsV1: Operation = {
+export const listObjectsV1: Operation = {
   name: 'ListObjects',
   permission: 'read',
   needsBucket: true,
@@ -299,7 +306,7 @@ function checkConditions(req: IncomingMessage, info: ObjectInfo): 'ok' | 'not-mo
   return 'ok';
 }
 
-async function headOf(served: ServedBucket, key: string): Promise<ObjectInfo> {
+export async function headOf(served: ServedBucket, key: string): Promise<ObjectInfo> {
   try {
     return await served.store.head(key);
   } catch (error) {
@@ -307,7 +314,7 @@ async function headOf(served: ServedBucket, key: string): Promise<ObjectInfo> {
   }
 }
 
-function readObject(withBody: boolean): Operation {
+export function readObject(withBody: boolean): Operation {
   return {
     name: withBody ? 'GetObject' : 'HeadObject',
     permission: 'read',
@@ -367,7 +374,7 @@ function streamTo(body: Readable, res: ServerResponse): Promise<void> {
   });
 }
 
-function userMetadata(req: IncomingMessage): Record<string, string> {
+export function userMetadata(req: IncomingMessage): Record<string, string> {
   const metadata: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (name.startsWith('x-amz-meta-') && typeof value === 'string')
@@ -376,32 +383,59 @@ function userMetadata(req: IncomingMessage): Record<string, string> {
   return metadata;
 }
 
-const putObject: Operation = {
+/** The object's size as the request declares it (the decoded size of an aws-chunked body). */
+export function declaredLength(req: IncomingMessage, limit: number): number {
+  const declared = req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'];
+  if (declared === undefined)
+    throw new S3Error('MissingContentLength', 'You must provide the Content-Length HTTP header.');
+  const length = Number(declared);
+  if (!Number.isSafeInteger(length) || length < 0)
+    throw new S3Error('InvalidArgument', 'The Content-Length is not a valid size');
+  if (length > limit)
+    throw new S3Error('EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size');
+  return length;
+}
+
+/**
+ * Hands the verified body to `write`. A body that fails verification answers
+ * at once with its own error, whatever the backend's upload is still doing.
+ */
+export async function receiveBody<T>(
+  { body, bodyFailure }: OperationContext,
+  write: (body: Readable) => Promise<T>,
+): Promise<T> {
+  const upload = body();
+  const bodyFailed = new Promise<never>((_, reject) =>
+    upload.once('error', (error) => reject(bodyFailure() ?? error)),
+  );
+  bodyFailed.catch(() => {});
+  const stored = write(upload);
+  stored.catch(() => {}); // the backend's own failure after an answer was given
+  return Promise.race([stored, bodyFailed]).catch((error: unknown) => {
+    throw bodyFailure() ?? s3ErrorFromStorage(error, 'NoSuchBucket');
+  });
+}
+
+export const putObject: Operation = {
   name: 'PutObject',
   permission: 'write',
   needsBucket: true,
-  async run({ req, res, key, body, bodyFailure }, served) {
-    const declared = req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'];
-    if (declared === undefined)
-      throw new S3Error('MissingContentLength', 'You must provide the Content-Length HTTP header.');
-    const upload = body();
-    // A body that fails verification answers at once, whatever the backend's upload is still doing.
-    const bodyFailed = new Promise<never>((_, reject) =>
-      upload.once('error', (error) => reject(bodyFailure() ?? error)),
+  async run(context, served) {
+    const { req, res, key } = context;
+    const contentLength = declaredLength(req, MAX_OBJECT_SIZE);
+    const result = await receiveBody(context, (body) =>
+      served!.store.put(key, body, {
+        contentLength,
+        contentType: req.headers['content-type'],
+        metadata: userMetadata(req),
+      }),
     );
-    bodyFailed.catch(() => {});
-    const stored = served!.store.put(key, upload, {
-      contentLength: Number(declared),
-      contentType: req.headers['content-type'],
-      metadata: userMetadata(req),
-    });
-    const result = await Promise.race([stored, bodyFailed]).catch((error: unknown) => {
-      throw bodyFailure() ?? s3ErrorFromStorage(error, 'NoSuchBucket');
-    });
-    stored.catch(() => {}); // the backend's own failure after an answer was given
     res.writeHead(200, result.etag ? { etag: result.etag } : {}).end();
   },
 };
+
+/** S3's largest single PUT. */
+const MAX_OBJECT_SIZE = 5 * 1024 ** 3;
 
 /** `x-amz-copy-source: /bucket/key` (percent-encoded; a leading slash and `?versionId=` are optional). */
 function parseCopySource(header: string): { bucket: string; key: string } {
@@ -427,44 +461,53 @@ function checkCopyConditions(req: IncomingMessage, source: ObjectInfo): void {
     throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
 }
 
+/** The object named by `x-amz-copy-source`, readable with this key, its preconditions checked. */
+export async function resolveCopySource({
+  req,
+  buckets,
+  repositoryId,
+  scope,
+}: OperationContext): Promise<{ source: ServedBucket; key: string; info: ObjectInfo }> {
+  if (!scopeAllows(scope, 'read'))
+    throw new S3Error('AccessDenied', `This key's ${scope} scope does not allow reading the copy source`);
+  const named = parseCopySource(String(req.headers['x-amz-copy-source']));
+  const source = await buckets.find(repositoryId, named.bucket);
+  if (!source) throw new S3Error('NoSuchBucket', 'The specified source bucket does not exist');
+  const info = await headOf(source, named.key);
+  checkCopyConditions(req, info);
+  return { source, key: named.key, info };
+}
+
 /**
- * CopyObject within the repository, any backend to any backend, streamed
- * through the bridge (source read and destination written at once, never
- * held in memory). Needs read access to the source as well as write access.
+ * CopyObject within the repository, any backend to any backend: by the
+ * backend when both buckets are in one account of one provider, otherwise
+ * streamed through the bridge (read and written at once, never held in
+ * memory). Needs read access to the source as well as write access.
  */
-const copyObject: Operation = {
+export const copyObject: Operation = {
   name: 'CopyObject',
   permission: 'write',
   needsBucket: true,
-  async run({ req, res, key, buckets, repositoryId, scope }, served) {
-    if (!scopeAllows(scope, 'read'))
-      throw new S3Error('AccessDenied', `This key's ${scope} scope does not allow reading the copy source`);
-    const source = parseCopySource(String(req.headers['x-amz-copy-source']));
-    const sourceBucket = await buckets.find(repositoryId, source.bucket);
-    if (!sourceBucket) throw new S3Error('NoSuchBucket', 'The specified source bucket does not exist');
-    const info = await headOf(sourceBucket, source.key);
-    checkCopyConditions(req, info);
+  async run(context, served) {
+    const { req, res, key } = context;
+    const { source, key: sourceKey, info } = await resolveCopySource(context);
     const replace = String(req.headers['x-amz-metadata-directive'] ?? 'COPY').toUpperCase();
     if (replace !== 'COPY' && replace !== 'REPLACE')
       throw new S3Error('InvalidArgument', 'Unknown metadata directive.');
-    if (replace === 'COPY' && sourceBucket.bucket.id === served?.bucket.id && source.key === key) {
+    if (replace === 'COPY' && source.bucket.id === served!.bucket.id && sourceKey === key) {
       throw new S3Error(
         'InvalidRequest',
         "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata.",
       );
     }
-    const { body } = await sourceBucket.store.get(source.key).catch((error: unknown) => {
+    const options: PutOptions = {
+      contentLength: info.size,
+      contentType: replace === 'REPLACE' ? req.headers['content-type'] : info.contentType,
+      metadata: replace === 'REPLACE' ? userMetadata(req) : info.metadata,
+    };
+    const written = await copyBetween(source, sourceKey, served!, key, options).catch((error: unknown) => {
       throw s3ErrorFromStorage(error, 'NoSuchKey');
     });
-    const written = await served!.store
-      .put(key, body, {
-        contentLength: info.size,
-        contentType: replace === 'REPLACE' ? req.headers['content-type'] : info.contentType,
-        metadata: replace === 'REPLACE' ? userMetadata(req) : info.metadata,
-      })
-      .catch((error: unknown) => {
-        throw s3ErrorFromStorage(error, 'NoSuchBucket');
-      });
     const copied = await headOf(served!, key);
     sendXml(
       res,
@@ -474,7 +517,25 @@ const copyObject: Operation = {
   },
 };
 
-const deleteObject: Operation = {
+const canCopyNatively = (source: ServedBucket, destination: ServedBucket, size: number) =>
+  destination.store.nativeCopyScope !== undefined &&
+  destination.store.nativeCopyScope === source.store.nativeCopyScope &&
+  size <= MAX_OBJECT_SIZE;
+
+async function copyBetween(
+  source: ServedBucket,
+  sourceKey: string,
+  destination: ServedBucket,
+  key: string,
+  options: PutOptions,
+): Promise<{ etag?: string }> {
+  if (canCopyNatively(source, destination, options.contentLength ?? 0))
+    return destination.store.copyFrom(source.store, sourceKey, key, options);
+  const { body } = await source.store.get(sourceKey);
+  return destination.store.put(key, body, options);
+}
+
+export const deleteObject: Operation = {
   name: 'DeleteObject',
   permission: 'write',
   needsBucket: true,
@@ -488,7 +549,7 @@ const deleteObject: Operation = {
 
 const MAX_DELETE_BODY = 2 * 1024 * 1024;
 
-async function readSmallBody(body: Readable, limit: number): Promise<string> {
+export async function readSmallBody(body: Readable, limit: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -499,7 +560,7 @@ async function readSmallBody(body: Readable, limit: number): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-const deleteObjects: Operation = {
+export const deleteObjects: Operation = {
   name: 'DeleteObjects',
   permission: 'write',
   needsBucket: true,
@@ -519,71 +580,3 @@ const deleteObjects: Operation = {
     sendXml(res, 200, deleteResultXml(deleted, errors, quiet));
   },
 };
-
-const notImplemented = (name: string): Operation => ({
-  name,
-  permission: 'read',
-  needsBucket: false,
-  async run() {
-    throw new S3Error('NotImplemented', `${name} is not implemented by this Skybridge bridge`);
-  },
-});
-
-/** Sub-resources that turn a bucket or object request into another operation. */
-const unsupportedSubresources = [
-  'acl',
-  'policy',
-  'cors',
-  'lifecycle',
-  'versioning',
-  'versions',
-  'tagging',
-  'website',
-  'logging',
-  'notification',
-  'replication',
-  'encryption',
-  'object-lock',
-  'retention',
-  'legal-hold',
-  'accelerate',
-  'requestPayment',
-  'analytics',
-  'inventory',
-  'metrics',
-  'intelligent-tiering',
-  'ownershipControls',
-  'publicAccessBlock',
-  'restore',
-  'select',
-  'torrent',
-  'attributes',
-  'uploads',
-  'uploadId',
-  'partNumber',
-];
-
-/** Picks the operation from method, address and query, as S3 does. */
-export function selectOperation(
-  method: string,
-  hasBucket: boolean,
-  hasKey: boolean,
-  query: URLSearchParams,
-  headers: IncomingMessage['headers'],
-): Operation {
-  const unsupported = unsupportedSubresources.find((name) => query.has(name));
-  if (unsupported) return notImplemented(`The "${unsupported}" sub-resource`);
-  if (!hasBucket) return method === 'GET' ? listBuckets : notImplemented(`${method} on the service`);
-  if (!hasKey) {
-    if (method === 'HEAD') return headBucket;
-    if (method === 'GET' && query.has('location')) return getBucketLocation;
-    if (method === 'GET') return query.get('list-type') === '2' ? listObjectsV2 : listObjectsV1;
-    if (method === 'POST' && query.has('delete')) return deleteObjects;
-    return notImplemented(`${method} on a bucket (bucket creation and deletion happen in the control plane)`);
-  }
-  if (method === 'GET') return readObject(true);
-  if (method === 'HEAD') return readObject(false);
-  if (method === 'PUT') return headers['x-amz-copy-source'] ? copyObject : putObject;
-  if (method === 'DELETE') return deleteObject;
-  return notImplemented(`${method} on an object`);
-}

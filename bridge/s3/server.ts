@@ -15,15 +15,12 @@ import {
 } from '../../core/metering/http-exchange-meter.ts';
 import type { UsageRecorder } from '../../core/metering/usage-recorder.ts';
 import { resolveTarget } from './addressing.ts';
+import type { PayloadResult } from './auth/payload.ts';
 import { S3Error, sendS3Error } from './errors.ts';
-import {
-  type Operation,
-  type OperationContext,
-  s3ErrorFromStorage,
-  scopeAllows,
-  selectOperation,
-} from './operations.ts';
+import type { MultipartUploads } from './multipart-uploads.ts';
+import { type Operation, type OperationContext, s3ErrorFromStorage, scopeAllows } from './operations.ts';
 import type { RepositoryBuckets } from './repository-buckets.ts';
+import { selectOperation } from './routing.ts';
 
 export interface AuthenticatedS3Request {
   key: ResolvedStorageKey;
@@ -31,6 +28,8 @@ export interface AuthenticatedS3Request {
   body(): Readable;
   /** Why the body stream failed verification or was cut off, once it has. */
   bodyFailure(): Error | undefined;
+  /** Settles once the whole body was read: its verified checksums, or why it failed. */
+  bodyVerified(): Promise<PayloadResult>;
 }
 
 /** Checks the request's signature and resolves its key; throws S3-coded errors. */
@@ -43,6 +42,7 @@ export type S3Authenticator = (
 export interface S3ServerDependencies {
   authenticate: S3Authenticator;
   buckets: RepositoryBuckets;
+  uploads: MultipartUploads;
   /** `s3.example.com` makes `<bucket>.s3.example.com` address a bucket (virtual-host style). */
   virtualHostSuffix?: string;
   log: Logger;
@@ -121,7 +121,7 @@ async function handle(
     req.headers,
   );
   resolved.operation = operation.name;
-  const { key, body, bodyFailure } = await deps.authenticate(req, rawPath, rawQuery);
+  const { key, body, bodyFailure, bodyVerified } = await deps.authenticate(req, rawPath, rawQuery);
   resolved.key = key;
   assertKeyUsable(key, operation);
   const served = target.bucket ? await deps.buckets.find(key.repositoryId, target.bucket) : undefined;
@@ -138,7 +138,10 @@ async function handle(
     key: target.key ?? '',
     body: meter ? () => meter.countRequestBody(body()) : body,
     bodyFailure,
+    bodyVerified,
     scope: key.scope,
+    storageKeyId: key.keyId,
+    uploads: deps.uploads,
   };
   await operation.run(context, served);
 }

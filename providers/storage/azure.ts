@@ -2,18 +2,21 @@
  * Azure Blob Storage through `@azure/storage-blob`: shared key, SAS token or
  * connection string. A bucket is a container.
  */
+import { createHash, type Hash } from 'node:crypto';
 import type { Agent } from 'node:http';
-import { Readable } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import {
   AnonymousCredential,
   type BlobDownloadResponseParsed,
   type BlobItem,
   type BlobPrefix,
   BlobServiceClient,
+  type BlockBlobClient,
   type ContainerClient,
   type StoragePipelineOptions,
   StorageSharedKeyCredential,
 } from '@azure/storage-blob';
+import { type Block, blockId, MAX_BLOCK_SIZE, MAX_BLOCKS_PER_BLOB, splitIntoBlocks } from './azure-blocks.ts';
 import { decodeAzureMetadata, encodeAzureMetadata } from './azure-metadata.ts';
 import { classifyFailure, mapFailures, mapStreamFailures, messageOf } from './errors.ts';
 import {
@@ -22,11 +25,13 @@ import {
   type ByteRange,
   type ListOptions,
   type ListPage,
+  type MultipartUploadRef,
   type ObjectInfo,
   type ObjectStore,
   type PutOptions,
   StorageError,
   type StorageProvider,
+  type UploadedPart,
 } from './object-store.ts';
 import { agentForUrl, type OutboundAgents } from './outbound-agents.ts';
 import { assertValidRange, quotedEtag, totalSizeFromContentRange } from './ranges.ts';
@@ -38,6 +43,8 @@ const UPLOAD_BUFFER_SIZE = 4 * 1024 * 1024;
 const UPLOAD_CONCURRENCY = 4;
 /** Resumptions of a download interrupted mid-body. */
 const DOWNLOAD_RESUME_ATTEMPTS = 3;
+/** Polls of a server-side copy still in progress (the SDK waits 15 s between them). */
+const COPY_POLL_INTERVAL_MS = 1_000;
 
 export function isAzureCredentials(credentials: BucketCredentials): credentials is AzureCredentials {
   return credentials.kind.startsWith('AZURE_');
@@ -124,16 +131,29 @@ function serviceClientFromConnectionString(
   }
 }
 
+/**
+ * One account at one endpoint. A shared key (given as such or in a
+ * connection string) reads any blob of its account; a SAS only what it
+ * grants, so SAS stores share a scope only with the same token (hashed here).
+ */
+function copyScopeOf(service: BlobServiceClient): string {
+  const url = new URL(service.url);
+  const account = `azure:${url.origin}/${service.accountName}`;
+  if (service.credential instanceof StorageSharedKeyCredential) return `${account}:shared-key`;
+  return `${account}:sas:${createHash('sha256').update(url.search).digest('hex')}`;
+}
+
 export class AzureObjectStore implements ObjectStore {
   readonly provider: StorageProvider = 'AZURE';
   readonly bucketName: string;
+  readonly nativeCopyScope: string;
   private readonly container: ContainerClient;
 
   constructor(connection: BucketConnection, credentials: AzureCredentials, agents: OutboundAgents = {}) {
     this.bucketName = connection.bucketName;
-    this.container = createServiceClient(connection, credentials, agents).getContainerClient(
-      connection.bucketName,
-    );
+    const service = createServiceClient(connection, credentials, agents);
+    this.container = service.getContainerClient(connection.bucketName);
+    this.nativeCopyScope = copyScopeOf(service);
   }
 
   async checkAccess(): Promise<void> {
@@ -223,6 +243,93 @@ export class AzureObjectStore implements ObjectStore {
     await this.call(() => this.container.getBlobClient(key).deleteIfExists({ deleteSnapshots: 'include' }));
   }
 
+  /**
+   * Copy Blob, then the requested properties: the copy keeps the source's. A
+   * same-account source needs no SAS: the destination's shared key (or the
+   * SAS in the source's URL) authorises reading it.
+   */
+  async copyFrom(
+    source: ObjectStore,
+    sourceKey: string,
+    key: string,
+    options: PutOptions,
+  ): Promise<{ etag?: string }> {
+    if (!(source instanceof AzureObjectStore) || source.nativeCopyScope !== this.nativeCopyScope)
+      throw new StorageError('Invalid', 'a server-side copy needs a source in the same Azure account');
+    const blob = this.container.getBlobClient(key);
+    const sourceUrl = source.container.getBlobClient(sourceKey).url;
+    await this.call(async () => {
+      const copy = await blob.beginCopyFromURL(sourceUrl, { intervalInMs: COPY_POLL_INTERVAL_MS });
+      return copy.pollUntilDone();
+    });
+    await this.call(() => blob.setHTTPHeaders({ blobContentType: options.contentType }));
+    const response = await this.call(() => blob.setMetadata(encodeAzureMetadata(options.metadata)));
+    return { etag: quotedEtag(response.etag) };
+  }
+
+  /**
+   * Parts are blocks staged on the destination blob, invisible until
+   * committed; nothing to set up. Committing discards every uncommitted block
+   * of the blob, so of two uploads to one key only the first to complete can.
+   */
+  async createMultipartUpload(): Promise<{ backendUploadId?: string }> {
+    return {};
+  }
+
+  /** One block per MAX_BLOCK_SIZE bytes of the part, streamed as it comes; the ETag is the part's MD5. */
+  async uploadPart(
+    upload: MultipartUploadRef,
+    partNumber: number,
+    body: Readable,
+    contentLength: number,
+  ): Promise<UploadedPart> {
+    const blob = this.container.getBlockBlobClient(upload.key);
+    const md5 = createHash('md5');
+    const locator: string[] = [];
+    for await (const block of splitIntoBlocks(hashing(body, md5), contentLength, MAX_BLOCK_SIZE)) {
+      const id = blockId(upload.uploadId, partNumber, block.index);
+      await this.stageBlock(blob, id, block);
+      locator.push(id);
+    }
+    return { partNumber, etag: `"${md5.digest('hex')}"`, size: contentLength, locator };
+  }
+
+  /** A stream body is sent once: a failed body (shorter than declared, the client's own failure) says why. */
+  private async stageBlock(blob: BlockBlobClient, id: string, block: Block): Promise<void> {
+    await this.call(() =>
+      blob.stageBlock(id, block.body, block.length).catch((error: unknown) => {
+        throw block.body.errored ?? error;
+      }),
+    );
+  }
+
+  async completeMultipartUpload(
+    upload: MultipartUploadRef,
+    parts: UploadedPart[],
+    options: PutOptions,
+  ): Promise<{ etag?: string }> {
+    const blockIds = parts.flatMap((part) => {
+      if (!part.locator) throw new StorageError('Invalid', `part ${part.partNumber} has no Azure block ids`);
+      return part.locator;
+    });
+    if (blockIds.length > MAX_BLOCKS_PER_BLOB)
+      throw new StorageError('Invalid', `Azure commits a blob from at most ${MAX_BLOCKS_PER_BLOB} blocks`);
+    const response = await this.call(() =>
+      this.container.getBlockBlobClient(upload.key).commitBlockList(blockIds, {
+        blobHTTPHeaders: { blobContentType: options.contentType },
+        metadata: encodeAzureMetadata(options.metadata),
+      }),
+    );
+    return { etag: quotedEtag(response.etag) };
+  }
+
+  /**
+   * Azure has no call that drops uncommitted blocks: they expire after 7
+   * days, or go with the blob's next commit. Committing an empty list to drop
+   * them would leave an empty blob where there was none (or replace one).
+   */
+  async abortMultipartUpload(): Promise<void> {}
+
   private call<T>(operation: () => Promise<T>): Promise<T> {
     return mapFailures(azureErrorToStorageError, operation);
   }
@@ -249,6 +356,18 @@ function objectInfoFromDownload(key: string, response: BlobDownloadResponseParse
     contentType: response.contentType,
     metadata: decodeAzureMetadata(response.metadata),
   };
+}
+
+/** `body`'s bytes, fed to `hash` on their way; destroying the result destroys `body`. */
+function hashing(body: Readable, hash: Hash): Readable {
+  const passThrough = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      callback(null, chunk);
+    },
+  });
+  // Failures reach the reader through the returned stream.
+  return pipeline(body, passThrough, () => {});
 }
 
 function nodeReadable(body: NodeJS.ReadableStream | undefined): Readable {

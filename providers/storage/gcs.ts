@@ -30,11 +30,14 @@ import {
   type ByteRange,
   type ListOptions,
   type ListPage,
+  type MultipartUploadRef,
   type ObjectInfo,
   type ObjectStore,
   type PutOptions,
+  reservedKeyPrefix,
   StorageError,
   type StorageProvider,
+  type UploadedPart,
 } from './object-store.ts';
 import { agentForUrl, hasOutboundAgents, type OutboundAgents } from './outbound-agents.ts';
 import { assertValidRange, quotedEtag } from './ranges.ts';
@@ -43,6 +46,11 @@ import { assertValidRange, quotedEtag } from './ranges.ts';
 const SINGLE_REQUEST_UPLOAD_LIMIT = 8 * 1024 * 1024;
 /** Resumable uploads send (and keep in memory, to resend on failure) one chunk at a time; a multiple of 256 KiB. */
 const RESUMABLE_CHUNK_SIZE = 8 * 1024 * 1024;
+/** GCS's limit on the source objects of one compose request. */
+const MAX_COMPOSE_SOURCES = 32;
+/** Requests in flight at once when composing or deleting an upload's many objects. */
+const PARALLEL_REQUESTS = 10;
+const GOOGLE_STORAGE_ENDPOINT = 'https://storage.googleapis.com';
 
 export interface ServiceAccountKey {
   clientEmail: string;
@@ -186,13 +194,14 @@ function agentInterceptor(agents: OutboundAgents): StorageInterceptor {
 export class GcsObjectStore implements ObjectStore {
   readonly provider: StorageProvider = 'GCS';
   readonly bucketName: string;
+  readonly nativeCopyScope: string;
   private readonly bucket: Bucket;
 
   constructor(connection: BucketConnection, serviceAccountJson: string, agents: OutboundAgents = {}) {
     this.bucketName = connection.bucketName;
-    const storage = new Storage(
-      storageOptions(connection, parseServiceAccountKey(serviceAccountJson), agents),
-    );
+    const key = parseServiceAccountKey(serviceAccountJson);
+    this.nativeCopyScope = `gcs:${connection.endpoint ?? GOOGLE_STORAGE_ENDPOINT}:${key.clientEmail}`;
+    const storage = new Storage(storageOptions(connection, key, agents));
     if (hasOutboundAgents(agents)) {
       storage.interceptors.push(agentInterceptor(agents));
       installTeenyRequestAgents(agents);
@@ -221,9 +230,13 @@ export class GcsObjectStore implements ObjectStore {
       }),
     );
     const pageToken = (nextQuery as { pageToken?: string } | null)?.pageToken;
+    const prefixes = (response as { prefixes?: string[] } | undefined)?.prefixes ?? [];
+    // Hiding Skybridge's own objects can leave a page short, or empty with a token: callers loop on the token.
     return {
-      objects: files.map((file) => objectInfoFrom(file.name, file.metadata)),
-      commonPrefixes: (response as { prefixes?: string[] } | undefined)?.prefixes ?? [],
+      objects: files
+        .filter((file) => isVisible(file.name))
+        .map((file) => objectInfoFrom(file.name, file.metadata)),
+      commonPrefixes: prefixes.filter(isVisible),
       nextContinuationToken: pageToken || undefined,
     };
   }
@@ -245,7 +258,15 @@ export class GcsObjectStore implements ObjectStore {
 
   async put(key: string, body: Readable | Buffer, options: PutOptions = {}): Promise<{ etag?: string }> {
     const file = this.bucket.file(key);
-    const contentLength = Buffer.isBuffer(body) ? body.length : options.contentLength;
+    if (Buffer.isBuffer(body))
+      await this.upload(file, Readable.from([body]), { ...options, contentLength: body.length });
+    else await this.upload(file, body, options);
+    return { etag: quotedEtag(file.metadata.etag) };
+  }
+
+  /** Streams `body` into `file`; afterwards `file.metadata` describes the stored object. */
+  private async upload(file: File, body: Readable, options: PutOptions): Promise<void> {
+    const { contentLength } = options;
     const resumable = contentLength === undefined || contentLength > SINGLE_REQUEST_UPLOAD_LIMIT;
     const destination = file.createWriteStream({
       resumable,
@@ -253,10 +274,8 @@ export class GcsObjectStore implements ObjectStore {
       contentType: options.contentType,
       metadata: { contentType: options.contentType, metadata: options.metadata },
     });
-    const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
-    await this.call(() => pipeline(source, destination));
+    await this.call(() => pipeline(body, destination));
     await this.repairContentType(file, options.contentType);
-    return { etag: quotedEtag(file.metadata.etag) };
   }
 
   /**
@@ -271,6 +290,122 @@ export class GcsObjectStore implements ObjectStore {
   /** Deleting a missing object succeeds, as on S3. */
   async delete(key: string): Promise<void> {
     await this.call(() => this.bucket.file(key).delete({ ignoreNotFound: true }));
+  }
+
+  /** A rewrite: the bytes are copied inside GCS. */
+  async copyFrom(
+    source: ObjectStore,
+    sourceKey: string,
+    key: string,
+    options: PutOptions,
+  ): Promise<{ etag?: string }> {
+    if (!(source instanceof GcsObjectStore) || source.nativeCopyScope !== this.nativeCopyScope)
+      throw new StorageError('Invalid', 'a server-side copy needs a source in the same GCS account');
+    const destination = this.bucket.file(key);
+    const [, response] = await this.call(() =>
+      source.bucket.file(sourceKey).copy(destination, {
+        contentType: options.contentType,
+        metadata: options.metadata,
+      }),
+    );
+    const copied = (response as { resource?: FileMetadata } | undefined)?.resource;
+    const [resource] = copied ? [copied] : await this.call(() => destination.getMetadata());
+    return { etag: await this.settleMetadata(destination, resource, options) };
+  }
+
+  /** Parts are temporary objects, composed on completion: nothing to start on GCS. */
+  async createMultipartUpload(): Promise<{ backendUploadId?: string }> {
+    return {};
+  }
+
+  async uploadPart(
+    upload: MultipartUploadRef,
+    partNumber: number,
+    body: Readable,
+    contentLength: number,
+  ): Promise<UploadedPart> {
+    const file = this.bucket.file(partObjectName(upload, partNumber));
+    await this.upload(file, body, { contentLength });
+    const { size, md5Hash } = file.metadata;
+    if (Number(size) !== contentLength) {
+      await this.call(() => file.delete({ ignoreNotFound: true }));
+      throw new StorageError('Invalid', `part ${partNumber} has ${size} bytes instead of ${contentLength}`);
+    }
+    // Reliable: the upload has checked the stored object's CRC32C against the bytes sent.
+    if (!md5Hash) throw new StorageError('Invalid', `GCS reported no MD5 hash for part ${partNumber}`);
+    return { partNumber, etag: `"${Buffer.from(md5Hash, 'base64').toString('hex')}"`, size: contentLength };
+  }
+
+  async completeMultipartUpload(
+    upload: MultipartUploadRef,
+    parts: UploadedPart[],
+    options: PutOptions,
+  ): Promise<{ etag?: string }> {
+    if (parts.length === 0) throw new StorageError('Invalid', 'a multipart upload needs at least one part');
+    const sources = await this.composeStages(
+      upload,
+      parts.map((part) => partObjectName(upload, part.partNumber)),
+    );
+    const destination = this.bucket.file(upload.key);
+    const resource = await this.compose(sources, destination, {
+      contentType: options.contentType,
+      metadata: options.metadata,
+    });
+    const etag = await this.settleMetadata(destination, resource, options);
+    await this.deleteUploadObjects(upload);
+    return { etag };
+  }
+
+  async abortMultipartUpload(upload: MultipartUploadRef): Promise<void> {
+    await this.deleteUploadObjects(upload);
+  }
+
+  /** Composes groups of sources into intermediate objects until one compose request can take them all. */
+  private async composeStages(upload: MultipartUploadRef, sources: string[]): Promise<string[]> {
+    let current = sources;
+    for (let stage = 1; current.length > MAX_COMPOSE_SOURCES; stage++) {
+      const groups = chunks(current, MAX_COMPOSE_SOURCES);
+      const intermediates = groups.map((_, index) => stageObjectName(upload, stage, index));
+      await inBatches(groups, (group, index) =>
+        this.compose(group, this.bucket.file(intermediates[index] ?? ''), {}),
+      );
+      current = intermediates;
+    }
+    return current;
+  }
+
+  /** `bucket.combine` sends no custom metadata, so the compose request is made here. */
+  private async compose(sources: string[], destination: File, resource: FileMetadata): Promise<FileMetadata> {
+    const [body] = await this.call(() =>
+      destination.request({
+        method: 'POST',
+        uri: '/compose',
+        json: { destination: resource, sourceObjects: sources.map((name) => ({ name })) },
+      }),
+    );
+    return body as FileMetadata;
+  }
+
+  /** Parts (uploaded or not listed on completion) and intermediate objects alike. */
+  private async deleteUploadObjects(upload: MultipartUploadRef): Promise<void> {
+    const [files] = await this.call(() => this.bucket.getFiles({ prefix: uploadPrefix(upload) }));
+    await inBatches(files, (file) => this.call(() => file.delete({ ignoreNotFound: true })));
+  }
+
+  /**
+   * Gives a copy or compose result exactly `options`' content type and
+   * metadata, where the backend kept or merged the source's; returns the
+   * object's ETag as head() reports it.
+   */
+  private async settleMetadata(
+    file: File,
+    resource: FileMetadata,
+    options: PutOptions,
+  ): Promise<string | undefined> {
+    const patch = metadataPatch(resource, options);
+    if (!patch) return quotedEtag(resource.etag);
+    const [updated] = await this.call(() => file.setMetadata(patch));
+    return quotedEtag(updated.etag);
   }
 
   private call<T>(operation: () => Promise<T>): Promise<T> {
@@ -294,4 +429,55 @@ function stringValues(metadata: FileMetadata['metadata']): Record<string, string
   if (!metadata) return undefined;
   const entries = Object.entries(metadata).filter(([, value]) => value !== null && value !== undefined);
   return Object.fromEntries(entries.map(([name, value]) => [name, String(value)]));
+}
+
+function isVisible(name: string): boolean {
+  return !name.startsWith(reservedKeyPrefix);
+}
+
+function uploadPrefix(upload: MultipartUploadRef): string {
+  return `${reservedKeyPrefix}multipart/${upload.uploadId}/`;
+}
+
+function partObjectName(upload: MultipartUploadRef, partNumber: number): string {
+  return `${uploadPrefix(upload)}${String(partNumber).padStart(5, '0')}`;
+}
+
+function stageObjectName(upload: MultipartUploadRef, stage: number, index: number): string {
+  return `${uploadPrefix(upload)}stage-${stage}-${String(index).padStart(5, '0')}`;
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  return Array.from({ length: Math.ceil(items.length / size) }, (_, index) =>
+    items.slice(index * size, (index + 1) * size),
+  );
+}
+
+/** Runs `task` on every item, PARALLEL_REQUESTS at a time. */
+async function inBatches<T>(items: T[], task: (item: T, index: number) => Promise<unknown>): Promise<void> {
+  for (let start = 0; start < items.length; start += PARALLEL_REQUESTS) {
+    const batch = items.slice(start, start + PARALLEL_REQUESTS);
+    await Promise.all(batch.map((item, offset) => task(item, start + offset)));
+  }
+}
+
+/**
+ * The PATCH that makes `resource` carry `options`' content type and exactly
+ * its metadata (null removes a key), or undefined when it already does.
+ */
+function metadataPatch(resource: FileMetadata, options: PutOptions): FileMetadata | undefined {
+  const wanted = options.metadata ?? {};
+  const current = stringValues(resource.metadata) ?? {};
+  const stale = Object.keys(current).filter((name) => !Object.hasOwn(wanted, name));
+  const metadataDiffers =
+    stale.length > 0 || Object.entries(wanted).some(([name, value]) => current[name] !== value);
+  const contentTypeDiffers =
+    options.contentType !== undefined && resource.contentType !== options.contentType;
+  if (!metadataDiffers && !contentTypeDiffers) return undefined;
+  return {
+    contentType: options.contentType,
+    metadata: metadataDiffers
+      ? { ...wanted, ...Object.fromEntries(stale.map((name) => [name, null])) }
+      : undefined,
+  };
 }

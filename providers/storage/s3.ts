@@ -5,6 +5,10 @@
  */
 import { Readable } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   type GetObjectCommandOutput,
@@ -16,6 +20,7 @@ import {
   S3Client,
   type S3ClientConfig,
   S3ServiceException,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { classifyFailure, mapFailures, mapStreamFailures, messageOf } from './errors.ts';
@@ -24,12 +29,14 @@ import type {
   ByteRange,
   ListOptions,
   ListPage,
+  MultipartUploadRef,
   ObjectInfo,
   ObjectStore,
   PutOptions,
-  StorageError,
   StorageProvider,
+  UploadedPart,
 } from './object-store.ts';
+import { StorageError } from './object-store.ts';
 import type { OutboundAgents } from './outbound-agents.ts';
 import { assertValidRange, httpRangeHeader, quotedEtag, totalSizeFromContentRange } from './ranges.ts';
 
@@ -99,11 +106,13 @@ function s3ClientConfig(connection: BucketConnection, credentials: S3Credentials
 export class S3ObjectStore implements ObjectStore {
   readonly provider: StorageProvider;
   readonly bucketName: string;
+  readonly nativeCopyScope: string;
   private readonly client: S3Client;
 
   constructor(connection: BucketConnection, credentials: S3Credentials, agents: OutboundAgents = {}) {
     this.provider = connection.provider;
     this.bucketName = connection.bucketName;
+    this.nativeCopyScope = copyScopeOf(connection, credentials);
     this.client = new S3Client({
       ...s3ClientConfig(connection, credentials),
       // An options object: the SDK builds its NodeHttpHandler from it, so no import of @smithy/node-http-handler.
@@ -230,9 +239,118 @@ export class S3ObjectStore implements ObjectStore {
     await this.call(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucketName, Key: key })));
   }
 
+  /** CopyObject; objects over 5 GiB are beyond one CopyObject call (the caller streams those). */
+  async copyFrom(
+    source: ObjectStore,
+    sourceKey: string,
+    key: string,
+    options: PutOptions,
+  ): Promise<{ etag?: string }> {
+    if (!(source instanceof S3ObjectStore) || source.nativeCopyScope !== this.nativeCopyScope)
+      throw new StorageError('Invalid', 'a server-side copy needs a source in the same S3 account');
+    const output = await this.call(() =>
+      this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucketName,
+          Key: key,
+          CopySource: `${source.bucketName}/${encodeURIComponent(sourceKey)}`,
+          MetadataDirective: 'REPLACE',
+          ContentType: options.contentType,
+          Metadata: options.metadata,
+        }),
+      ),
+    );
+    return { etag: quotedEtag(output.CopyObjectResult?.ETag) };
+  }
+
+  async createMultipartUpload(
+    upload: MultipartUploadRef,
+    options: PutOptions,
+  ): Promise<{ backendUploadId?: string }> {
+    const output = await this.call(() =>
+      this.client.send(
+        new CreateMultipartUploadCommand({
+          Bucket: this.bucketName,
+          Key: upload.key,
+          ContentType: options.contentType,
+          Metadata: options.metadata,
+        }),
+      ),
+    );
+    return { backendUploadId: output.UploadId };
+  }
+
+  async uploadPart(
+    upload: MultipartUploadRef,
+    partNumber: number,
+    body: Readable,
+    contentLength: number,
+  ): Promise<UploadedPart> {
+    const output = await this.call(() =>
+      this.client.send(
+        new UploadPartCommand({
+          Bucket: this.bucketName,
+          Key: upload.key,
+          UploadId: this.backendUploadIdOf(upload),
+          PartNumber: partNumber,
+          Body: body,
+          ContentLength: contentLength,
+        }),
+      ),
+    );
+    return { partNumber, etag: quotedEtag(output.ETag) ?? '', size: contentLength };
+  }
+
+  async completeMultipartUpload(
+    upload: MultipartUploadRef,
+    parts: UploadedPart[],
+  ): Promise<{ etag?: string }> {
+    const output = await this.call(() =>
+      this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucketName,
+          Key: upload.key,
+          UploadId: this.backendUploadIdOf(upload),
+          MultipartUpload: {
+            Parts: parts.map(({ partNumber, etag }) => ({ PartNumber: partNumber, ETag: etag })),
+          },
+        }),
+      ),
+    );
+    return { etag: quotedEtag(output.ETag) };
+  }
+
+  async abortMultipartUpload(upload: MultipartUploadRef): Promise<void> {
+    try {
+      await this.call(() =>
+        this.client.send(
+          new AbortMultipartUploadCommand({
+            Bucket: this.bucketName,
+            Key: upload.key,
+            UploadId: this.backendUploadIdOf(upload),
+          }),
+        ),
+      );
+    } catch (error) {
+      // Already gone (completed or aborted by someone else, or expired by a lifecycle rule).
+      if ((error as StorageError).code !== 'NotFound') throw error;
+    }
+  }
+
+  private backendUploadIdOf(upload: MultipartUploadRef): string {
+    if (!upload.backendUploadId) throw new StorageError('Invalid', 'this upload has no S3 upload id');
+    return upload.backendUploadId;
+  }
+
   private call<T>(operation: () => Promise<T>): Promise<T> {
     return mapFailures(s3ErrorToStorageError, operation);
   }
+}
+
+/** One account at one endpoint: the destination's credentials must be able to read the source. */
+function copyScopeOf(connection: BucketConnection, credentials: S3Credentials): string {
+  const endpoint = connection.endpoint ?? (connection.provider === 'GCS' ? gcsXmlApiEndpoint : 'aws');
+  return `${connection.provider}:${endpoint}:${credentials.accessKeyId}`;
 }
 
 function listPageFrom(output: ListObjectsV2CommandOutput): ListPage {

@@ -15,6 +15,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createS3Authenticator } from '../../bridge/s3/authenticate.ts';
+import { MultipartUploads } from '../../bridge/s3/multipart-uploads.ts';
 import { RepositoryBuckets } from '../../bridge/s3/repository-buckets.ts';
 import { createS3Server } from '../../bridge/s3/server.ts';
 import { UsageEvent } from '../../core/db/entities/index.ts';
@@ -71,6 +72,7 @@ describe('S3 bridge metering', () => {
         clientOptions: createGuardedAgents(testOutboundPolicy),
         ttlMs: 0,
       }),
+      uploads: new MultipartUploads(stack.orm.em),
       log: quietLogger(),
       metrics: createMetricsRegistry('bridge'),
       usage,

@@ -11,6 +11,7 @@ export { Bucket, type BucketStatus, bucketProviders, bucketStatuses } from './bu
 export { Group, GroupGrant, groupGrantAccess } from './group.ts';
 export { Invitation } from './invitation.ts';
 export { Membership, type OrganizationRole, organizationRoles, roleAtLeast } from './membership.ts';
+export { MultipartPart, MultipartUpload } from './multipart-upload.ts';
 export { Organization } from './organization.ts';
 export { RepoAiKey } from './repo-ai-key.ts';
 export { RepoStorageKey, type StorageKeyScope, storageKeyScopes } from './repo-storage-key.ts';
@@ -26,6 +27,7 @@ import { Bucket } from './bucket.ts';
 import { Group, GroupGrant } from './group.ts';
 import { Invitation } from './invitation.ts';
 import { Membership } from './membership.ts';
+import { MultipartPart, MultipartUpload } from './multipart-upload.ts';
 import { Organization } from './organization.ts';
 import { RepoAiKey } from './repo-ai-key.ts';
 import { RepoStorageKey } from './repo-storage-key.ts';
@@ -51,4 +53,6 @@ export const allEntities = [
   AiPolicyViolation,
   AuditEvent,
   UsageEvent,
+  MultipartUpload,
+  MultipartPart,
 ];
