@@ -98,14 +98,12 @@ export class MultipartUploads {
     uploadId: string,
   ): Promise<UploadRecord | undefined> {
     if (!/^[0-9a-f]{32}$/.test(uploadId)) return undefined;
-    const row = await this.#em
-      .fork()
-      .findOne(MultipartUpload, {
-        id: uploadId,
-        key,
-        bucket: place.bucketId,
-        repository: place.repositoryId,
-      });
+    const row = await this.#em.fork().findOne(MultipartUpload, {
+      id: uploadId,
+      key,
+      bucket: place.bucketId,
+      repository: place.repositoryId,
+    });
     return row ? recordOf(row) : undefined;
   }
 

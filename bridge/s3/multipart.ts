@@ -311,6 +311,16 @@ const listMultipartUploads: Operation = {
   },
 };
 
+export const multipartOperations = [
+  createMultipartUpload,
+  uploadPart,
+  uploadPartCopy,
+  completeMultipartUpload,
+  abortMultipartUpload,
+  listParts,
+  listMultipartUploads,
+];
+
 /** The multipart operation a request names, if any. */
 export function selectMultipartOperation(
   method: string,

@@ -314,7 +314,7 @@ export async function headOf(served: ServedBucket, key: string): Promise<ObjectI
   }
 }
 
-export function readObject(withBody: boolean): Operation {
+function readObject(withBody: boolean): Operation {
   return {
     name: withBody ? 'GetObject' : 'HeadObject',
     permission: 'read',
@@ -348,6 +348,9 @@ export function readObject(withBody: boolean): Operation {
     },
   };
 }
+
+export const getObject = readObject(true);
+export const headObject = readObject(false);
 
 const conditionalHeaders = ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'range'];
 const hasConditionsOrRange = (req: IncomingMessage) =>

@@ -1,20 +1,37 @@
 /** Picks the S3 operation a request names, from its method, address, query and headers. */
 import type { IncomingMessage } from 'node:http';
 import { S3Error } from './errors.ts';
-import { selectMultipartOperation } from './multipart.ts';
+import { multipartOperations, selectMultipartOperation } from './multipart.ts';
 import {
   copyObject,
   deleteObject,
   deleteObjects,
   getBucketLocation,
+  getObject,
   headBucket,
+  headObject,
   listBuckets,
   listObjectsV1,
   listObjectsV2,
   type Operation,
   putObject,
-  readObject,
 } from './operations.ts';
+
+/** Every operation the bridge serves, in the order README's compatibility table lists them. */
+export const servedOperations: readonly Operation[] = [
+  listBuckets,
+  headBucket,
+  getBucketLocation,
+  listObjectsV2,
+  listObjectsV1,
+  headObject,
+  getObject,
+  putObject,
+  copyObject,
+  deleteObject,
+  deleteObjects,
+  ...multipartOperations,
+];
 
 const notImplemented = (name: string): Operation => ({
   name,
@@ -78,8 +95,8 @@ export function selectOperation(
     if (method === 'POST' && query.has('delete')) return deleteObjects;
     return notImplemented(`${method} on a bucket (bucket creation and deletion happen in the control plane)`);
   }
-  if (method === 'GET') return readObject(true);
-  if (method === 'HEAD') return readObject(false);
+  if (method === 'GET') return getObject;
+  if (method === 'HEAD') return headObject;
   if (method === 'PUT') return headers['x-amz-copy-source'] ? copyObject : putObject;
   if (method === 'DELETE') return deleteObject;
   return notImplemented(`${method} on an object`);

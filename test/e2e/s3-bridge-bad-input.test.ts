@@ -153,7 +153,7 @@ describe('S3 bridge: bad input', () => {
   });
 
   it('answers NotImplemented for what it does not support, never a wrong success', async () => {
-    const queries: Record<string, string>[] = [{ acl: '' }, { versioning: '' }, { uploads: '' }];
+    const queries: Record<string, string>[] = [{ acl: '' }, { versioning: '' }, { lifecycle: '' }];
     for (const query of queries) {
       const response = await signedFetch(bridge.endpoint, credentials, {
         method: 'GET',

@@ -1,7 +1,7 @@
 /**
  * The real AWS CLI (`aws`, version 1 or 2) as a child process, in an isolated
  * environment: its own empty credentials file, a config file that only asks
- * for path-style addressing, SigV4 and no multipart transfers, no instance
+ * for path-style addressing and SigV4, no instance
  * metadata, no pager, and nothing inherited from the developer's shell but PATH.
  */
 import { execFile } from 'node:child_process';
@@ -25,13 +25,13 @@ export interface AwsCli {
 }
 
 /**
- * Nothing under 64 MB is sent as multipart (the bridge does not serve multipart
- * uploads yet). `signature_version = s3v4` makes `aws s3 presign` sign with
- * SigV4: version 1 of the CLI otherwise presigns in us-east-1 with SigV2, which
- * the bridge refuses, as S3 does in its SigV4-only regions.
+ * The CLI's own multipart settings (8 MB threshold and parts). `signature_version
+ * = s3v4` makes `aws s3 presign` sign with SigV4: version 1 of the CLI otherwise
+ * presigns in us-east-1 with SigV2, which the bridge refuses, as S3 does in its
+ * SigV4-only regions.
  */
 const configFile = (presignWith: 'sigv4' | 'cli-default') =>
-  `[default]\ns3 =\n    addressing_style = path\n    multipart_threshold = 64MB\n${
+  `[default]\ns3 =\n    addressing_style = path\n${
     presignWith === 'sigv4' ? '    signature_version = s3v4\n' : ''
   }`;
 

@@ -6,10 +6,28 @@ import { MultipartUploads } from '../../bridge/s3/multipart-uploads.ts';
 import { RepositoryBuckets } from '../../bridge/s3/repository-buckets.ts';
 import { createS3Server } from '../../bridge/s3/server.ts';
 import { StorageKeyResolver } from '../../core/keys/storage-key-resolver.ts';
-import { UsageRecorder } from '../../core/metering/usage-recorder.ts';
+import {
+  type UsageEventInput,
+  UsageRecorder,
+  type UsageRecorderOptions,
+} from '../../core/metering/usage-recorder.ts';
 import { createGuardedAgents } from '../../core/net/outbound-guard.ts';
 import { createMetricsRegistry } from '../../core/observability/metrics.ts';
 import { quietLogger, type TestStack, testOutboundPolicy } from './context.ts';
+import { S3OperationLog } from './s3-operation-log.ts';
+
+/** The production recorder, also telling the operation log what it meters. */
+class ObservedUsageRecorder extends UsageRecorder {
+  readonly #operations: S3OperationLog;
+  constructor(options: UsageRecorderOptions, operations: S3OperationLog) {
+    super(options);
+    this.#operations = operations;
+  }
+  override record(event: UsageEventInput): void {
+    this.#operations.observe(event);
+    super.record(event);
+  }
+}
 
 export interface TestBridge {
   endpoint: string;
@@ -32,7 +50,8 @@ export async function startTestBridge(
     clientOptions: createGuardedAgents(testOutboundPolicy),
     ttlMs: 0,
   });
-  const usage = new UsageRecorder({ em: stack.orm.em, log: quietLogger() });
+  const operations = new S3OperationLog();
+  const usage = new ObservedUsageRecorder({ em: stack.orm.em, log: quietLogger() }, operations);
   const server = createS3Server({
     authenticate: createS3Authenticator(keys),
     buckets,
@@ -61,6 +80,7 @@ export async function startTestBridge(
       await new Promise((resolve) => server.close(resolve));
       await usage.stop();
       await keys.close();
+      await operations.write(stack.orm.em);
     },
   };
 }

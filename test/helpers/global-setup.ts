@@ -15,9 +15,11 @@ import { makeScratchDir } from '../../scripts/services/scratch-dir.ts';
 import { startTemporalDevServer } from '../../scripts/services/temporal-dev-server.ts';
 import { ensureGoTool, projectRoot } from '../../scripts/tools.ts';
 import { workflowsPath } from '../../workers/skybridge-worker.ts';
+import { s3OperationsDir } from './s3-operation-log.ts';
 import type { HarnessServices } from './services.ts';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  await rm(s3OperationsDir, { recursive: true, force: true });
   const root = await makeScratchDir('skybridge-test-');
   const logs = path.join(root, 'logs');
   const [temporalBinary, minioBinary, gcsBinary] = await Promise.all([
