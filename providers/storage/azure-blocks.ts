@@ -17,7 +17,7 @@ export const MAX_BLOCKS_PER_BLOB = 50_000;
  */
 const BLOCK_ID_LENGTH = 48;
 
-/** `<uploadId>-<part number>-<block index>`, zero-padded: ids sort in part order and differ between uploads. */
+/** Base64 of `<uploadId>-<part number>-<block index>`, zero-padded: one length, part order, one upload's own. */
 export function blockId(uploadId: string, partNumber: number, blockIndex: number): string {
   const id = `${uploadId}-${String(partNumber).padStart(5, '0')}-${String(blockIndex).padStart(9, '0')}`;
   if (Buffer.byteLength(id) !== BLOCK_ID_LENGTH)
@@ -46,10 +46,10 @@ export async function* splitIntoBlocks(
   totalLength: number,
   blockSize: number,
 ): AsyncGenerator<Block> {
-  if (!Number.isSafeInteger(totalLength) || totalLength < 0)
-    throw new StorageError('Invalid', `a part cannot be ${totalLength} bytes long`);
   const reader = new ChunkReader(source, totalLength);
   try {
+    if (!Number.isSafeInteger(totalLength) || totalLength < 0)
+      throw new StorageError('Invalid', `a part cannot be ${totalLength} bytes long`);
     for (let index = 0, offset = 0; offset < totalLength; index++) {
       const length = Math.min(blockSize, totalLength - offset);
       yield { index, length, body: Readable.from(reader.take(length), { objectMode: false }) };

@@ -269,8 +269,9 @@ export class AzureObjectStore implements ObjectStore {
 
   /**
    * Parts are blocks staged on the destination blob, invisible until
-   * committed; nothing to set up. Committing discards every uncommitted block
-   * of the blob, so of two uploads to one key only the first to complete can.
+   * committed; nothing to set up. Any commit to the blob (a completed upload,
+   * a put) discards its uncommitted blocks: of two uploads to one key, only
+   * the first to complete can.
    */
   async createMultipartUpload(): Promise<{ backendUploadId?: string }> {
     return {};
@@ -294,10 +295,10 @@ export class AzureObjectStore implements ObjectStore {
     return { partNumber, etag: `"${md5.digest('hex')}"`, size: contentLength, locator };
   }
 
-  /** A stream body is sent once: a failed body (shorter than declared, the client's own failure) says why. */
+  /** When the block's body itself failed (shorter than declared, the client's own failure), that says why. */
   private async stageBlock(blob: BlockBlobClient, id: string, block: Block): Promise<void> {
     await this.call(() =>
-      blob.stageBlock(id, block.body, block.length).catch((error: unknown) => {
+      blob.stageBlock(id, sendOnce(block.body), block.length).catch((error: unknown) => {
         throw block.body.errored ?? error;
       }),
     );
@@ -355,6 +356,21 @@ function objectInfoFromDownload(key: string, response: BlobDownloadResponseParse
     lastModified: response.lastModified,
     contentType: response.contentType,
     metadata: decodeAzureMetadata(response.metadata),
+  };
+}
+
+/**
+ * The SDK retries a failed request (a 500, a reset) by asking for its body
+ * again; a stream that was sent already would leave the retry waiting for
+ * bytes that never come, so the retry fails instead.
+ */
+function sendOnce(body: Readable): () => Readable {
+  let sent = false;
+  return () => {
+    if (sent)
+      throw new StorageError('Transient', 'Azure failed a block, and a streamed block cannot be sent again');
+    sent = true;
+    return body;
   };
 }
 

@@ -258,9 +258,9 @@ export class GcsObjectStore implements ObjectStore {
 
   async put(key: string, body: Readable | Buffer, options: PutOptions = {}): Promise<{ etag?: string }> {
     const file = this.bucket.file(key);
-    if (Buffer.isBuffer(body))
-      await this.upload(file, Readable.from([body]), { ...options, contentLength: body.length });
-    else await this.upload(file, body, options);
+    const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
+    const contentLength = Buffer.isBuffer(body) ? body.length : options.contentLength;
+    await this.upload(file, source, { ...options, contentLength });
     return { etag: quotedEtag(file.metadata.etag) };
   }
 
@@ -352,7 +352,8 @@ export class GcsObjectStore implements ObjectStore {
       metadata: options.metadata,
     });
     const etag = await this.settleMetadata(destination, resource, options);
-    await this.deleteUploadObjects(upload);
+    // The object exists now: leftovers stay hidden under the reserved prefix rather than fail the upload.
+    await this.deleteUploadObjects(upload).catch(() => {});
     return { etag };
   }
 
@@ -364,12 +365,14 @@ export class GcsObjectStore implements ObjectStore {
   private async composeStages(upload: MultipartUploadRef, sources: string[]): Promise<string[]> {
     let current = sources;
     for (let stage = 1; current.length > MAX_COMPOSE_SOURCES; stage++) {
-      const groups = chunks(current, MAX_COMPOSE_SOURCES);
-      const intermediates = groups.map((_, index) => stageObjectName(upload, stage, index));
-      await inBatches(groups, (group, index) =>
-        this.compose(group, this.bucket.file(intermediates[index] ?? ''), {}),
+      const intermediates = chunks(current, MAX_COMPOSE_SOURCES).map((group, index) => ({
+        sources: group,
+        name: stageObjectName(upload, stage, index),
+      }));
+      await inBatches(intermediates, ({ sources, name }) =>
+        this.compose(sources, this.bucket.file(name), {}),
       );
-      current = intermediates;
+      current = intermediates.map(({ name }) => name);
     }
     return current;
   }
@@ -454,11 +457,9 @@ function chunks<T>(items: T[], size: number): T[][] {
 }
 
 /** Runs `task` on every item, PARALLEL_REQUESTS at a time. */
-async function inBatches<T>(items: T[], task: (item: T, index: number) => Promise<unknown>): Promise<void> {
-  for (let start = 0; start < items.length; start += PARALLEL_REQUESTS) {
-    const batch = items.slice(start, start + PARALLEL_REQUESTS);
-    await Promise.all(batch.map((item, offset) => task(item, start + offset)));
-  }
+async function inBatches<T>(items: T[], task: (item: T) => Promise<unknown>): Promise<void> {
+  for (let start = 0; start < items.length; start += PARALLEL_REQUESTS)
+    await Promise.all(items.slice(start, start + PARALLEL_REQUESTS).map(task));
 }
 
 /**

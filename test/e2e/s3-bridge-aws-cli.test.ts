@@ -120,6 +120,42 @@ describe.skipIf(!cliVersion)(`S3 bridge with the AWS CLI (${cliVersion ?? 'not i
       expectEmptyListing(await aws('s3', 'ls', `s3://${bucket()}/cp/`));
     });
 
+    it('`aws s3 cp` sends a 20 MB file as a multipart upload and reads it back; s3api runs a multipart upload by hand', async () => {
+      const body = randomBytes(20_000_000); // over the CLI's 8 MB multipart threshold: three parts
+      await writeFile(local('big.bin'), body);
+      expectSuccess(await aws('s3', 'cp', local('big.bin'), `s3://${bucket()}/multipart/big.bin`));
+      expectSuccess(await aws('s3', 'cp', `s3://${bucket()}/multipart/big.bin`, local('big.down')));
+      expect((await readFile(local('big.down'))).equals(body)).toBe(true);
+
+      const created = JSON.parse(
+        expectSuccess(
+          await aws('s3api', 'create-multipart-upload', '--bucket', bucket(), '--key', 'multipart/by-hand'),
+        ).stdout,
+      ) as { UploadId: string };
+      const upload = ['--bucket', bucket(), '--key', 'multipart/by-hand', '--upload-id', created.UploadId];
+      await writeFile(local('part.txt'), 'the only part');
+      const part = JSON.parse(
+        expectSuccess(
+          await aws('s3api', 'upload-part', ...upload, '--part-number', '1', '--body', local('part.txt')),
+        ).stdout,
+      ) as { ETag: string };
+      const parts = JSON.stringify({ Parts: [{ PartNumber: 1, ETag: part.ETag }] });
+      expectSuccess(await aws('s3api', 'complete-multipart-upload', ...upload, '--multipart-upload', parts));
+      expectSuccess(await aws('s3', 'cp', `s3://${bucket()}/multipart/by-hand`, local('by-hand.down')));
+      expect(await readFile(local('by-hand.down'), 'utf8')).toBe('the only part');
+
+      const aborted = JSON.parse(
+        expectSuccess(
+          await aws('s3api', 'create-multipart-upload', '--bucket', bucket(), '--key', 'multipart/gone'),
+        ).stdout,
+      ) as { UploadId: string };
+      const abort = ['--bucket', bucket(), '--key', 'multipart/gone', '--upload-id', aborted.UploadId];
+      expectSuccess(await aws('s3api', 'abort-multipart-upload', ...abort));
+      const again = await aws('s3api', 'abort-multipart-upload', ...abort);
+      expect(again.stderr).toContain('NoSuchUpload');
+      expectSuccess(await aws('s3', 'rm', `s3://${bucket()}/multipart/`, '--recursive'));
+    });
+
     it('`aws s3 cp --recursive` copies a directory up and down; `aws s3 rm --recursive` empties it', async () => {
       const files: Record<string, Buffer> = {
         'a.txt': Buffer.from('alpha'),
