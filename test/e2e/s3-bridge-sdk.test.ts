@@ -18,7 +18,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestBridge, type TestBridge } from '../helpers/bridge.ts';
 import { api, login, startTestStack, type TestStack } from '../helpers/context.ts';
 import { type Backend, backends, createThreeBackendRepository } from '../helpers/emulator-buckets.ts';
@@ -254,6 +254,53 @@ describe('S3 bridge with @aws-sdk/client-s3', () => {
       ),
     ).rejects.toMatchObject({ name: 'AccessDenied' });
   });
+
+  it.each(backends)(
+    'copies within one %s account on the backend: no byte passes through the bridge',
+    async (backend) => {
+      const bucket = names[backend];
+      await client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: 'native/source',
+          Body: 'native bytes',
+          Metadata: { a: '1' },
+        }),
+      );
+      const { store } = (await bridge.buckets.find(repoId, bucket))!;
+      const streamed = vi.spyOn(store, 'get');
+      const native = vi.spyOn(store, 'copyFrom');
+      try {
+        const copied = await client.send(
+          new CopyObjectCommand({
+            Bucket: bucket,
+            Key: 'native/copy',
+            CopySource: `${bucket}/native/source`,
+          }),
+        );
+        await client.send(
+          new CopyObjectCommand({
+            Bucket: bucket,
+            Key: 'native/source',
+            CopySource: `${bucket}/native/source`,
+            MetadataDirective: 'REPLACE',
+            ContentType: 'text/x-replaced',
+            Metadata: { b: '2' },
+          }),
+        );
+        expect(streamed).not.toHaveBeenCalled();
+        expect(native).toHaveBeenCalledTimes(2);
+        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'native/copy' }));
+        expect(head).toMatchObject({ ETag: copied.CopyObjectResult?.ETag, Metadata: { a: '1' } });
+        const replaced = await client.send(new GetObjectCommand({ Bucket: bucket, Key: 'native/source' }));
+        expect(replaced).toMatchObject({ ContentType: 'text/x-replaced', Metadata: { b: '2' } });
+        expect(await replaced.Body!.transformToString()).toBe('native bytes');
+      } finally {
+        streamed.mockRestore();
+        native.mockRestore();
+      }
+    },
+  );
 
   it('enforces scopes and repository membership', async () => {
     await client.send(new PutObjectCommand({ Bucket: names.minio, Key: 'scoped.txt', Body: 'x' }));

@@ -32,6 +32,8 @@ class ObservedUsageRecorder extends UsageRecorder {
 export interface TestBridge {
   endpoint: string;
   keys: StorageKeyResolver;
+  /** The bridge's own bucket stores, for tests that watch what the bridge asks of a backend. */
+  buckets: RepositoryBuckets;
   /** Not started: tests call `usage.flush()` when they want the events written. */
   usage: UsageRecorder;
   client(credentials: { accessKeyId: string; secretAccessKey: string }): S3Client;
@@ -68,6 +70,7 @@ export async function startTestBridge(
   return {
     endpoint,
     keys,
+    buckets,
     usage,
     client(credentials) {
       const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials });
