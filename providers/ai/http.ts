@@ -4,6 +4,8 @@
  * (`guardedFetch`): the endpoint is user-supplied, so it must not reach the
  * metadata service or, unless the deployment allows it, private networks.
  */
+import { type EventSourceMessage, EventSourceParserStream } from 'eventsource-parser/stream';
+import type { ReadableStreamDefaultReader, ReadableStreamReadResult } from 'node:stream/web';
 import { guardedFetch } from '../../core/net/outbound-guard.ts';
 import { connectionFailure } from './errors.ts';
 import {
@@ -155,4 +157,97 @@ export function tooManyPages(url: URL): AiProviderError {
     'Invalid',
     `${url.host} kept returning more pages after ${MAX_PAGES}; its pagination looks broken`,
   );
+}
+
+/** Longest wait for a streamed answer's next event once it started. */
+export const defaultStreamIdleTimeoutMs = 60_000;
+
+/**
+ * Sends a request whose answer is read as a stream: `options.timeoutMs`
+ * bounds the wait for the answer's headers only (a first-byte timeout), and
+ * `options.signal` aborts the whole exchange (the client went away).
+ */
+export async function openProviderStream(
+  request: ProviderRequest,
+  options: CallOptions & { signal?: AbortSignal },
+): Promise<Response> {
+  const timeoutMs = timeoutOf(options);
+  const firstByte = new AbortController();
+  const timer = setTimeout(() => firstByte.abort(new Error('first-byte timeout')), timeoutMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, firstByte.signal]) : firstByte.signal;
+  try {
+    return await guardedFetch(
+      request.url,
+      { method: request.method ?? 'POST', headers: request.headers, body: request.body, signal },
+      options.outboundPolicy,
+    );
+  } catch (error) {
+    if (options.signal?.aborted) throw options.signal.reason ?? error;
+    throw connectionFailure(error, request.url, timeoutMs);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Reads a non-2xx streamed answer whole (it is an error document, not a stream). */
+export async function readErrorAnswer(response: Response, url: URL): Promise<ProviderAnswer> {
+  const text = await readCapped(response, url).catch(() => '');
+  return { status: response.status, headers: response.headers, url, json: parseJson(text), text };
+}
+
+/**
+ * The server-sent events of a streamed answer. A gap longer than
+ * `idleTimeoutMs` between two reads, or a connection cut before the end,
+ * throws a Transient AiProviderError.
+ */
+export async function* serverSentEvents(
+  response: Response,
+  url: URL,
+  idleTimeoutMs = defaultStreamIdleTimeoutMs,
+): AsyncGenerator<EventSourceMessage> {
+  if (!response.body) return;
+  const events = response.body
+    .pipeThrough(new TextDecoderStream())
+    .pipeThrough(new EventSourceParserStream())
+    .getReader();
+  try {
+    for (;;) {
+      const { done, value } = await readWithin(events, idleTimeoutMs, url);
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    await events.cancel().catch(() => {});
+  }
+}
+
+/** One read of a stream reader, failing as Transient after `idleTimeoutMs` or when the connection breaks. */
+export async function readWithin<T>(
+  reader: ReadableStreamDefaultReader<T>,
+  idleTimeoutMs: number,
+  url: URL,
+): Promise<ReadableStreamReadResult<T>> {
+  let timer: NodeJS.Timeout | undefined;
+  const idle = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new AiProviderError(
+            'Transient',
+            `${url.host} sent nothing for ${idleTimeoutMs / 1000} s in the middle of a streamed answer`,
+          ),
+        ),
+      idleTimeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([reader.read(), idle]);
+  } catch (error) {
+    if (error instanceof AiProviderError) throw error;
+    throw new AiProviderError('Transient', `The streamed answer from ${url.host} was cut off`, {
+      cause: error,
+    });
+  } finally {
+    clearTimeout(timer);
+  }
 }

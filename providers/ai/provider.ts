@@ -6,6 +6,13 @@
  * and `apiSecret` mean for its provider.
  */
 import type { OutboundPolicy } from '../../core/net/outbound-guard.ts';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatRequest,
+  EmbeddingsRequest,
+  EmbeddingsResponse,
+} from './chat.ts';
 
 export const aiProviderTypes = ['OPENAI', 'GOOGLE', 'ANTHROPIC', 'AWS', 'OTHER'] as const;
 export type AiProviderType = (typeof aiProviderTypes)[number];
@@ -40,9 +47,44 @@ export interface ProviderCallOptions {
 
 export const defaultProviderTimeoutMs = 15_000;
 
-/** Each provider's calls; chat and streaming join `listModels` here. */
+/** Options of a chat or embeddings call. */
+export interface ChatCallOptions extends ProviderCallOptions {
+  /** Aborts the exchange, e.g. when the app that asked went away. */
+  signal?: AbortSignal;
+  /** Streams: the longest wait between two events once the answer started; default 60 s. */
+  idleTimeoutMs?: number;
+}
+
+/** Each provider's calls, all in OpenAI's vocabulary (chat.ts) on this side. */
 export interface AiProviderAdapter {
   listModels(connection: AiProviderConnection, options: ProviderCallOptions): Promise<ModelInfo[]>;
+  /** One whole answer. `timeoutMs` bounds the whole exchange. */
+  chat(
+    connection: AiProviderConnection,
+    request: ChatRequest,
+    options: ChatCallOptions,
+  ): Promise<ChatCompletion>;
+  /**
+   * A streamed answer. Resolves once the provider accepted the request (a
+   * refusal rejects with its AiProviderError; `timeoutMs` bounds the wait for
+   * the answer's headers). The chunks follow OpenAI's stream: the first delta
+   * carries `role`, tool calls are indexed deltas, the last choice chunk has a
+   * `finish_reason`, and a final chunk with no choices carries `usage`
+   * whenever the provider reported it. An error event from the provider, or
+   * an answer cut off before its end, throws an AiProviderError from the
+   * iteration.
+   */
+  chatStream(
+    connection: AiProviderConnection,
+    request: ChatRequest,
+    options: ChatCallOptions,
+  ): Promise<AsyncIterable<ChatCompletionChunk>>;
+  /** Throws AiProviderError('Invalid') when the provider has no embeddings API. */
+  embeddings(
+    connection: AiProviderConnection,
+    request: EmbeddingsRequest,
+    options: ChatCallOptions,
+  ): Promise<EmbeddingsResponse>;
 }
 
 export const aiProviderErrorCodes = [

@@ -17,6 +17,18 @@ export interface FakeModel {
   created?: number;
 }
 
+/** What a fake model answers to a chat request; each fake renders it in its provider's wire format. */
+export interface FakeReply {
+  /** The answer's text; streamed in pieces of about `FAKE_STREAM_PIECE` characters. */
+  text?: string;
+  /** Function calls; `arguments` is a JSON text, streamed in pieces too. */
+  toolCalls?: { id?: string; name: string; arguments: string }[];
+  /** Default: `tool_calls` when there are tool calls, else `stop`. */
+  finishReason?: 'stop' | 'length' | 'tool_calls' | 'content_filter';
+  /** Default: words of the prompt in, words of the answer out (see `countTokens`). */
+  usage?: { inputTokens: number; outputTokens: number };
+}
+
 /** What the next request gets instead of (or before) its normal answer; one step per request. */
 export type FakeStep =
   /** The provider's own error for this status (429 carries `retry-after` when `retryAfterSeconds` is set). */
@@ -26,7 +38,66 @@ export type FakeStep =
   /** Destroys the connection without answering. */
   | { kind: 'drop' }
   /** Answers exactly this, whatever was asked (a server that is not the provider, a malformed answer). */
-  | { kind: 'respond'; response: FakeResponse };
+  | { kind: 'respond'; response: FakeResponse }
+  /** A chat request gets this answer instead of the default one. */
+  | { kind: 'reply'; reply: FakeReply }
+  /**
+   * A streamed chat answer sends `afterPieces` pieces of the reply, then the
+   * provider's own in-stream error event (a non-streamed request gets the
+   * provider's 500 error instead).
+   */
+  | { kind: 'stream-error'; afterPieces: number; reply?: FakeReply; message?: string }
+  /** A streamed chat answer sends `afterPieces` pieces, then the connection is destroyed. */
+  | { kind: 'stream-drop'; afterPieces: number; reply?: FakeReply }
+  /** A streamed chat answer waits `pieceDelayMs` before each piece. */
+  | { kind: 'slow-stream'; pieceDelayMs: number; reply?: FakeReply };
+
+/** The steps a provider's chat handler renders itself. */
+export type FakeChatStep = Extract<
+  FakeStep,
+  { kind: 'reply' | 'stream-error' | 'stream-drop' | 'slow-stream' }
+>;
+
+/** Characters per streamed piece of a reply's text or tool-call arguments. */
+export const FAKE_STREAM_PIECE = 8;
+
+/** Splits text into streamed pieces (an empty text is no piece). */
+export function streamPieces(text: string): string[] {
+  const pieces: string[] = [];
+  for (let at = 0; at < text.length; at += FAKE_STREAM_PIECE)
+    pieces.push(text.slice(at, at + FAKE_STREAM_PIECE));
+  return pieces;
+}
+
+/** The fakes' token count: whitespace-separated words (at least 1 for non-empty text). */
+export function countTokens(text: string): number {
+  const words = text.trim().split(/\s+/).filter(Boolean).length;
+  return words;
+}
+
+/** The answer a fake gives when nothing is scripted: it quotes the last user message. */
+export function defaultReply(lastUserText: string, promptText: string): FakeReply {
+  const text = `Fake answer to: ${lastUserText}`;
+  return { text, usage: { inputTokens: countTokens(promptText), outputTokens: countTokens(text) } };
+}
+
+/** The reply with its defaults filled in. */
+export function completeReply(
+  reply: FakeReply,
+  promptText: string,
+): Required<Omit<FakeReply, 'toolCalls'>> & FakeReply {
+  const text = reply.text ?? '';
+  const argumentsText = (reply.toolCalls ?? []).map((call) => call.arguments).join(' ');
+  return {
+    ...reply,
+    text,
+    finishReason: reply.finishReason ?? (reply.toolCalls?.length ? 'tool_calls' : 'stop'),
+    usage: reply.usage ?? {
+      inputTokens: countTokens(promptText),
+      outputTokens: countTokens(text) + countTokens(argumentsText),
+    },
+  };
+}
 
 export type FakeErrorStep = Extract<FakeStep, { kind: 'error' }>;
 
@@ -48,11 +119,18 @@ export interface FakeResponse {
   json?: unknown;
   /** Sent as is (set the content-type in `headers`). */
   text?: string;
+  /** Sent one after the other, each flushed on its own (SSE events, event-stream frames). */
+  chunks?: (string | Uint8Array)[];
+  /** Waits this long before each chunk. */
+  chunkDelayMs?: number;
+  /** Destroys the connection after this many chunks. */
+  dropAfterChunks?: number;
 }
 
 /** A provider's behaviour: its routes and its error format. */
 export interface FakeProviderBehaviour {
-  answer(request: RecordedRequest): FakeResponse | Promise<FakeResponse>;
+  /** `step` is set when a chat step was scripted for this request. */
+  answer(request: RecordedRequest, step?: FakeChatStep): FakeResponse | Promise<FakeResponse>;
   errorResponse(step: FakeErrorStep): FakeResponse;
 }
 
@@ -92,11 +170,16 @@ export async function startFakeHttpServer(behaviour: FakeProviderBehaviour): Pro
     }
     if (step?.kind === 'delay') await sleep(step.ms);
     try {
-      if (step?.kind === 'respond') send(response, step.response);
-      else if (step?.kind === 'error') send(response, behaviour.errorResponse(step));
-      else send(response, await behaviour.answer(request));
+      if (step?.kind === 'respond') await send(response, step.response, sleep);
+      else if (step?.kind === 'error') await send(response, behaviour.errorResponse(step), sleep);
+      else
+        await send(
+          response,
+          await behaviour.answer(request, step?.kind === 'delay' ? undefined : step),
+          sleep,
+        );
     } catch (error) {
-      send(response, { status: 500, text: `fake provider bug: ${String(error)}` });
+      await send(response, { status: 500, text: `fake provider bug: ${String(error)}` }, sleep);
     }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -135,15 +218,46 @@ async function record(incoming: http.IncomingMessage): Promise<RecordedRequest> 
   };
 }
 
-function send(response: ServerResponse, answer: FakeResponse): void {
+async function send(
+  response: ServerResponse,
+  answer: FakeResponse,
+  sleep: (ms: number) => Promise<void>,
+): Promise<void> {
   if (response.destroyed) return;
   const headers = { ...answer.headers };
+  if (answer.chunks) {
+    response.writeHead(answer.status, headers);
+    await sendChunks(response, answer, sleep);
+    return;
+  }
   let body = answer.text ?? '';
   if (answer.json !== undefined) {
     headers['content-type'] ??= 'application/json';
     body = JSON.stringify(answer.json);
   }
   response.writeHead(answer.status, headers).end(body);
+}
+
+async function sendChunks(
+  response: ServerResponse,
+  answer: FakeResponse,
+  sleep: (ms: number) => Promise<void>,
+): Promise<void> {
+  const chunks = answer.chunks ?? [];
+  for (const [index, chunk] of chunks.entries()) {
+    if (index === answer.dropAfterChunks) {
+      response.socket?.destroy();
+      return;
+    }
+    if (answer.chunkDelayMs) await sleep(answer.chunkDelayMs);
+    if (response.destroyed) return;
+    response.write(chunk);
+  }
+  if (answer.dropAfterChunks !== undefined && answer.dropAfterChunks >= chunks.length) {
+    response.socket?.destroy();
+    return;
+  }
+  response.end();
 }
 
 /** Header value as one string (node joins repeated headers into an array for a few names). */
