@@ -248,7 +248,7 @@ describe.each(providers)('%s adapter', (type) => {
     );
     expect(answer.object).toBe('list');
     expect(answer.data.map((item) => item.index)).toEqual([0, 1]);
-    expect((answer.data[0]?.embedding as number[]).length).toBeGreaterThan(0);
+    expect((answer.data[0]!.embedding as number[]).length).toBeGreaterThan(0);
     expect(answer.usage.prompt_tokens).toBeGreaterThan(0);
   });
 });
