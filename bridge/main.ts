@@ -13,6 +13,7 @@ import { loadMasterKeyring } from '../core/secrets/load.ts';
 import { openTemporalClient, temporalReadiness } from '../core/temporal-connection.ts';
 import { createOpenAiServer } from './openai/server.ts';
 import { createS3Authenticator } from './s3/authenticate.ts';
+import { BucketCaps } from './s3/bucket-caps.ts';
 import { MultipartUploads } from './s3/multipart-uploads.ts';
 import { RepositoryBuckets } from './s3/repository-buckets.ts';
 import { createS3Server } from './s3/server.ts';
@@ -39,6 +40,7 @@ await runProcess('bridge', ['database', 'temporal', 'masterKeys'], async (config
     authenticate: createS3Authenticator(keys),
     buckets,
     uploads: new MultipartUploads(orm.em),
+    caps: new BucketCaps({ em: orm.em }),
     virtualHostSuffix: config.bridge.s3VirtualHostSuffix,
     log,
     metrics,

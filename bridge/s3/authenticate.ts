@@ -4,7 +4,7 @@
  * and verified as it streams (payload hash, chunk signatures, checksums).
  */
 import type { IncomingMessage } from 'node:http';
-import { type Readable, Transform, type TransformCallback } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { StorageKeyResolver } from '../../core/keys/storage-key-resolver.ts';
 import { S3AuthError } from './auth/errors.ts';
 import { createPayloadDecoder, type PayloadDecoder } from './auth/payload.ts';
@@ -47,39 +47,24 @@ export function createS3Authenticator(
 }
 
 /**
- * The decoded body. Its last chunk is held back until every check has passed,
- * so a backend that commits on receiving the declared length never sees a
- * complete body that fails verification.
+ * The decoded body: the decoder itself, which holds its last piece of data back until every
+ * check has passed (see payload.ts).
  */
-function verifiedBody(req: IncomingMessage, decoder: Transform, failed: (error: Error) => void): Readable {
-  const output = holdBackLastChunk();
+function verifiedBody(
+  req: IncomingMessage,
+  decoder: PayloadDecoder,
+  failed: (error: Error) => void,
+): Readable {
   const fail = (error: Error) => {
     failed(error);
     // Keep the socket: the client still gets an S3 error document (the rest of the body is drained).
     req.unpipe(decoder);
     req.resume();
-    output.destroy(error);
+    decoder.destroy(error);
   };
   decoder.once('error', fail);
-  // The uploader reads the error from the stream; a listener here keeps a late one from crashing the process.
-  output.on('error', () => {});
   req.once('close', () => {
     if (!req.complete) fail(new S3AuthError('IncompleteBody', 'The request body was cut off before the end'));
   });
-  req.pipe(decoder).pipe(output);
-  return output;
-}
-
-function holdBackLastChunk(): Transform {
-  let held: Buffer | undefined;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-      const previous = held;
-      held = chunk;
-      callback(null, previous);
-    },
-    flush(callback: TransformCallback) {
-      callback(null, held);
-    },
-  });
+  return req.pipe(decoder);
 }

@@ -118,6 +118,7 @@ const uploadPart: Operation = {
   name: 'UploadPart',
   permission: 'write',
   needsBucket: true,
+  cappedBy: 'storage',
   async run(context, served) {
     const partNumber = partNumberOf(context.query);
     const upload = await uploadOf(context, served);
@@ -151,6 +152,7 @@ const uploadPartCopy: Operation = {
   name: 'UploadPartCopy',
   permission: 'write',
   needsBucket: true,
+  cappedBy: 'storage',
   async run(context, served) {
     const partNumber = partNumberOf(context.query);
     const upload = await uploadOf(context, served);

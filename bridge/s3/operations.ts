@@ -14,6 +14,7 @@ import {
 } from '../../providers/storage/object-store.ts';
 import { decodeKey } from './addressing.ts';
 import type { PayloadResult } from './auth/payload.ts';
+import type { CappedBy } from './bucket-caps.ts';
 import { S3Error } from './errors.ts';
 import type { MultipartUploads } from './multipart-uploads.ts';
 import type { RepositoryBuckets, ServedBucket } from './repository-buckets.ts';
@@ -63,6 +64,8 @@ export interface Operation {
   name: string;
   permission: Permission;
   needsBucket: boolean;
+  /** The bucket cap its bytes count against, if any (bucket-caps.ts). */
+  cappedBy?: CappedBy;
   run(context: OperationContext, served: ServedBucket | undefined): Promise<void>;
 }
 
@@ -319,6 +322,7 @@ function readObject(withBody: boolean): Operation {
     name: withBody ? 'GetObject' : 'HeadObject',
     permission: 'read',
     needsBucket: true,
+    cappedBy: withBody ? 'egress' : undefined,
     async run({ req, res, query, key }, served) {
       if (withBody && !hasConditionsOrRange(req)) {
         await getWhole(res, query, served!, key);
@@ -423,6 +427,7 @@ export const putObject: Operation = {
   name: 'PutObject',
   permission: 'write',
   needsBucket: true,
+  cappedBy: 'storage',
   async run(context, served) {
     const { req, res, key } = context;
     const contentLength = declaredLength(req, MAX_OBJECT_SIZE);
@@ -491,6 +496,7 @@ export const copyObject: Operation = {
   name: 'CopyObject',
   permission: 'write',
   needsBucket: true,
+  cappedBy: 'storage',
   async run(context, served) {
     const { req, res, key } = context;
     const { source, key: sourceKey, info } = await resolveCopySource(context);

@@ -16,6 +16,7 @@ import {
 import type { UsageRecorder } from '../../core/metering/usage-recorder.ts';
 import { resolveTarget } from './addressing.ts';
 import type { PayloadResult } from './auth/payload.ts';
+import type { BucketCaps, CappedBy } from './bucket-caps.ts';
 import { S3Error, sendS3Error } from './errors.ts';
 import type { MultipartUploads } from './multipart-uploads.ts';
 import { type Operation, type OperationContext, s3ErrorFromStorage, scopeAllows } from './operations.ts';
@@ -51,6 +52,8 @@ export interface S3ServerDependencies {
   maxHeaderSize?: number;
   /** Records one usage event per request made with a known key (BR-6); nothing is metered without it. */
   usage?: UsageRecorder;
+  /** Enforces the buckets' request, egress and storage caps; none are enforced without it. */
+  caps?: BucketCaps;
 }
 
 /** What a request turned out to be, filled in as it is resolved. */
@@ -58,6 +61,7 @@ interface ResolvedRequest {
   operation: string;
   key?: ResolvedStorageKey;
   bucketId?: string;
+  cappedBy?: CappedBy;
 }
 
 const requestIdOf = () => randomBytes(8).toString('hex').toUpperCase();
@@ -82,8 +86,9 @@ export function createS3Server(deps: S3ServerDependencies): Server {
     res.setHeader('server', 'Skybridge');
     const end = latency.startTimer();
     const resolved: ResolvedRequest = { operation: 'Unknown' };
-    const { usage } = deps;
-    const meter = usage && meterHttpExchange(res, (measured) => recordUsage(usage, resolved, measured));
+    const meter =
+      (deps.usage || deps.caps) &&
+      meterHttpExchange(res, (measured) => exchangeEnded(deps, resolved, measured));
     handle(req, res, deps, resolved, meter)
       .catch((error: unknown) => answerError(req, res, error, requestId, deps.log))
       .finally(() => {
@@ -126,8 +131,10 @@ async function handle(
   assertKeyUsable(key, operation);
   const served = target.bucket ? await deps.buckets.find(key.repositoryId, target.bucket) : undefined;
   resolved.bucketId = served?.bucket.id;
+  resolved.cappedBy = operation.cappedBy;
   if (operation.needsBucket && !served)
     throw new S3Error('NoSuchBucket', 'The specified bucket does not exist');
+  if (served && deps.caps) await deps.caps.admit(served, operation.cappedBy, declaredBodySize(req));
   const context: OperationContext = {
     req,
     res,
@@ -144,6 +151,23 @@ async function handle(
     uploads: deps.uploads,
   };
   await operation.run(context, served);
+}
+
+function exchangeEnded(
+  deps: S3ServerDependencies,
+  resolved: ResolvedRequest,
+  measured: MeasuredExchange,
+): void {
+  if (deps.usage) recordUsage(deps.usage, resolved, measured);
+  const succeeded = measured.status >= 200 && measured.status < 300;
+  if (deps.caps && resolved.bucketId && succeeded)
+    deps.caps.recordTransfer(resolved.bucketId, resolved.cappedBy, measured.bytesIn, measured.bytesOut);
+}
+
+/** The object bytes a request says it brings (0 when it says nothing); checked against the storage cap. */
+function declaredBodySize(req: IncomingMessage): number {
+  const declared = Number(req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? 0);
+  return Number.isFinite(declared) && declared > 0 ? declared : 0;
 }
 
 /** Requests without a known key have no repository to charge: only the Prometheus counters see them. */

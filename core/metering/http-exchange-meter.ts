@@ -2,11 +2,12 @@
  * Measures one HTTP exchange for metering, without changing how it streams:
  * request body bytes as the handler reads them, response body bytes as the
  * handler writes them, latency, and the status sent. Shared by the bridge's
- * gateways (plain `node:http` servers).
+ * gateways (plain `node:http` servers). Nothing is added to the data path:
+ * both directions are observed where every consumer and writer already goes.
  */
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
+import type { Readable } from 'node:stream';
 
 export interface MeasuredExchange {
   /** When the exchange ended: the response was sent, or the connection closed. */
@@ -20,8 +21,8 @@ export interface MeasuredExchange {
 
 export interface HttpExchangeMeter {
   /**
-   * The request body, counted as the handler consumes it. Errors (a failed
-   * signature or checksum check) reach the handler unchanged.
+   * The request body (the same stream), counted as the handler consumes it.
+   * Errors (a failed signature or checksum check) reach the handler unchanged.
    */
   countRequestBody(body: Readable): Readable;
 }
@@ -52,17 +53,27 @@ export function meterHttpExchange(
   });
   return {
     countRequestBody(body) {
-      const counted = new Transform({
-        transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-          bytesIn += chunk.length;
-          callback(null, chunk);
-        },
+      countConsumedChunks(body, (bytes) => {
+        bytesIn += bytes;
       });
-      // pipeline passes the body's error on to `counted` (destroy(error)), and a consumer's abort back.
-      pipeline(body, counted, () => {});
-      return counted;
+      return body;
     },
   };
+}
+
+type EmitArguments = [event: string | symbol, ...args: unknown[]];
+
+/**
+ * A readable hands every chunk it gives out to 'data' listeners, however it is
+ * consumed (pipe, read(), async iteration), so the emission is where bytes are
+ * counted. A listener would do it too, but would start the flow by itself.
+ */
+function countConsumedChunks(body: Readable, add: (bytes: number) => void): void {
+  const emit = body.emit.bind(body) as (...args: EmitArguments) => boolean;
+  body.emit = ((...args: EmitArguments) => {
+    if (args[0] === 'data') add(byteLengthOf(args[1], undefined));
+    return emit(...args);
+  }) as Readable['emit'];
 }
 
 type WriteArguments = [chunk?: unknown, encodingOrCallback?: unknown, callback?: unknown];

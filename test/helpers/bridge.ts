@@ -2,6 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import { S3Client } from '@aws-sdk/client-s3';
 import { createS3Authenticator } from '../../bridge/s3/authenticate.ts';
+import { BucketCaps } from '../../bridge/s3/bucket-caps.ts';
 import { MultipartUploads } from '../../bridge/s3/multipart-uploads.ts';
 import { RepositoryBuckets } from '../../bridge/s3/repository-buckets.ts';
 import { createS3Server } from '../../bridge/s3/server.ts';
@@ -58,6 +59,7 @@ export async function startTestBridge(
     authenticate: createS3Authenticator(keys),
     buckets,
     uploads: new MultipartUploads(stack.orm.em),
+    caps: new BucketCaps({ em: stack.orm.em }),
     virtualHostSuffix: options.virtualHostSuffix,
     log: quietLogger(),
     metrics: createMetricsRegistry('bridge'),

@@ -14,7 +14,7 @@
  * `UNSIGNED-PAYLOAD` (or the `X-Amz-Content-Sha256` query parameter) and leave
  * `X-Amz-Signature` out of the canonical query; any region is accepted (it is part of the scope).
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, hash, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { S3AuthError } from './errors.ts';
 
 export type RequestHeaders = Record<string, string | string[] | undefined>;
@@ -397,7 +397,7 @@ export function verifySignature(
   let first: { canonicalRequest: string; stringToSign: string } | undefined;
   for (const canonicalRequest of canonicalRequests) {
     const stringToSign = buildStringToSign(parsed.timestamp, scope, canonicalRequest);
-    const expected = hmac(signingKey, stringToSign);
+    const expected = hmac(keyObjectOf(signingKey), stringToSign);
     if (timingSafeEqual(expected, provided)) {
       return {
         accessKeyId: parsed.accessKeyId,
@@ -433,41 +433,48 @@ export function buildStringToSign(timestamp: string, scope: string, canonicalReq
  */
 export function canonicalRequestCandidates(parsed: ParsedSignature, request: SignedRequestInput): string[] {
   const excluded = parsed.kind === 'presigned' ? 'X-Amz-Signature' : undefined;
-  const headerBlock = canonicalHeaders(parsed.signedHeaders, request);
-  const build = (path: string, query: string) =>
-    [
-      request.method.toUpperCase(),
-      path,
-      query,
-      headerBlock,
-      parsed.signedHeaders.join(';'),
-      parsed.payloadHash,
-    ].join('\n');
-  const normalized = build(canonicalPath(request.rawPath), canonicalQuery(request.rawQuery, excluded));
-  const asSent = build(rawPathOrSlash(request.rawPath), rawCanonicalQuery(request.rawQuery, excluded));
-  return normalized === asSent ? [normalized] : [normalized, asSent];
+  const head = request.method.toUpperCase();
+  const tail = `${canonicalHeaders(parsed.signedHeaders, request)}\n${parsed.signedHeaders.join(';')}\n${parsed.payloadHash}`;
+  const build = (path: string, query: string) => `${head}\n${path}\n${query}\n${tail}`;
+  const path = canonicalPath(request.rawPath);
+  const query = canonicalQuery(request.rawQuery, excluded);
+  const rawPath = rawPathOrSlash(request.rawPath);
+  const rawQuery = rawCanonicalQuery(request.rawQuery, excluded);
+  const normalized = build(path, query);
+  return path === rawPath && query === rawQuery ? [normalized] : [normalized, build(rawPath, rawQuery)];
 }
 
 function canonicalHeaders(signedHeaders: readonly string[], request: SignedRequestInput): string {
-  const values = request.rawHeaders ? headersFromRaw(request.rawHeaders) : undefined;
-  return signedHeaders
-    .map((name) => {
-      const raw = values ? values.get(name) : joinedHeader(request.headers[name]);
-      return `${name}:${(raw ?? '').trim().replace(/\s+/g, ' ')}\n`;
-    })
-    .join('');
+  const values = request.rawHeaders ? signedValuesFromRaw(signedHeaders, request.rawHeaders) : undefined;
+  let block = '';
+  for (const name of signedHeaders) {
+    const raw = values ? values.get(name) : joinedHeader(request.headers[name]);
+    block += `${name}:${collapseSpaces(raw ?? '')}\n`;
+  }
+  return block;
 }
 
-function headersFromRaw(rawHeaders: readonly string[]): Map<string, string> {
-  const values = new Map<string, string[]>();
+/** The signed headers' values from `rawHeaders`, repeated ones joined with `,` as signers do. */
+function signedValuesFromRaw(
+  signedHeaders: readonly string[],
+  rawHeaders: readonly string[],
+): Map<string, string> {
+  const values = new Map<string, string>();
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!.toLowerCase();
-    const list = values.get(name) ?? [];
-    list.push(rawHeaders[i + 1]!.trim().replace(/\s+/g, ' '));
-    values.set(name, list);
+    if (!signedHeaders.includes(name)) continue;
+    const value = collapseSpaces(rawHeaders[i + 1]!);
+    const earlier = values.get(name);
+    values.set(name, earlier === undefined ? value : `${earlier},${value}`);
   }
-  return new Map([...values].map(([name, list]) => [name, list.join(',')]));
+  return values;
 }
+
+/** Trimmed, each run of whitespace as one space; values that are already so are not rebuilt. */
+const collapseSpaces = (value: string) => {
+  const trimmed = value.trim();
+  return /[^\S ]|\s\s/.test(trimmed) ? trimmed.replace(/\s+/g, ' ') : trimmed;
+};
 
 const joinedHeader = (value: string | string[] | undefined): string | undefined =>
   Array.isArray(value) ? value.map((v) => v.trim()).join(',') : value;
@@ -557,13 +564,28 @@ function rawCanonicalQuery(rawQuery: string, excludedName?: string): string {
 // ---------------------------------------------------------------------------------------------
 // Keys
 
-const hmac = (key: Buffer | string, data: string): Buffer =>
+const hmac = (key: KeyObject | Buffer | string, data: string): Buffer =>
   createHmac('sha256', key).update(data, 'utf8').digest();
-export const sha256Hex = (data: string | Uint8Array): string =>
-  createHash('sha256').update(data).digest('hex');
+export const sha256Hex = (data: string | Uint8Array): string => hash('sha256', data, 'hex');
+
+/**
+ * Node prepares a raw Buffer key again on every createHmac (several times the cost of the HMAC
+ * of a string to sign); a KeyObject is prepared once. Keyed by the signing key's Buffer, which
+ * the cache below hands out again and again.
+ */
+const signingKeyObjects = new WeakMap<Buffer, KeyObject>();
+
+function keyObjectOf(signingKey: Buffer): KeyObject {
+  let keyObject = signingKeyObjects.get(signingKey);
+  if (!keyObject) {
+    keyObject = createSecretKey(signingKey);
+    signingKeyObjects.set(signingKey, keyObject);
+  }
+  return keyObject;
+}
 
 interface CachedKey {
-  secret: Buffer;
+  secret: string;
   signingKey: Buffer;
 }
 
@@ -574,7 +596,8 @@ const signingKeyCache = new Map<string, CachedKey>();
 /**
  * HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request"), cached per
  * access key, date, region and service. The secret is kept with the entry and compared on each
- * hit, so a key whose secret changed is derived again rather than served stale.
+ * hit, so a key whose secret changed is derived again rather than served stale. (A plain
+ * comparison: both secrets are the server's own, nothing a client sends.)
  */
 export function deriveSigningKey(
   secretAccessKey: string,
@@ -584,16 +607,15 @@ export function deriveSigningKey(
   service: string = SERVICE,
 ): Buffer {
   const cacheKey = `${accessKeyId}\n${date}\n${region}\n${service}`;
-  const secret = Buffer.from(secretAccessKey, 'utf8');
   const cached = signingKeyCache.get(cacheKey);
-  if (cached && cached.secret.length === secret.length && timingSafeEqual(cached.secret, secret)) {
+  if (cached && cached.secret === secretAccessKey) {
     signingKeyCache.delete(cacheKey);
     signingKeyCache.set(cacheKey, cached);
     return cached.signingKey;
   }
   const signingKey = hmac(hmac(hmac(hmac(`AWS4${secretAccessKey}`, date), region), service), TERMINATOR);
   signingKeyCache.delete(cacheKey);
-  signingKeyCache.set(cacheKey, { secret, signingKey });
+  signingKeyCache.set(cacheKey, { secret: secretAccessKey, signingKey });
   if (signingKeyCache.size > SIGNING_KEY_CACHE_SIZE) {
     const oldest = signingKeyCache.keys().next().value;
     if (oldest !== undefined) signingKeyCache.delete(oldest);
@@ -606,4 +628,4 @@ export const signingKeyCacheSize = (): number => signingKeyCache.size;
 
 /** HMAC-SHA256 of a string to sign with a signing key, as lower-case hex. */
 export const signHex = (signingKey: Buffer, stringToSign: string): string =>
-  hmac(signingKey, stringToSign).toString('hex');
+  hmac(keyObjectOf(signingKey), stringToSign).toString('hex');

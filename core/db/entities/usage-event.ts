@@ -18,7 +18,12 @@ export type UsageApi = (typeof usageApis)[number];
 const UsageEventSchema = defineEntity({
   name: 'UsageEvent',
   tableName: 'usage_events',
-  indexes: [{ properties: ['organizationId', 'occurredAt'] }, { properties: ['repositoryId', 'occurredAt'] }],
+  indexes: [
+    { properties: ['organizationId', 'occurredAt'] },
+    { properties: ['repositoryId', 'occurredAt'] },
+    // The S3 bridge sums a bucket's egress of the day for its cap.
+    { properties: ['bucketId', 'occurredAt'] },
+  ],
   properties: {
     /** A sequence, not a UUID: cheap appends to a compact index, and a watermark rollups can resume from. */
     id: p.bigint('string').primary().autoincrement(),
