@@ -11,7 +11,7 @@ import { databaseReadiness } from '../core/observability/readiness.ts';
 import { runProcess } from '../core/process.ts';
 import { loadMasterKeyring } from '../core/secrets/load.ts';
 import { openTemporalClient, temporalReadiness } from '../core/temporal-connection.ts';
-import { createOpenAiServer } from './openai/server.ts';
+import { createAiGateway } from './openai/gateway.ts';
 import { createS3Authenticator } from './s3/authenticate.ts';
 import { BucketCaps } from './s3/bucket-caps.ts';
 import { MultipartUploads } from './s3/multipart-uploads.ts';
@@ -47,7 +47,17 @@ await runProcess('bridge', ['database', 'temporal', 'masterKeys'], async (config
     usage,
   });
   const s3 = await listen(s3Server, config.bridge.s3Port, config.listenHost);
-  const openai = await listen(createOpenAiServer(ops), config.bridge.openaiPort, config.listenHost);
+  const gateway = await createAiGateway({
+    em: orm.em,
+    keyring,
+    databaseUrl: config.database.url!,
+    outboundPolicy: config.outbound,
+    log,
+    metrics,
+    usage,
+    ops,
+  });
+  const openai = await listen(gateway.server, config.bridge.openaiPort, config.listenHost);
   log.info(
     { s3: urlOf(s3, config.listenHost), openai: `${urlOf(openai, config.listenHost)}/v1` },
     'bridge listening',
@@ -58,6 +68,7 @@ await runProcess('bridge', ['database', 'temporal', 'masterKeys'], async (config
       await Promise.all([close(s3), close(openai)]);
       await usage.stop();
       await keys.close();
+      await gateway.close();
       await temporal.close();
       await orm.close();
     },

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { RepoAiKey, RepoStorageKey, Repository, storageKeyScopes } from '../../core/db/entities/index.ts';
+import { announceAiKeyChange } from '../../core/keys/ai-key-resolver.ts';
 import { newAiKey, newStorageKeyPair, sealStorageKeySecret } from '../../core/keys/repo-keys.ts';
 import { announceStorageKeyChange } from '../../core/keys/storage-key-resolver.ts';
 import type { MasterKeyring } from '../../core/secrets/keyring.ts';
@@ -218,10 +219,11 @@ export function aiKeyRoutes(): AnyRoute[] {
       params: keyParams,
       body: z.object({ name: displayName.optional(), expiresAt }).strict(),
       response: { status: 200, description: 'Updated' },
-      async handler({ tenant, params, body, auditTarget }) {
+      async handler({ em, tenant, params, body, auditTarget }) {
         const key = await tenant.findInRepository(RepoAiKey, 'Key', params.repoId, params.keyId);
         if (body.name !== undefined) key.name = body.name;
         if (body.expiresAt !== undefined) key.expiresAt = body.expiresAt ? new Date(body.expiresAt) : null;
+        await announceAiKeyChange(em, key.prefix);
         auditTarget({ type: 'ai-key', id: key.id }, { fields: Object.keys(body) });
         return { body: presentAiKey(key) };
       },
@@ -235,9 +237,10 @@ export function aiKeyRoutes(): AnyRoute[] {
       audit: 'ai-key.revoke',
       params: keyParams,
       response: { status: 204, description: 'Revoked' },
-      async handler({ tenant, params, auditTarget }) {
+      async handler({ em, tenant, params, auditTarget }) {
         const key = await tenant.findInRepository(RepoAiKey, 'Key', params.repoId, params.keyId);
         key.revokedAt ??= new Date();
+        await announceAiKeyChange(em, key.prefix);
         auditTarget({ type: 'ai-key', id: key.id }, { prefix: key.prefix });
         return {};
       },

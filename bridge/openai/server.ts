@@ -1,28 +1,285 @@
 /**
- * The OpenAI-compatible listener (`/v1`). The bridge's ops endpoints
- * (/healthz, /readyz, /metrics) live on this port, because on the S3 port
- * (../s3/server.ts) every path is a possible bucket name.
+ * The OpenAI-compatible listener (`/v1`): repo AI key → route → handler,
+ * every failure answered as an OpenAI error, every request with a known key
+ * metered. The bridge's ops endpoints (/healthz, /readyz, /metrics) live on
+ * this port, because on the S3 port (../s3/server.ts) every path is a
+ * possible bucket name.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { AiKeyResolver, ResolvedAiKey } from '../../core/keys/ai-key-resolver.ts';
+import type { Logger } from '../../core/logging.ts';
+import { type MeasuredExchange, meterHttpExchange } from '../../core/metering/http-exchange-meter.ts';
+import type { UsageEventInput, UsageRecorder } from '../../core/metering/usage-recorder.ts';
+import type { OutboundPolicy } from '../../core/net/outbound-guard.ts';
 import type { OpsEndpoints } from '../../core/observability/ops-endpoints.ts';
-import { sendOpenAiError } from './errors.ts';
+import { answerChat, type ChatOutcome, parseChatRequest, sendJson } from './chat-completions.ts';
+import { answerEmbeddings, type EmbeddingsOutcome } from './embeddings.ts';
+import { GatewayError, gatewayErrorOf, invalidApiKey, invalidRequest, sendOpenAiError } from './errors.ts';
+import { ConfigHealth, defaultFallbackPolicy, type FallbackPolicy } from './fallback.ts';
+import type { GatewayCall } from './gateway-call.ts';
+import type { RepositoryModels } from './repository-models.ts';
 
-export function createOpenAiServer(ops: OpsEndpoints): Server {
+export interface OpenAiGatewayDependencies {
+  ops?: OpsEndpoints;
+  keys: AiKeyResolver;
+  models: RepositoryModels;
+  outboundPolicy: OutboundPolicy;
+  log: Logger;
+  metrics?: Registry;
+  usage?: UsageRecorder;
+  fallback?: FallbackPolicy;
+  /** Wait for a provider's first byte, per attempt. */
+  providerTimeoutMs?: number;
+  maxBodyBytes?: number;
+}
+
+const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+/** What a request turned out to be, filled in as it is handled, for metering. */
+interface Resolved {
+  operation: string;
+  key?: ResolvedAiKey;
+  model?: string;
+  conversationId?: string;
+  chat?: ChatOutcome;
+  embeddings?: EmbeddingsOutcome;
+}
+
+export function createOpenAiServer(deps: OpenAiGatewayDependencies): Server {
+  const health = new ConfigHealth(deps.fallback ?? defaultFallbackPolicy);
+  const observe = requestMetrics(deps.metrics);
   return createServer((req, res) => {
-    if (ops.handle(req, res)) return;
-    req.resume();
-    if (!(req.url ?? '').startsWith('/v1/')) {
-      sendOpenAiError(res, 404, {
-        message: `Unknown path ${req.url}`,
-        type: 'invalid_request_error',
-        code: 'not_found',
+    if (deps.ops?.handle(req, res)) return;
+    const resolved: Resolved = { operation: 'Unknown' };
+    const { usage } = deps;
+    if (usage)
+      meterHttpExchange(res, (measured) => {
+        if (resolved.key) usage.record(usageEventOf(resolved.key, resolved, measured));
       });
-      return;
-    }
-    sendOpenAiError(res, 501, {
-      message: 'The AI gateway is not implemented by this Skybridge bridge yet',
-      type: 'server_error',
-      code: 'not_implemented',
-    });
+    const done = observe();
+    handle(req, res, deps, health, resolved)
+      .catch((error: unknown) => answerError(res, error, deps.log))
+      .finally(() => done(resolved.operation, res.statusCode));
   });
+}
+
+function requestMetrics(registry: Registry | undefined) {
+  if (!registry) return () => () => {};
+  const requests = new Counter({
+    name: 'skybridge_ai_requests_total',
+    help: 'AI gateway requests by operation and status',
+    labelNames: ['operation', 'status'],
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'skybridge_ai_request_duration_seconds',
+    help: 'AI gateway request latency by operation',
+    labelNames: ['operation'],
+    buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120],
+    registers: [registry],
+  });
+  return () => {
+    const end = latency.startTimer();
+    return (operation: string, status: number) => {
+      end({ operation });
+      requests.inc({ operation, status: String(status) });
+    };
+  };
+}
+
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: OpenAiGatewayDependencies,
+  health: ConfigHealth,
+  resolved: Resolved,
+): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0] ?? '/';
+  const route = routeOf(req.method ?? 'GET', path);
+  resolved.operation = route.operation;
+  if (route.operation === 'Unknown') {
+    req.resume();
+    throw new GatewayError(404, {
+      message: `Unknown request URL: ${req.method} ${path}`,
+      type: 'invalid_request_error',
+      code: 'unknown_url',
+    });
+  }
+  const key = await authenticate(req, deps.keys);
+  resolved.key = key;
+  resolved.conversationId = headerOf(req, 'x-skybridge-conversation-id');
+  const call = gatewayCall(req, res, key, deps, health);
+  if (route.operation === 'ListModels') return listModels(call);
+  if (route.operation === 'RetrieveModel')
+    return retrieveModel(call, decodeURIComponent(route.modelId ?? ''));
+  const json = await readJsonBody(req, deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
+  if (route.operation === 'ChatCompletions') {
+    const body = parseChatRequest(json);
+    resolved.model = body.model;
+    resolved.chat = { attempts: [] };
+    return answerChat(call, body, resolved.chat);
+  }
+  resolved.embeddings = { attempts: [] };
+  return answerEmbeddings(call, json, resolved.embeddings);
+}
+
+function routeOf(method: string, path: string): { operation: string; modelId?: string } {
+  if (method === 'GET' && path === '/v1/models') return { operation: 'ListModels' };
+  if (method === 'GET' && path.startsWith('/v1/models/'))
+    return { operation: 'RetrieveModel', modelId: path.slice('/v1/models/'.length) };
+  if (method === 'POST' && path === '/v1/chat/completions') return { operation: 'ChatCompletions' };
+  if (method === 'POST' && path === '/v1/embeddings') return { operation: 'Embeddings' };
+  return { operation: 'Unknown' };
+}
+
+const headerOf = (req: IncomingMessage, name: string) => {
+  const value = req.headers[name];
+  return typeof value === 'string' && value !== '' ? value.slice(0, 200) : undefined;
+};
+
+/** A storage key's access key id: 20 upper-case letters and digits, as AWS's. */
+const looksLikeStorageKey = (token: string) => /^[A-Z0-9]{16,128}$/.test(token);
+
+async function authenticate(req: IncomingMessage, keys: AiKeyResolver): Promise<ResolvedAiKey> {
+  const header = req.headers.authorization ?? '';
+  const token = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+  if (!token) {
+    req.resume();
+    throw invalidApiKey(
+      "You didn't provide an API key. Send a repository AI key as `Authorization: Bearer <key>`.",
+    );
+  }
+  const key = await keys.resolve(token);
+  if (!key) {
+    req.resume();
+    throw invalidApiKey(
+      looksLikeStorageKey(token)
+        ? 'This is a storage key: it works on the S3 endpoint only. Use a repository AI key here.'
+        : 'Incorrect API key provided. Use a repository AI key (sbk_…).',
+    );
+  }
+  if (key.revoked || (key.expiresAt && key.expiresAt <= new Date())) {
+    req.resume();
+    throw invalidApiKey(key.revoked ? 'This API key has been revoked.' : 'This API key has expired.');
+  }
+  return key;
+}
+
+function gatewayCall(
+  req: IncomingMessage,
+  res: ServerResponse,
+  key: ResolvedAiKey,
+  deps: OpenAiGatewayDependencies,
+  health: ConfigHealth,
+): GatewayCall {
+  const abort = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) abort.abort(new Error('the client went away'));
+  });
+  return {
+    req,
+    res,
+    key,
+    models: deps.models,
+    signal: abort.signal,
+    providerOptions: {
+      outboundPolicy: deps.outboundPolicy,
+      timeoutMs: deps.providerTimeoutMs,
+      signal: abort.signal,
+    },
+    fallbackOptions: { health, policy: deps.fallback, signal: abort.signal },
+  };
+}
+
+async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) {
+    req.resume();
+    throw tooLarge(limit);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      req.resume();
+      throw tooLarge(limit);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw invalidRequest(
+      'We could not parse the JSON body of your request. The body must be valid JSON.',
+      null,
+      'invalid_json',
+    );
+  }
+}
+
+const tooLarge = (limit: number) =>
+  new GatewayError(413, {
+    message: `The request body is larger than ${limit / 1024 / 1024} MiB`,
+    type: 'invalid_request_error',
+    code: 'request_too_large',
+  });
+
+async function listModels(call: GatewayCall): Promise<void> {
+  const models = await call.models.listed(call.key.repositoryId);
+  sendJson(call.res, 200, {
+    object: 'list',
+    data: models.map((model) => ({ id: model.id, object: 'model', created: 0, owned_by: model.ownedBy })),
+  });
+}
+
+async function retrieveModel(call: GatewayCall, modelId: string): Promise<void> {
+  const model = (await call.models.listed(call.key.repositoryId)).find((listed) => listed.id === modelId);
+  if (!model) {
+    throw new GatewayError(404, {
+      message: `The model \`${modelId}\` does not exist or you do not have access to it.`,
+      type: 'invalid_request_error',
+      param: 'model',
+      code: 'model_not_found',
+    });
+  }
+  sendJson(call.res, 200, { id: model.id, object: 'model', created: 0, owned_by: model.ownedBy });
+}
+
+function answerError(res: ServerResponse, error: unknown, log: Logger): void {
+  const failure = gatewayErrorOf(error);
+  if (failure.status >= 500 && !(error instanceof GatewayError))
+    log.error({ err: error }, 'ai request failed');
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const headers: Record<string, string> = {};
+  if (failure.retryAfterSeconds !== undefined)
+    headers['retry-after'] = String(Math.ceil(failure.retryAfterSeconds));
+  sendOpenAiError(res, failure.status, failure.body, headers);
+}
+
+/** Requests without a known key have no repository to charge: only the Prometheus counters see them. */
+function usageEventOf(key: ResolvedAiKey, resolved: Resolved, measured: MeasuredExchange): UsageEventInput {
+  const outcome = resolved.chat ?? resolved.embeddings;
+  const candidate = outcome?.candidate;
+  const usage = resolved.chat?.usage;
+  return {
+    api: 'OPENAI',
+    organizationId: key.organizationId,
+    repositoryId: key.repositoryId,
+    keyId: key.keyId,
+    operation: resolved.operation,
+    ...measured,
+    model: resolved.model ?? resolved.embeddings?.model ?? null,
+    tokensIn: usage?.prompt_tokens ?? resolved.embeddings?.promptTokens ?? null,
+    tokensOut: usage?.completion_tokens ?? null,
+    conversationId: resolved.conversationId ?? null,
+    aiConfigId: candidate?.config.id ?? null,
+    provider: candidate?.config.type ?? null,
+    timeToFirstTokenMs: resolved.chat?.timeToFirstTokenMs ?? null,
+    attempts: outcome?.attempts.length ? outcome.attempts : null,
+  };
 }

@@ -30,6 +30,13 @@ export interface UsageEventInput {
   tokensIn?: number | null;
   tokensOut?: number | null;
   conversationId?: string | null;
+  /** AI gateway: the config that answered, its provider, and every attempt made (AI-3, AI-5). */
+  aiConfigId?: string | null;
+  provider?: string | null;
+  timeToFirstTokenMs?: number | null;
+  /** AI gateway: what the policies did (`pass`, `logged`, `alerted`, `redacted`, `blocked`). */
+  policyOutcome?: string | null;
+  attempts?: unknown[] | null;
 }
 
 type UsageEventRow = { [Field in keyof UsageEventInput]-?: Exclude<UsageEventInput[Field], undefined> };
@@ -222,6 +229,11 @@ function rowOf(event: UsageEventInput): UsageEventRow | undefined {
     tokensIn: event.tokensIn == null ? null : int4(event.tokensIn),
     tokensOut: event.tokensOut == null ? null : int4(event.tokensOut),
     conversationId: event.conversationId?.slice(0, 200) ?? null,
+    aiConfigId: uuidOrNull(event.aiConfigId),
+    provider: event.provider?.slice(0, 20) ?? null,
+    timeToFirstTokenMs: event.timeToFirstTokenMs == null ? null : int4(event.timeToFirstTokenMs),
+    policyOutcome: event.policyOutcome?.slice(0, 20) ?? null,
+    attempts: event.attempts ?? null,
   };
 }
 

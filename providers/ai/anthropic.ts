@@ -13,25 +13,45 @@
  * Models: `GET /v1/models?limit=&after_id=` →
  * `{ data: [{ type: 'model', id, display_name, created_at }], has_more, first_id, last_id }`,
  * followed page by page while `has_more`.
+ * Chat: `POST /v1/messages` (translated in anthropic-messages.ts), streamed
+ * as server-sent events `message_start`, `content_block_start` / `_delta` /
+ * `_stop`, `message_delta`, `message_stop`, `ping`, and `error` (e.g.
+ * `overloaded_error`) in the middle of a stream.
+ * Embeddings: Anthropic has none; `embeddings` says so (Invalid).
  * Errors: `{ type: 'error', error: { type, message }, request_id }`; 529 is `overloaded_error`.
  */
-import { type ApiDescription, parseRetryAfter, providerHttpError, unexpectedAnswer } from './errors.ts';
+
+import { StreamTranslator, toChatCompletion, toMessagesRequest } from './anthropic-messages.ts';
+import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsResponse } from './chat.ts';
+import {
+  type ApiDescription,
+  codeForHttpStatus,
+  type HttpFailure,
+  parseRetryAfter,
+  providerHttpError,
+  statusLabel,
+  unexpectedAnswer,
+} from './errors.ts';
 import {
   asRecord,
   callProvider,
   endpointUrl,
   MAX_PAGES,
+  openProviderStream,
   type ProviderAnswer,
   parseEndpoint,
+  readErrorAnswer,
+  serverSentEvents,
   stringOf,
   tooManyPages,
 } from './http.ts';
-import type {
-  AiProviderAdapter,
-  AiProviderConnection,
+import {
+  type AiProviderAdapter,
+  type AiProviderConnection,
   AiProviderError,
-  ModelInfo,
-  ProviderCallOptions,
+  type ChatCallOptions,
+  type ModelInfo,
+  type ProviderCallOptions,
 } from './provider.ts';
 
 export const anthropicDefaultEndpoint = 'https://api.anthropic.com';
@@ -44,6 +64,7 @@ const modelsApi: ApiDescription = {
   baseUrlHint: 'https://api.anthropic.com for Anthropic itself; requests go to <base>/v1/…',
   credential: 'the API secret (sent as x-api-key)',
 };
+const messagesApi: ApiDescription = { ...modelsApi, api: 'the Anthropic Messages API' };
 
 /** The versioned base every call is relative to: `<apiEndpoint>/v1`. */
 export function anthropicBaseUrl(connection: AiProviderConnection): URL {
@@ -91,18 +112,128 @@ function toModelInfo(item: unknown): ModelInfo[] {
   return [{ id, displayName: stringOf(model.display_name), created: stringOf(model.created_at) }];
 }
 
-export function anthropicError(answer: ProviderAnswer): AiProviderError {
+/** Anthropic's error body; `api` names the API in the messages. */
+export function anthropicError(answer: ProviderAnswer, api: ApiDescription = modelsApi): AiProviderError {
   const error = asRecord(asRecord(answer.json)?.error);
-  return providerHttpError(
-    {
-      status: answer.status,
-      url: answer.url,
-      vendorCode: stringOf(error?.type),
-      providerMessage: stringOf(error?.message),
-      retryAfterSeconds: parseRetryAfter(answer.headers.get('retry-after')),
-    },
-    modelsApi,
+  const failure: HttpFailure = {
+    status: answer.status,
+    url: answer.url,
+    vendorCode: stringOf(error?.type),
+    providerMessage: stringOf(error?.message),
+    retryAfterSeconds: parseRetryAfter(answer.headers.get('retry-after')),
+  };
+  // An unknown model is a 404 too, but not a wrong base URL: "model: claude-nope".
+  if (failure.vendorCode === 'not_found_error' && failure.providerMessage?.startsWith('model:')) {
+    const message = `The provider does not offer this model ${statusLabel(failure)}: ${failure.providerMessage} — check the model id`;
+    return providerHttpError({ ...failure, message }, api);
+  }
+  return providerHttpError(failure, api);
+}
+
+async function chat(
+  connection: AiProviderConnection,
+  request: ChatRequest,
+  options: ChatCallOptions,
+): Promise<ChatCompletion> {
+  const url = messagesUrl(connection);
+  const body = JSON.stringify(toMessagesRequest(request));
+  const headers = { ...anthropicHeaders(connection), 'content-type': 'application/json' };
+  const answer = await callProvider({ method: 'POST', url, headers, body }, options);
+  if (answer.status < 200 || answer.status > 299) throw anthropicError(answer, messagesApi);
+  const completion = toChatCompletion(answer.json, request.model);
+  if (!completion) throw unexpectedAnswer(answer.status, url, messagesApi);
+  return completion;
+}
+
+async function chatStream(
+  connection: AiProviderConnection,
+  request: ChatRequest,
+  options: ChatCallOptions,
+): Promise<AsyncIterable<ChatCompletionChunk>> {
+  const url = messagesUrl(connection);
+  const body = JSON.stringify({ ...toMessagesRequest(request), stream: true });
+  const headers = {
+    ...anthropicHeaders(connection),
+    'content-type': 'application/json',
+    accept: 'text/event-stream',
+  };
+  const response = await openProviderStream({ method: 'POST', url, headers, body }, options);
+  if (!response.ok) throw anthropicError(await readErrorAnswer(response, url), messagesApi);
+  if (!response.headers.get('content-type')?.includes('text/event-stream')) {
+    await response.body?.cancel().catch(() => {});
+    throw unexpectedAnswer(response.status, url, messagesApi);
+  }
+  return streamedChunks(response, url, request.model, options);
+}
+
+function messagesUrl(connection: AiProviderConnection): URL {
+  return endpointUrl(anthropicBaseUrl(connection), 'messages');
+}
+
+async function* streamedChunks(
+  response: Response,
+  url: URL,
+  requestedModel: string,
+  options: ChatCallOptions,
+): AsyncGenerator<ChatCompletionChunk> {
+  const translator = new StreamTranslator(requestedModel);
+  try {
+    for await (const message of serverSentEvents(response, url, options.idleTimeoutMs)) {
+      const event = parseStreamEvent(message.data, url);
+      if (event.type === 'error') throw streamError(asRecord(event.error), url);
+      yield* translator.translate(event);
+      if (event.type === 'message_stop') return;
+    }
+  } catch (error) {
+    // The caller's abort is not the provider's failure: hand back the caller's reason.
+    throw options.signal?.aborted ? (options.signal.reason ?? error) : error;
+  }
+  throw new AiProviderError(
+    'Transient',
+    `The streamed answer from ${url.host} ended before its message_stop event — try again`,
   );
 }
 
-export const anthropicAdapter: AiProviderAdapter = { listModels };
+function parseStreamEvent(data: string, url: URL): Record<string, unknown> {
+  try {
+    const event = asRecord(JSON.parse(data));
+    if (event) return event;
+  } catch {}
+  throw new AiProviderError('Transient', `${url.host} sent an unreadable event in a streamed answer`);
+}
+
+/** The HTTP status Anthropic gives each error type, so an in-stream error maps like a refused request. */
+const statusOfErrorType: Readonly<Record<string, number>> = {
+  invalid_request_error: 400,
+  authentication_error: 401,
+  billing_error: 402,
+  permission_error: 403,
+  not_found_error: 404,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  api_error: 500,
+  timeout_error: 504,
+  overloaded_error: 529,
+};
+
+function streamError(error: Record<string, unknown> | undefined, url: URL): AiProviderError {
+  const type = stringOf(error?.type) ?? 'api_error';
+  const providerMessage = stringOf(error?.message);
+  const code = codeForHttpStatus(statusOfErrorType[type] ?? 500);
+  const said = providerMessage ? `: ${providerMessage}` : '';
+  const retry = code === 'Transient' || code === 'Throttled' ? ' — try again later' : '';
+  return new AiProviderError(
+    code,
+    `${url.host} reported ${type} in the middle of a streamed answer${said}${retry}`,
+    { vendorCode: type, providerMessage },
+  );
+}
+
+async function embeddings(): Promise<EmbeddingsResponse> {
+  throw new AiProviderError(
+    'Invalid',
+    'Anthropic has no embeddings API — use an AI LLM config of a provider that has one (OpenAI, Google, AWS Bedrock) for embeddings',
+  );
+}
+
+export const anthropicAdapter: AiProviderAdapter = { listModels, chat, chatStream, embeddings };

@@ -14,17 +14,46 @@
  * Models: `GET <base>/models?pageSize=&pageToken=` →
  * `{ models: [{ name: 'models/…', displayName, supportedGenerationMethods, … }], nextPageToken }`,
  * followed page by page while `nextPageToken` is set.
+ * Chat: `POST <base>/models/{model}:generateContent`, streamed as
+ * `:streamGenerateContent?alt=sse` (each event one GenerateContentResponse;
+ * an error in the middle is an event `{ error: { code, message, status } }`);
+ * translation in gemini-contents.ts.
+ * Embeddings: `POST <base>/models/{model}:batchEmbedContents`, for one input
+ * as for many.
  * Errors: `{ error: { code, message, status, details } }` (google.rpc.Status);
  * a bad key is a 400 INVALID_ARGUMENT with reason API_KEY_INVALID, not a 401.
  */
-import { type ApiDescription, parseRetryAfter, providerHttpError, unexpectedAnswer } from './errors.ts';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatRequest,
+  EmbeddingsRequest,
+  EmbeddingsResponse,
+} from './chat.ts';
+import {
+  type ApiDescription,
+  type HttpFailure,
+  parseRetryAfter,
+  providerHttpError,
+  statusLabel,
+  unexpectedAnswer,
+} from './errors.ts';
+import {
+  isGenerateContentAnswer,
+  toChatChunks,
+  toChatCompletion,
+  toGenerateContentRequest,
+} from './gemini-contents.ts';
 import {
   asRecord,
   callProvider,
   endpointUrl,
   MAX_PAGES,
+  openProviderStream,
   type ProviderAnswer,
   parseEndpoint,
+  readErrorAnswer,
+  serverSentEvents,
   stringOf,
   tooManyPages,
 } from './http.ts';
@@ -33,6 +62,7 @@ import type {
   AiProviderConnection,
   AiProviderError,
   AiProviderErrorCode,
+  ChatCallOptions,
   ModelInfo,
   ProviderCallOptions,
 } from './provider.ts';
@@ -46,6 +76,8 @@ const modelsApi: ApiDescription = {
   baseUrlHint: 'https://generativelanguage.googleapis.com/v1beta for the Gemini API',
   credential: 'the API secret (the Gemini API key)',
 };
+
+const modelCallsApi: ApiDescription = { ...modelsApi, api: 'the Gemini API' };
 
 export function geminiBaseUrl(connection: AiProviderConnection): URL {
   const url = parseEndpoint(connection.apiEndpoint, geminiDefaultEndpoint, 'Gemini');
@@ -104,27 +136,37 @@ const codeByStatus: Readonly<Record<string, AiProviderErrorCode>> = {
   DEADLINE_EXCEEDED: 'Transient',
 };
 
-export function geminiError(answer: ProviderAnswer): AiProviderError {
+export function geminiError(answer: ProviderAnswer, api = modelsApi): AiProviderError {
+  return providerHttpError(geminiFailure(answer), api);
+}
+
+/** A refused call to a model: Google's own 404 there means the model, not the base URL. */
+function modelCallError(answer: ProviderAnswer, model: string): AiProviderError {
+  const failure = geminiFailure(answer);
+  if (failure.status === 404 && failure.vendorCode === 'NOT_FOUND') {
+    failure.message = `Gemini has no model ${JSON.stringify(model)} that supports this call ${statusLabel(failure)} — list the models to see which ones the key can use`;
+  }
+  return providerHttpError(failure, modelCallsApi);
+}
+
+function geminiFailure(answer: ProviderAnswer): HttpFailure {
   const error = asRecord(asRecord(answer.json)?.error);
   const details = Array.isArray(error?.details) ? error.details.map(asRecord) : [];
   const reason = details.map((detail) => stringOf(detail?.reason)).find(Boolean);
   const status = stringOf(error?.status);
   const providerMessage = stringOf(error?.message);
-  return providerHttpError(
-    {
-      status: answer.status,
-      url: answer.url,
-      vendorCode: reason ?? status,
-      providerMessage,
-      code: isBadKey(reason, providerMessage)
-        ? 'InvalidCredentials'
-        : status
-          ? codeByStatus[status]
-          : undefined,
-      retryAfterSeconds: retryDelaySeconds(details) ?? parseRetryAfter(answer.headers.get('retry-after')),
-    },
-    modelsApi,
-  );
+  return {
+    status: answer.status,
+    url: answer.url,
+    vendorCode: reason ?? status,
+    providerMessage,
+    code: isBadKey(reason, providerMessage)
+      ? 'InvalidCredentials'
+      : status
+        ? codeByStatus[status]
+        : undefined,
+    retryAfterSeconds: retryDelaySeconds(details) ?? parseRetryAfter(answer.headers.get('retry-after')),
+  };
 }
 
 /** Google answers a wrong or expired key with 400 INVALID_ARGUMENT, reason API_KEY_INVALID. */
@@ -142,4 +184,147 @@ function retryDelaySeconds(details: (Record<string, unknown> | undefined)[]): nu
   return undefined;
 }
 
-export const geminiAdapter: AiProviderAdapter = { listModels };
+/** `gemini-2.5-flash` or `models/gemini-2.5-flash` → `models/gemini-2.5-flash`, the resource name. */
+function modelName(model: string): string {
+  return `models/${model.replace(/^models\//, '')}`;
+}
+
+function modelUrl(
+  connection: AiProviderConnection,
+  model: string,
+  method: string,
+  query?: Record<string, string>,
+): URL {
+  const id = encodeURIComponent(model.replace(/^models\//, ''));
+  return endpointUrl(geminiBaseUrl(connection), `models/${id}:${method}`, query);
+}
+
+function postHeaders(connection: AiProviderConnection, accept = 'application/json'): Record<string, string> {
+  return { ...geminiHeaders(connection), accept, 'content-type': 'application/json' };
+}
+
+const isSuccess = (status: number) => status >= 200 && status <= 299;
+
+async function chat(
+  connection: AiProviderConnection,
+  request: ChatRequest,
+  options: ChatCallOptions,
+): Promise<ChatCompletion> {
+  const url = modelUrl(connection, request.model, 'generateContent');
+  const body = JSON.stringify(toGenerateContentRequest(request));
+  const answer = await callProvider({ method: 'POST', url, headers: postHeaders(connection), body }, options);
+  if (!isSuccess(answer.status)) throw modelCallError(answer, request.model);
+  const completion = asRecord(answer.json);
+  if (!completion || !isGenerateContentAnswer(completion)) {
+    throw unexpectedAnswer(answer.status, url, modelCallsApi);
+  }
+  return toChatCompletion(completion, request.model);
+}
+
+async function chatStream(
+  connection: AiProviderConnection,
+  request: ChatRequest,
+  options: ChatCallOptions,
+): Promise<AsyncIterable<ChatCompletionChunk>> {
+  const url = modelUrl(connection, request.model, 'streamGenerateContent', { alt: 'sse' });
+  const body = JSON.stringify(toGenerateContentRequest(request));
+  const headers = postHeaders(connection, 'text/event-stream');
+  const response = await openProviderStream({ method: 'POST', url, headers, body }, options);
+  if (!isSuccess(response.status)) throw modelCallError(await readErrorAnswer(response, url), request.model);
+  if (!response.headers.get('content-type')?.startsWith('text/event-stream')) {
+    await response.body?.cancel().catch(() => {});
+    throw unexpectedAnswer(response.status, url, modelCallsApi);
+  }
+  return toChatChunks(streamedAnswers(response, url, options), request.model, url.host);
+}
+
+/** The stream's GenerateContentResponse chunks; an error event throws. */
+async function* streamedAnswers(
+  response: Response,
+  url: URL,
+  options: ChatCallOptions,
+): AsyncGenerator<Record<string, unknown>> {
+  try {
+    for await (const event of serverSentEvents(response, url, options.idleTimeoutMs)) {
+      const chunk = parseEvent(event.data);
+      if (!chunk) throw unexpectedAnswer(response.status, url, modelCallsApi);
+      const error = asRecord(chunk.error);
+      if (error) {
+        const status = typeof error.code === 'number' ? error.code : 500;
+        throw geminiError(
+          { status, headers: response.headers, url, json: chunk, text: event.data },
+          modelCallsApi,
+        );
+      }
+      yield chunk;
+    }
+  } catch (error) {
+    // The caller's own abort is not the provider's failure: it gets its reason back, as openProviderStream does.
+    if (options.signal?.aborted) throw options.signal.reason ?? error;
+    throw error;
+  }
+}
+
+function parseEvent(data: string): Record<string, unknown> | undefined {
+  try {
+    return asRecord(JSON.parse(data));
+  } catch {
+    return undefined;
+  }
+}
+
+async function embeddings(
+  connection: AiProviderConnection,
+  request: EmbeddingsRequest,
+  options: ChatCallOptions,
+): Promise<EmbeddingsResponse> {
+  const inputs = typeof request.input === 'string' ? [request.input] : request.input;
+  const url = modelUrl(connection, request.model, 'batchEmbedContents');
+  const requests = inputs.map((text) => ({
+    model: modelName(request.model),
+    content: { parts: [{ text }] },
+    outputDimensionality: request.dimensions,
+  }));
+  const body = JSON.stringify({ requests });
+  const answer = await callProvider({ method: 'POST', url, headers: postHeaders(connection), body }, options);
+  if (!isSuccess(answer.status)) throw modelCallError(answer, request.model);
+  const vectors = embeddingValues(answer.json);
+  if (vectors?.length !== inputs.length) throw unexpectedAnswer(answer.status, url, modelCallsApi);
+  const promptTokens = estimateTokens(inputs);
+  return {
+    object: 'list',
+    data: vectors.map((values, index) => ({
+      object: 'embedding',
+      index,
+      embedding: request.encoding_format === 'base64' ? float32Base64(values) : values,
+    })),
+    model: request.model,
+    usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+  };
+}
+
+/** `{ embeddings: [{ values: number[] }] }`, or undefined when the answer is not that. */
+function embeddingValues(json: unknown): number[][] | undefined {
+  const embeddings = asRecord(json)?.embeddings;
+  if (!Array.isArray(embeddings)) return undefined;
+  const vectors = embeddings.map((item) => asRecord(item)?.values);
+  return vectors.every((values) => Array.isArray(values) && values.every((v) => typeof v === 'number'))
+    ? (vectors as number[][])
+    : undefined;
+}
+
+/**
+ * Gemini reports no token count for embeddings, and counting them would cost
+ * a countTokens call per request. This estimate (about 4 characters a token,
+ * at least 1 per input) is what metering gets: close for English, not exact.
+ */
+function estimateTokens(inputs: string[]): number {
+  return inputs.reduce((total, text) => total + Math.max(1, Math.ceil(text.length / 4)), 0);
+}
+
+/** OpenAI's `encoding_format: 'base64'`: the little-endian float32 bytes of the vector. */
+function float32Base64(values: number[]): string {
+  return Buffer.from(new Float32Array(values).buffer).toString('base64');
+}
+
+export const geminiAdapter: AiProviderAdapter = { listModels, chat, chatStream, embeddings };

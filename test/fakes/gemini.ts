@@ -1,21 +1,34 @@
 /**
  * A fake Gemini API (generativelanguage.googleapis.com), from the public API
- * reference: `GET /v1beta/models` with `x-goog-api-key` (or `?key=`),
- * paginated by `pageSize` / `pageToken` → `nextPageToken`; errors as
- * google.rpc.Status `{ error: { code, message, status, details } }`. Like
- * Google, it answers a wrong key with 400 INVALID_ARGUMENT (API_KEY_INVALID),
- * and a path outside the API with Google's HTML 404 page.
+ * reference, authenticated by `x-goog-api-key` (or `?key=`):
+ * - `GET /v1beta/models`, paginated by `pageSize` / `pageToken` → `nextPageToken`;
+ * - `POST /v1beta/models/{model}:generateContent` and
+ *   `:streamGenerateContent?alt=sse` (one GenerateContentResponse per `data:`
+ *   event, the finish reason and usage on the last; an error in the middle
+ *   is a `data:` event holding `{ error }`);
+ * - `POST /v1beta/models/{model}:embedContent` and `:batchEmbedContents`.
+ * Errors are google.rpc.Status `{ error: { code, message, status, details } }`.
+ * Like Google, it answers a wrong key with 400 INVALID_ARGUMENT
+ * (API_KEY_INVALID), an unknown model with 404 NOT_FOUND, a field the API does
+ * not know ("Unknown name") with 400, and a path outside the API with
+ * Google's HTML 404 page.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import {
+  completeReply,
   decodePageToken,
+  defaultReply,
   encodePageToken,
+  type FakeChatStep,
   type FakeErrorStep,
   type FakeModel,
+  type FakeReply,
   type FakeResponse,
   type FakeServer,
   header,
   type RecordedRequest,
   startFakeHttpServer,
+  streamPieces,
 } from './fake-http.ts';
 
 export interface FakeGeminiOptions {
@@ -48,12 +61,18 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
   const maxPageSize = options.maxPageSize ?? MAX_PAGE_SIZE;
   const state = { models: options.models ?? defaultGeminiModels };
 
-  function answer(request: RecordedRequest): FakeResponse {
+  function answer(request: RecordedRequest, step?: FakeChatStep): FakeResponse {
     const version = apiVersions.find((prefix) => request.path.startsWith(`${prefix}/`));
     if (!version) return googleHtml404(request.path);
-    if (request.method !== 'GET' || request.path !== `${version}/models`) {
-      return googleError(404, 'NOT_FOUND', 'Method not found.');
-    }
+    const call = modelCallOf(request, version);
+    const isListing = request.method === 'GET' && request.path === `${version}/models`;
+    if (!isListing && !call) return googleError(404, 'NOT_FOUND', 'Method not found.');
+    const refusal = authenticate(request);
+    if (refusal) return refusal;
+    return call ? answerModelCall(request, call, version, step) : listPage(request);
+  }
+
+  function authenticate(request: RecordedRequest): FakeResponse | undefined {
     const key = header(request, 'x-goog-api-key') ?? request.query.get('key');
     if (!key) {
       return googleError(
@@ -62,8 +81,36 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
         "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.",
       );
     }
-    if (!secrets.includes(key)) return invalidKey();
-    return listPage(request);
+    return secrets.includes(key) ? undefined : invalidKey();
+  }
+
+  function answerModelCall(
+    request: RecordedRequest,
+    call: ModelCall,
+    version: string,
+    step: FakeChatStep | undefined,
+  ): FakeResponse {
+    const model = state.models.find((candidate) => candidate.id === call.model);
+    if (!model || isEmbeddingModel(model) !== embeddingMethods.has(call.method)) {
+      return googleError(
+        404,
+        'NOT_FOUND',
+        `models/${call.model} is not found for API version ${version.slice(1)}, or is not supported for ${call.method}. Call ListModels to see the list of available models and their supported methods.`,
+      );
+    }
+    const body = parseBody(request.body);
+    if (!body) return invalidArgument('Invalid JSON payload received.');
+    if (call.method === 'embedContent') return embedOne(body);
+    if (call.method === 'batchEmbedContents') return embedBatch(body, call.model);
+    const invalid = invalidGenerateRequest(body);
+    if (invalid) return invalidArgument(invalid);
+    const reply = replyTo(body, step);
+    if (call.method === 'generateContent') {
+      // A non-streamed request cannot fail in the middle: it gets the provider's 500 instead.
+      if (step?.kind === 'stream-error') return scriptedError({ kind: 'error', status: 500 });
+      return { status: 200, json: generateContentResponse(reply, call.model) };
+    }
+    return streamedAnswer(reply, call.model, request.query.get('alt') === 'sse', step);
   }
 
   function listPage(request: RecordedRequest): FakeResponse {
@@ -95,7 +142,7 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
 }
 
 function renderModel(model: FakeModel) {
-  const embedding = model.id.includes('embedding');
+  const embedding = isEmbeddingModel(model);
   return {
     name: `models/${model.id}`,
     version: '001',

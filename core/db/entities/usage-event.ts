@@ -47,6 +47,12 @@ const UsageEventSchema = defineEntity({
     tokensIn: p.integer().nullable(),
     tokensOut: p.integer().nullable(),
     conversationId: p.string().length(200).nullable(),
+    aiConfigId: p.uuid().nullable(),
+    provider: p.string().length(20).nullable(),
+    timeToFirstTokenMs: p.integer().nullable(),
+    policyOutcome: p.string().length(20).nullable(),
+    /** Every provider call made for the request, fallbacks included: config, provider, model, outcome, latency. */
+    attempts: p.json<unknown[]>().nullable(),
   },
 });
 

@@ -1,0 +1,17 @@
+/** One authenticated request to the AI gateway, and what its handlers need. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ResolvedAiKey } from '../../core/keys/ai-key-resolver.ts';
+import type { ChatCallOptions } from '../../providers/ai/provider.ts';
+import type { ConfigHealth, FallbackPolicy } from './fallback.ts';
+import type { RepositoryModels } from './repository-models.ts';
+
+export interface GatewayCall {
+  req: IncomingMessage;
+  res: ServerResponse;
+  key: ResolvedAiKey;
+  models: RepositoryModels;
+  /** Aborted when the app goes away before the answer is complete. */
+  signal: AbortSignal;
+  providerOptions: ChatCallOptions;
+  fallbackOptions: { health: ConfigHealth; policy?: FallbackPolicy; signal: AbortSignal };
+}
