@@ -22,3 +22,16 @@ export const isoDate = z.iso.datetime({ offset: true });
 export const workspaceSelector = z.object({ workspaceId: uuid.optional() });
 
 export const iso = (date: Date | null | undefined) => (date ? date.toISOString() : null);
+
+const positiveCount = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+/** The AI gateway's limits on a key or a repository (AI-6); null removes them. */
+export const aiLimits = z
+  .object({
+    requestsPerMinute: positiveCount.optional(),
+    tokensPerMinute: positiveCount.optional(),
+    tokenBudget: positiveCount.optional(),
+    budgetPeriod: z.enum(['DAY', 'MONTH', 'TOTAL']).optional(),
+  })
+  .strict()
+  .nullable();

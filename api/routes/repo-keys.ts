@@ -9,7 +9,7 @@ import { newAiKey, newStorageKeyPair, sealStorageKeySecret } from '../../core/ke
 import { announceStorageKeyChange } from '../../core/keys/storage-key-resolver.ts';
 import type { MasterKeyring } from '../../core/secrets/keyring.ts';
 import { type AnyRoute, protectedRoute } from '../routing/route.ts';
-import { displayName, iso, isoDate, uuid } from '../schemas.ts';
+import { aiLimits, displayName, iso, isoDate, uuid } from '../schemas.ts';
 
 const repoParams = z.object({ repoId: uuid });
 const keyParams = z.object({ repoId: uuid, keyId: uuid });
@@ -46,6 +46,7 @@ const presentAiKey = (key: RepoAiKey) => ({
   expiresAt: iso(key.expiresAt),
   revokedAt: iso(key.revokedAt),
   lastUsedAt: iso(key.lastUsedAt),
+  limits: key.aiLimits ?? null,
   createdAt: iso(key.createdAt),
 });
 
@@ -163,7 +164,7 @@ export function aiKeyRoutes(): AnyRoute[] {
       access: 'MEMBER',
       audit: 'ai-key.create',
       params: repoParams,
-      body: z.object({ name: displayName, expiresAt }).strict(),
+      body: z.object({ name: displayName, expiresAt, limits: aiLimits.optional() }).strict(),
       response: { status: 201, description: 'The key, shown once' },
       async handler({ em, tenant, caller, params, body, auditTarget }) {
         const repository = await tenant.findInWorkspace(Repository, 'Repository', params.repoId);
@@ -174,6 +175,7 @@ export function aiKeyRoutes(): AnyRoute[] {
           prefix,
           secretHash,
           expiresAt: body.expiresAt ? new Date(body.expiresAt) : null,
+          aiLimits: body.limits ?? null,
           createdBy: caller.userId,
         });
         await em.flush();
@@ -213,15 +215,16 @@ export function aiKeyRoutes(): AnyRoute[] {
       method: 'put',
       path: '/repo/:repoId/ai/apikey/:keyId',
       tag: 'repository keys',
-      summary: 'Rename an AI key or change its expiry',
+      summary: 'Rename an AI key, or change its expiry or limits',
       access: 'MEMBER',
       audit: 'ai-key.update',
       params: keyParams,
-      body: z.object({ name: displayName.optional(), expiresAt }).strict(),
+      body: z.object({ name: displayName.optional(), expiresAt, limits: aiLimits.optional() }).strict(),
       response: { status: 200, description: 'Updated' },
       async handler({ em, tenant, params, body, auditTarget }) {
         const key = await tenant.findInRepository(RepoAiKey, 'Key', params.repoId, params.keyId);
         if (body.name !== undefined) key.name = body.name;
+        if (body.limits !== undefined) key.aiLimits = body.limits;
         if (body.expiresAt !== undefined) key.expiresAt = body.expiresAt ? new Date(body.expiresAt) : null;
         await announceAiKeyChange(em, key.prefix);
         auditTarget({ type: 'ai-key', id: key.id }, { fields: Object.keys(body) });

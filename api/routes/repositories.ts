@@ -5,14 +5,17 @@ import {
   AiLlmConfig,
   aiEndpointTypes,
   Bucket,
+  RepoAiKey,
   RepoStorageKey,
   Repository,
   storageEndpointTypes,
 } from '../../core/db/entities/index.ts';
+import type { EntityManager } from '../../core/db/orm.ts';
 import { AppError } from '../../core/errors.ts';
+import { announceAiKeyChange } from '../../core/keys/ai-key-resolver.ts';
 import { announceStorageKeyChange } from '../../core/keys/storage-key-resolver.ts';
 import { type AnyRoute, protectedRoute } from '../routing/route.ts';
-import { description, displayName, iso, uuid, workspaceSelector } from '../schemas.ts';
+import { aiLimits, description, displayName, iso, uuid, workspaceSelector } from '../schemas.ts';
 import type { TenantScope } from '../tenancy.ts';
 import { assertNameFree } from '../unique-names.ts';
 
@@ -31,11 +34,17 @@ const createBody = workspaceSelector
     ...endpointTypes,
     bucketIds: z.array(uuid).max(100).default([]),
     aiConfigIds: z.array(uuid).max(100).default([]),
+    aiLimits: aiLimits.optional(),
   })
   .strict();
 
 const updateBody = z
-  .object({ name: displayName.optional(), description: description.nullable().optional(), ...endpointTypes })
+  .object({
+    name: displayName.optional(),
+    description: description.nullable().optional(),
+    ...endpointTypes,
+    aiLimits: aiLimits.optional(),
+  })
   .strict();
 
 export function presentRepository(repository: Repository) {
@@ -46,6 +55,7 @@ export function presentRepository(repository: Repository) {
     description: repository.description ?? null,
     storageEndpointType: repository.storageEndpointType ?? null,
     aiEndpointType: repository.aiEndpointType ?? null,
+    aiLimits: repository.aiLimits ?? null,
     bucketIds: repository.buckets.isInitialized()
       ? repository.buckets.getItems().map((bucket) => bucket.id)
       : undefined,
@@ -55,6 +65,11 @@ export function presentRepository(repository: Repository) {
     createdAt: iso(repository.createdAt),
     updatedAt: iso(repository.updatedAt),
   };
+}
+
+/** The bridges cache each AI key with its repository's limits: evict the repository's keys. */
+async function announceRepositoryKeysChanged(em: EntityManager, repository: Repository): Promise<void> {
+  for (const key of await em.find(RepoAiKey, { repository })) await announceAiKeyChange(em, key.prefix);
 }
 
 /** Only resources of the repository's own workspace can be attached. */
@@ -168,6 +183,7 @@ export function repositoryRoutes(): AnyRoute[] {
           description: body.description ?? null,
           storageEndpointType: body.storageEndpointType ?? (body.bucketIds.length > 0 ? 'S3' : null),
           aiEndpointType: body.aiEndpointType ?? (body.aiConfigIds.length > 0 ? 'OPENAI' : null),
+          aiLimits: body.aiLimits ?? null,
         });
         for (const id of body.bucketIds) {
           const bucket = await tenant.findInWorkspace(Bucket, 'Bucket', id);
@@ -222,6 +238,7 @@ export function repositoryRoutes(): AnyRoute[] {
           repository,
           Object.fromEntries(Object.entries(body).filter(([, value]) => value !== undefined)),
         );
+        if (body.aiLimits !== undefined) await announceRepositoryKeysChanged(em, repository);
         auditTarget(
           { type: 'repository', id: repository.id, workspaceId: repository.workspace.id },
           { fields: changed },

@@ -38,10 +38,12 @@ export class GatewayError extends Error {
   readonly code: string | null;
   readonly param: string | null;
   readonly retryAfterSeconds?: number;
+  /** Tells the openai SDK not to retry (`x-should-retry: false`): waiting will not help. */
+  readonly doNotRetry: boolean;
   constructor(
     status: number,
     body: OpenAiErrorBody,
-    options: { retryAfterSeconds?: number; cause?: unknown } = {},
+    options: { retryAfterSeconds?: number; doNotRetry?: boolean; cause?: unknown } = {},
   ) {
     super(body.message, { cause: options.cause });
     this.name = 'GatewayError';
@@ -50,6 +52,7 @@ export class GatewayError extends Error {
     this.code = body.code;
     this.param = body.param ?? null;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.doNotRetry = options.doNotRetry ?? false;
   }
 
   get body(): OpenAiErrorBody {

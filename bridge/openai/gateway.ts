@@ -9,6 +9,7 @@ import type { OutboundPolicy } from '../../core/net/outbound-guard.ts';
 import type { OpsEndpoints } from '../../core/observability/ops-endpoints.ts';
 import type { MasterKeyring } from '../../core/secrets/keyring.ts';
 import type { FallbackPolicy } from './fallback.ts';
+import { AiLimiter } from './limits.ts';
 import { RepositoryModels } from './repository-models.ts';
 import { createOpenAiServer } from './server.ts';
 
@@ -43,6 +44,16 @@ export async function createAiGateway(options: AiGatewayOptions): Promise<AiGate
     outboundPolicy: options.outboundPolicy,
     configTtlMs: options.configTtlMs,
   });
-  const server = createOpenAiServer({ ...options, keys, models });
-  return { server, models, close: () => keys.close() };
+  const limiter = new AiLimiter({ em: options.em });
+  const pruning = setInterval(() => limiter.prune().catch(() => {}), 10 * 60_000);
+  pruning.unref();
+  const server = createOpenAiServer({ ...options, keys, models, limiter });
+  return {
+    server,
+    models,
+    close: async () => {
+      clearInterval(pruning);
+      await keys.close();
+    },
+  };
 }

@@ -18,6 +18,7 @@ import { answerEmbeddings, type EmbeddingsOutcome } from './embeddings.ts';
 import { GatewayError, gatewayErrorOf, invalidApiKey, invalidRequest, sendOpenAiError } from './errors.ts';
 import { ConfigHealth, defaultFallbackPolicy, type FallbackPolicy } from './fallback.ts';
 import type { GatewayCall } from './gateway-call.ts';
+import type { AiLimiter, LimitedSubject } from './limits.ts';
 import type { RepositoryModels } from './repository-models.ts';
 
 export interface OpenAiGatewayDependencies {
@@ -28,6 +29,8 @@ export interface OpenAiGatewayDependencies {
   log: Logger;
   metrics?: Registry;
   usage?: UsageRecorder;
+  /** Enforces the keys' and repositories' limits; nothing is limited without it. */
+  limiter?: AiLimiter;
   fallback?: FallbackPolicy;
   /** Wait for a provider's first byte, per attempt. */
   providerTimeoutMs?: number;
@@ -114,15 +117,29 @@ async function handle(
   if (route.operation === 'RetrieveModel')
     return retrieveModel(call, decodeURIComponent(route.modelId ?? ''));
   const json = await readJsonBody(req, deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
-  if (route.operation === 'ChatCompletions') {
-    const body = parseChatRequest(json);
-    resolved.model = body.model;
-    resolved.chat = { attempts: [] };
-    return answerChat(call, body, resolved.chat);
+  const admission = await deps.limiter?.admit(limitedSubjects(key));
+  try {
+    if (route.operation === 'ChatCompletions') {
+      const body = parseChatRequest(json);
+      resolved.model = body.model;
+      resolved.chat = { attempts: [] };
+      await answerChat(call, body, resolved.chat);
+    } else {
+      resolved.embeddings = { attempts: [] };
+      await answerEmbeddings(call, json, resolved.embeddings);
+    }
+  } finally {
+    if (admission) await deps.limiter?.charge(admission, tokensUsed(resolved)).catch(() => {});
   }
-  resolved.embeddings = { attempts: [] };
-  return answerEmbeddings(call, json, resolved.embeddings);
 }
+
+const limitedSubjects = (key: ResolvedAiKey): LimitedSubject[] => [
+  { id: key.keyId, kind: 'key', limits: key.limits },
+  { id: key.repositoryId, kind: 'repository', limits: key.repositoryLimits },
+];
+
+const tokensUsed = (resolved: Resolved) =>
+  resolved.chat?.usage?.total_tokens ?? resolved.embeddings?.promptTokens ?? 0;
 
 function routeOf(method: string, path: string): { operation: string; modelId?: string } {
   if (method === 'GET' && path === '/v1/models') return { operation: 'ListModels' };
@@ -258,6 +275,7 @@ function answerError(res: ServerResponse, error: unknown, log: Logger): void {
   const headers: Record<string, string> = {};
   if (failure.retryAfterSeconds !== undefined)
     headers['retry-after'] = String(Math.ceil(failure.retryAfterSeconds));
+  if (failure.doNotRetry) headers['x-should-retry'] = 'false';
   sendOpenAiError(res, failure.status, failure.body, headers);
 }
 

@@ -5,7 +5,7 @@
  * stored hash in constant time.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { RepoAiKey } from '../db/entities/index.ts';
+import { type AiLimits, RepoAiKey } from '../db/entities/index.ts';
 import { announceChange, NotifiedCache } from './notified-cache.ts';
 import { aiKeyMatches, aiKeyPrefixOf } from './repo-keys.ts';
 
@@ -19,6 +19,8 @@ export interface ResolvedAiKey {
   organizationId: string;
   expiresAt: Date | null;
   revoked: boolean;
+  limits: AiLimits | null;
+  repositoryLimits: AiLimits | null;
 }
 
 interface StoredAiKey extends ResolvedAiKey {
@@ -72,5 +74,7 @@ async function loadAiKey(em: EntityManager, prefix: string): Promise<StoredAiKey
     organizationId: key.repository.workspace.organization.id,
     expiresAt: key.expiresAt ?? null,
     revoked: key.revokedAt !== null && key.revokedAt !== undefined,
+    limits: key.aiLimits ?? null,
+    repositoryLimits: key.repository.aiLimits ?? null,
   };
 }

@@ -174,7 +174,10 @@ function streaming(request: ChatRequest): ChatRequest {
   return { ...request, stream: true, stream_options: streamOptions };
 }
 
-function identityOf(body: Record<string, unknown>, requestedModel: string) {
+type AnswerIdentity = Pick<ChatCompletion, 'id' | 'created' | 'model'>;
+
+/** The answer's id, creation time and model, made up where the server left them out. */
+function identityOf(body: Record<string, unknown>, requestedModel: string): AnswerIdentity {
   const created = body.created;
   return {
     id: stringOf(body.id) ?? `chatcmpl-${randomUUID()}`,
@@ -278,7 +281,7 @@ async function expectEventStream(response: Response, url: URL): Promise<void> {
 /** What a stream's chunks share or have had so far. */
 interface StreamState {
   requestedModel: string;
-  identity?: ReturnType<typeof identityOf>;
+  identity?: AnswerIdentity;
   /** Choices (`"0"`) and tool calls (`"0/1"`) that have had their first delta. */
   started: Set<string>;
   usage?: Usage;

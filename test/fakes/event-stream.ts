@@ -31,7 +31,7 @@ export function eventFrame(eventType: string, payload: unknown): Uint8Array {
 }
 
 /** A modeled error in the middle of a stream (`throttlingException`, `modelStreamErrorException`, …). */
-export function exceptionFrame(exceptionType: string, payload: { message: string }): Uint8Array {
+export function exceptionFrame(exceptionType: string, payload: Record<string, unknown>): Uint8Array {
   return codec.encode({
     headers: {
       ':exception-type': { type: 'string', value: exceptionType },
@@ -67,7 +67,10 @@ export function decodeEventStream(bytes: Uint8Array): DecodedFrame[] {
     }
     const headersEnd = PRELUDE_BYTES + headersLength;
     const payload = frame.subarray(headersEnd, totalLength - CRC_BYTES).toString('utf8');
-    frames.push({ headers: decodeHeaders(frame.subarray(PRELUDE_BYTES, headersEnd)), payload: JSON.parse(payload) });
+    frames.push({
+      headers: decodeHeaders(frame.subarray(PRELUDE_BYTES, headersEnd)),
+      payload: JSON.parse(payload),
+    });
     at += totalLength;
   }
   return frames;

@@ -294,13 +294,13 @@ function streamedAnswer(
   // With include_usage, OpenAI sends `usage: null` on every chunk but the last.
   const event = (choices: unknown[], usage: unknown = null) =>
     serverSentEvent({ ...identity, choices, ...(includeUsage && { usage }) });
-  const delta = (content: Record<string, unknown>, finishReason: string | null = null) =>
-    event([{ index: 0, delta: content, logprobs: null, finish_reason: finishReason }]);
+  const delta = (fields: Record<string, unknown>, finishReason: string | null = null) =>
+    event([{ index: 0, delta: fields, logprobs: null, finish_reason: finishReason }]);
   const toolCallsOnly = reply.text === '' && Boolean(reply.toolCalls?.length);
   const opening = delta({ role: 'assistant', content: toolCallsOnly ? null : '', refusal: null });
   const pieces = [
     ...streamPieces(reply.text).map((content) => delta({ content })),
-    ...toolCallDeltas(reply.toolCalls ?? []).map((content) => delta(content)),
+    ...toolCallDeltas(reply.toolCalls ?? []).map((fields) => delta(fields)),
   ];
   if (step?.kind === 'stream-error') {
     // As vLLM does, [DONE] follows the error: only the error event tells the answer failed.
@@ -312,7 +312,12 @@ function streamedAnswer(
     DONE,
   ];
   const response = eventStream([opening, ...pieces, ...closing]);
-  if (step?.kind === 'stream-drop') response.dropAfterChunks = 1 + step.afterPieces;
+  if (step?.kind === 'stream-drop') {
+    // fake-http destroys the socket in the tick of the last write, which is then lost (and without a
+    // delay between chunks, so is everything): a delay and one chunk more make `afterPieces` arrive.
+    response.chunkDelayMs = 1;
+    response.dropAfterChunks = 2 + step.afterPieces;
+  }
   if (step?.kind === 'slow-stream') response.chunkDelayMs = step.pieceDelayMs;
   return response;
 }

@@ -1,3 +1,5 @@
+export { AiLimitCounter } from './ai-limit-counter.ts';
+export { type AiLimits, type BudgetPeriod, budgetPeriods } from './ai-limits.ts';
 export { AiLlmConfig, aiConfigStatuses, aiLlmTypes } from './ai-llm-config.ts';
 export {
   AiPolicy,
@@ -20,6 +22,7 @@ export { type UsageApi, UsageEvent, usageApis } from './usage-event.ts';
 export { User } from './user.ts';
 export { Workspace } from './workspace.ts';
 
+import { AiLimitCounter } from './ai-limit-counter.ts';
 import { AiLlmConfig } from './ai-llm-config.ts';
 import { AiPolicy, AiPolicyViolation } from './ai-policy.ts';
 import { AuditEvent } from './audit-event.ts';
@@ -55,4 +58,5 @@ export const allEntities = [
   UsageEvent,
   MultipartUpload,
   MultipartPart,
+  AiLimitCounter,
 ];

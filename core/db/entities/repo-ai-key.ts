@@ -1,4 +1,5 @@
 import { defineEntity, p } from '@mikro-orm/core';
+import { aiLimitsProperty } from './ai-limits.ts';
 import { createdAt, updatedAt, uuidPrimaryKey } from './common-properties.ts';
 import { Repository } from './repository.ts';
 
@@ -14,6 +15,7 @@ const RepoAiKeySchema = defineEntity({
     /** SHA-256 of the whole key: the key is high-entropy, so a fast hash is enough and lookup stays cheap. */
     secretHash: p.string().length(64).hidden().lazy(),
     expiresAt: p.datetime().nullable(),
+    aiLimits: aiLimitsProperty(),
     revokedAt: p.datetime().nullable(),
     lastUsedAt: p.datetime().nullable(),
     createdBy: p.uuid().nullable(),

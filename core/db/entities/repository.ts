@@ -1,4 +1,5 @@
 import { defineEntity, p } from '@mikro-orm/core';
+import { aiLimitsProperty } from './ai-limits.ts';
 import { AiLlmConfig } from './ai-llm-config.ts';
 import { Bucket } from './bucket.ts';
 import { createdAt, updatedAt, uuidPrimaryKey } from './common-properties.ts';
@@ -20,6 +21,7 @@ const RepositorySchema = defineEntity({
     aiEndpointType: p.enum(aiEndpointTypes).nullable(),
     buckets: () => p.manyToMany(Bucket).pivotTable('repository_buckets'),
     aiConfigs: () => p.manyToMany(AiLlmConfig).pivotTable('repository_ai_configs'),
+    aiLimits: aiLimitsProperty(),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
