@@ -73,7 +73,7 @@ export interface MessagesRequest {
   stream?: boolean;
 }
 
-export function toMessagesRequest(request: ChatRequest): MessagesRequest {
+export function toMessagesRequest(request: ChatRequest, stream = false): MessagesRequest {
   const hasTools = Boolean(request.tools?.length);
   return {
     model: request.model,
@@ -86,6 +86,7 @@ export function toMessagesRequest(request: ChatRequest): MessagesRequest {
     tools: hasTools ? request.tools?.map(toTool) : undefined,
     tool_choice: hasTools ? toToolChoice(request) : undefined,
     metadata: request.user ? { user_id: request.user } : undefined,
+    stream: stream || undefined,
   };
 }
 
@@ -188,16 +189,16 @@ function toTool(tool: ChatTool): NonNullable<MessagesRequest['tools']>[number] {
   return { name, description, input_schema: parameters ?? { type: 'object' } };
 }
 
-function toToolChoice(request: ChatRequest): AnthropicToolChoice | undefined {
+function toToolChoice(request: ChatRequest): AnthropicToolChoice {
   const choice = request.tool_choice;
   if (choice === 'none') return { type: 'none' };
-  const disable_parallel_tool_use = request.parallel_tool_calls === false ? true : undefined;
-  if (choice === 'required') return { type: 'any', disable_parallel_tool_use };
-  if (typeof choice === 'object' && choice !== null)
-    return { type: 'tool', name: choice.function.name, disable_parallel_tool_use };
-  return disable_parallel_tool_use || choice === 'auto'
-    ? { type: 'auto', disable_parallel_tool_use }
-    : undefined;
+  const chosen: AnthropicToolChoice =
+    choice === 'required'
+      ? { type: 'any' }
+      : typeof choice === 'object' && choice !== null
+        ? { type: 'tool', name: choice.function.name }
+        : { type: 'auto' };
+  return request.parallel_tool_calls === false ? { ...chosen, disable_parallel_tool_use: true } : chosen;
 }
 
 export function finishReasonOf(stopReason: unknown, hasToolCalls: boolean): FinishReason {

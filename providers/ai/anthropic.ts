@@ -20,7 +20,6 @@
  * Embeddings: Anthropic has none; `embeddings` says so (Invalid).
  * Errors: `{ type: 'error', error: { type, message }, request_id }`; 529 is `overloaded_error`.
  */
-
 import { StreamTranslator, toChatCompletion, toMessagesRequest } from './anthropic-messages.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsResponse } from './chat.ts';
 import {
@@ -39,6 +38,7 @@ import {
   MAX_PAGES,
   openProviderStream,
   type ProviderAnswer,
+  type ProviderRequest,
   parseEndpoint,
   readErrorAnswer,
   serverSentEvents,
@@ -135,13 +135,11 @@ async function chat(
   request: ChatRequest,
   options: ChatCallOptions,
 ): Promise<ChatCompletion> {
-  const url = messagesUrl(connection);
-  const body = JSON.stringify(toMessagesRequest(request));
-  const headers = { ...anthropicHeaders(connection), 'content-type': 'application/json' };
-  const answer = await callProvider({ method: 'POST', url, headers, body }, options);
+  const call = messagesCall(connection, request, false);
+  const answer = await callProvider(call, options);
   if (answer.status < 200 || answer.status > 299) throw anthropicError(answer, messagesApi);
   const completion = toChatCompletion(answer.json, request.model);
-  if (!completion) throw unexpectedAnswer(answer.status, url, messagesApi);
+  if (!completion) throw unexpectedAnswer(answer.status, call.url, messagesApi);
   return completion;
 }
 
@@ -150,14 +148,9 @@ async function chatStream(
   request: ChatRequest,
   options: ChatCallOptions,
 ): Promise<AsyncIterable<ChatCompletionChunk>> {
-  const url = messagesUrl(connection);
-  const body = JSON.stringify({ ...toMessagesRequest(request), stream: true });
-  const headers = {
-    ...anthropicHeaders(connection),
-    'content-type': 'application/json',
-    accept: 'text/event-stream',
-  };
-  const response = await openProviderStream({ method: 'POST', url, headers, body }, options);
+  const call = messagesCall(connection, request, true);
+  const { url } = call;
+  const response = await openProviderStream(call, options);
   if (!response.ok) throw anthropicError(await readErrorAnswer(response, url), messagesApi);
   if (!response.headers.get('content-type')?.includes('text/event-stream')) {
     await response.body?.cancel().catch(() => {});
@@ -166,8 +159,21 @@ async function chatStream(
   return streamedChunks(response, url, request.model, options);
 }
 
-function messagesUrl(connection: AiProviderConnection): URL {
-  return endpointUrl(anthropicBaseUrl(connection), 'messages');
+function messagesCall(
+  connection: AiProviderConnection,
+  request: ChatRequest,
+  stream: boolean,
+): ProviderRequest {
+  return {
+    method: 'POST',
+    url: endpointUrl(anthropicBaseUrl(connection), 'messages'),
+    headers: {
+      ...anthropicHeaders(connection),
+      'content-type': 'application/json',
+      ...(stream ? { accept: 'text/event-stream' } : {}),
+    },
+    body: JSON.stringify(toMessagesRequest(request, stream)),
+  };
 }
 
 async function* streamedChunks(

@@ -46,9 +46,11 @@ export const uniqueTaskQueue = () => `test-${randomUUID()}`;
 /** The emulators listen on loopback; everything else stays refused. */
 export const testOutboundPolicy = { allowLoopback: true, allowPrivateNetworks: false };
 
-export function testKeyring(): MasterKeyring {
+/** A fresh master keyring, and its text as `SKYBRIDGE_MASTER_KEYS` gives it to a child process. */
+export function testKeyring(): { keyring: MasterKeyring; masterKeys: string } {
   const { id, keyBase64 } = generateMasterKey();
-  return parseMasterKeyring(`${id}:${keyBase64}`, 'test keyring');
+  const masterKeys = `${id}:${keyBase64}`;
+  return { keyring: parseMasterKeyring(masterKeys, 'test keyring'), masterKeys };
 }
 
 export interface TestStack {
@@ -58,6 +60,8 @@ export interface TestStack {
   taskQueue: string;
   admin: { email: string; password: string };
   keyring: MasterKeyring;
+  /** The keyring as `SKYBRIDGE_MASTER_KEYS`, for bridge processes started on this stack's database. */
+  masterKeys: string;
   databaseUrl: string;
   jwtSecret: string;
   routes: AnyRoute[];
@@ -79,7 +83,7 @@ export async function startTestStack(
   const taskQueue = uniqueTaskQueue();
   const connection = await Connection.connect({ address });
   const temporal = new Client({ connection, namespace });
-  const keyring = testKeyring();
+  const { keyring, masterKeys } = testKeyring();
   const jwtSecret = randomBytes(32).toString('hex');
   const worker = await startWorker(address, namespace, taskQueue, {
     em: orm.em,
@@ -113,6 +117,7 @@ export async function startTestStack(
     taskQueue,
     admin,
     keyring,
+    masterKeys,
     databaseUrl,
     jwtSecret,
     routes: apiRoutes(apiDependencies),
