@@ -36,16 +36,15 @@ import type {
   ConverseRequest,
   ConverseResponse,
   ConverseStreamOutput,
+  ToolChoice as ConverseToolChoice,
   ImageFormat,
   Message,
   SystemContentBlock,
   TokenUsage,
   Tool,
-  ToolChoice as ConverseToolChoice,
   ToolConfiguration,
   ToolUseBlock,
 } from '@aws-sdk/client-bedrock-runtime';
-import { AiProviderError } from './provider.ts';
 import {
   type ChatCompletion,
   type ChatCompletionChunk,
@@ -60,6 +59,7 @@ import {
   textOf,
   usageOf,
 } from './chat.ts';
+import { AiProviderError } from './provider.ts';
 
 /** What a Converse and a ConverseStream request have in common, as far as the gateway fills it. */
 export type ConverseInput = Pick<
@@ -117,7 +117,7 @@ function toMessages(messages: ChatMessage[]): Message[] {
     const turn = toMessage(message);
     if (!turn?.content?.length) continue;
     const previous = turns.at(-1);
-    if (previous?.role === turn.role) {
+    if (previous && previous.role === turn.role) {
       previous.content = toolResultsFirst([...(previous.content ?? []), ...turn.content]);
     } else turns.push(turn);
   }
@@ -178,10 +178,7 @@ function imageBlock(url: string): ContentBlock {
   }
   const format = imageFormats[inline[1]!.toLowerCase()];
   if (!format) {
-    throw new AiProviderError(
-      'Invalid',
-      `Bedrock takes PNG, JPEG, GIF and WebP images, not ${inline[1]}`,
-    );
+    throw new AiProviderError('Invalid', `Bedrock takes PNG, JPEG, GIF and WebP images, not ${inline[1]}`);
   }
   return { image: { format, source: { bytes: Buffer.from(inline[2]!, 'base64') } } };
 }
@@ -256,8 +253,7 @@ function usageOfTokens(usage: TokenUsage) {
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 /** Converse has no answer id; the request id is the one AWS can trace. */
-export const completionId = (requestId: string | undefined) =>
-  `chatcmpl-${requestId ?? randomUUID()}`;
+export const completionId = (requestId: string | undefined) => `chatcmpl-${requestId ?? randomUUID()}`;
 
 /** A Converse answer as a chat completion; undefined when it holds no message. */
 export function toChatCompletion(

@@ -39,21 +39,29 @@ export function timeoutOf(options: CallOptions): number {
 }
 
 /** Sends the request; the response's body is left to read (or stream). Failing to get an answer throws AiProviderError. */
-export async function sendToProvider(request: ProviderRequest, options: CallOptions): Promise<Response> {
+export async function sendToProvider(
+  request: ProviderRequest,
+  options: CallOptions & { signal?: AbortSignal },
+): Promise<Response> {
   const timeoutMs = timeoutOf(options);
+  const { signal } = options;
   try {
     return await guardedFetch(
       request.url,
-      { method: request.method ?? 'GET', headers: request.headers, body: request.body, timeoutMs },
+      { method: request.method ?? 'GET', headers: request.headers, body: request.body, timeoutMs, signal },
       options.outboundPolicy,
     );
   } catch (error) {
+    if (signal?.aborted) throw signal.reason ?? error;
     throw connectionFailure(error, request.url, timeoutMs);
   }
 }
 
-/** Sends the request and reads the whole answer. */
-export async function callProvider(request: ProviderRequest, options: CallOptions): Promise<ProviderAnswer> {
+/** Sends the request and reads the whole answer; `signal` aborts it (the caller went away). */
+export async function callProvider(
+  request: ProviderRequest,
+  options: CallOptions & { signal?: AbortSignal },
+): Promise<ProviderAnswer> {
   const response = await sendToProvider(request, options);
   let text: string;
   try {
@@ -173,7 +181,7 @@ export async function openProviderStream(
 ): Promise<Response> {
   const timeoutMs = timeoutOf(options);
   const firstByte = new AbortController();
-  const timer = setTimeout(() => firstByte.abort(new Error('first-byte timeout')), timeoutMs);
+  const timer = setTimeout(() => firstByte.abort(new DOMException('first-byte timeout', 'TimeoutError')), timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, firstByte.signal]) : firstByte.signal;
   try {
     return await guardedFetch(

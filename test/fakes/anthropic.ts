@@ -84,7 +84,7 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
     if (step?.kind === 'stream-error' && !body.stream) {
       return anthropicError(500, 'api_error', defaultMessages.api_error ?? 'Error');
     }
-    const message = renderMessage(replyFor(body, step?.reply));
+    const message = renderMessage(body, replyFor(body, step?.reply));
     return body.stream ? streamedMessage(message, step) : { status: 200, json: wireMessage(message) };
   }
 
@@ -181,9 +181,12 @@ function scriptedError(step: FakeErrorStep): FakeResponse {
   return response;
 }
 
-function requestId(): string {
-  return `req_${randomUUID().replaceAll('-', '').slice(0, 24)}`;
+/** An id as the API writes them: `req_…`, `msg_…`, `toolu_…`. */
+function randomId(prefix: string): string {
+  return `${prefix}_${randomUUID().replaceAll('-', '').slice(0, 24)}`;
 }
+
+const requestId = () => randomId('req');
 
 function anthropicError(status: number, type: string, message: string): FakeResponse {
   const id = requestId();
@@ -282,16 +285,13 @@ function textsOf(content: string | WireBlock[]): string[] {
   });
 }
 
+/** The scripted reply, else the default one, with its defaults filled in. */
 function replyFor(body: MessagesBody, scripted: FakeReply | undefined) {
   const prompt = [...textsOf(body.system ?? ''), ...body.messages.flatMap((turn) => textsOf(turn.content))];
   const promptText = prompt.join(' ');
   const lastUser = body.messages.findLast((turn) => turn.role === 'user');
   const reply = scripted ?? defaultReply(textsOf(lastUser?.content ?? '').join(' '), promptText);
-  return {
-    reply: completeReply(reply, promptText),
-    stopSequences: body.stop_sequences ?? [],
-    model: body.model,
-  };
+  return completeReply(reply, promptText);
 }
 
 type ReplyBlock =
@@ -314,21 +314,22 @@ const stopReasons: Record<string, string> = {
   content_filter: 'refusal',
 };
 
-function renderMessage({ reply, stopSequences, model }: ReturnType<typeof replyFor>): RenderedMessage {
-  const stop = stopSequences
+/** The reply as the model would give it to this request: cut at the first stop sequence found. */
+function renderMessage(body: MessagesBody, reply: ReturnType<typeof completeReply>): RenderedMessage {
+  const stop = (body.stop_sequences ?? [])
     .map((sequence) => ({ sequence, at: reply.text.indexOf(sequence) }))
     .filter(({ at }) => at !== -1)
     .sort((a, b) => a.at - b.at)[0];
   const text = stop ? reply.text.slice(0, stop.at) : reply.text;
   const toolUses = (reply.toolCalls ?? []).map((call) => ({
     type: 'tool_use' as const,
-    id: call.id ?? `toolu_${randomUUID().replaceAll('-', '').slice(0, 24)}`,
+    id: call.id ?? randomId('toolu'),
     name: call.name,
     arguments: call.arguments,
   }));
   return {
-    id: `msg_${randomUUID().replaceAll('-', '').slice(0, 24)}`,
-    model,
+    id: randomId('msg'),
+    model: body.model,
     blocks: [...(text ? [{ type: 'text' as const, text }] : []), ...toolUses],
     stopReason: stop ? 'stop_sequence' : (stopReasons[reply.finishReason] ?? 'end_turn'),
     stopSequence: stop?.sequence ?? null,

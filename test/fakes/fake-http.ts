@@ -246,7 +246,7 @@ async function sendChunks(
   const chunks = answer.chunks ?? [];
   for (const [index, chunk] of chunks.entries()) {
     if (index === answer.dropAfterChunks) {
-      response.socket?.destroy();
+      await destroyAfterFlush(response);
       return;
     }
     if (answer.chunkDelayMs) await sleep(answer.chunkDelayMs);
@@ -254,10 +254,17 @@ async function sendChunks(
     response.write(chunk);
   }
   if (answer.dropAfterChunks !== undefined && answer.dropAfterChunks >= chunks.length) {
-    response.socket?.destroy();
+    await destroyAfterFlush(response);
     return;
   }
   response.end();
+}
+
+/** Cuts the connection once what was written so far (headers included) has left. */
+async function destroyAfterFlush(response: ServerResponse): Promise<void> {
+  if (!response.headersSent) response.flushHeaders();
+  await new Promise<void>((resolve) => response.write('', () => resolve()));
+  response.socket?.destroy();
 }
 
 /** Header value as one string (node joins repeated headers into an array for a few names). */
