@@ -9,7 +9,14 @@
  */
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
-import type { ChatCompletion, ChatCompletionChunk, ChatRequest, Usage } from '../../providers/ai/chat.ts';
+import {
+  type ChatCompletion,
+  type ChatCompletionChunk,
+  type ChatMessage,
+  type ChatRequest,
+  textOf,
+  type Usage,
+} from '../../providers/ai/chat.ts';
 import { adapterFor } from '../../providers/ai/index.ts';
 import { type GatewayError, gatewayErrorOf, invalidRequest, modelNotFound } from './errors.ts';
 import { AllCandidatesFailed, type Attempt, withFallback } from './fallback.ts';
@@ -60,8 +67,9 @@ function providerRequest(body: ChatBody, candidate: Candidate): ChatRequest {
 export async function answerChat(call: GatewayCall, body: ChatBody, outcome: ChatOutcome): Promise<void> {
   const candidates = await call.models.candidates(call.key.repositoryId, body.model);
   if (candidates.length === 0) throw modelNotFound(body.model);
-  if (body.stream) await streamChat(call, body, candidates, outcome);
-  else await completeChat(call, body, candidates, outcome);
+  const checked = { ...body, messages: await call.guard.checkPrompt(body.messages as ChatMessage[]) };
+  if (body.stream) await streamChat(call, checked, candidates, outcome);
+  else await completeChat(call, checked, candidates, outcome);
 }
 
 async function completeChat(
@@ -88,6 +96,7 @@ async function completeChat(
   outcome.candidate = run.candidate;
   outcome.usage = run.result.usage;
   outcome.timeToFirstTokenMs = Date.now() - started;
+  await call.guard.checkResponse(textOf(run.result.choices[0]?.message.content));
   const completion: ChatCompletion = { ...run.result, model: body.model };
   sendJson(call.res, 200, completion);
 }
@@ -145,20 +154,42 @@ async function streamChat(
   outcome.candidate = run.candidate;
   outcome.timeToFirstTokenMs = Date.now() - started;
   const writer = new SseWriter(call.res, body.model, body.stream_options?.include_usage === true);
-  for (const chunk of run.result.opening) outcome.usage = writer.write(chunk) ?? outcome.usage;
-  if (!run.result.ended) {
-    try {
-      for (let next = await run.result.rest.next(); !next.done; next = await run.result.rest.next())
-        outcome.usage = writer.write(next.value) ?? outcome.usage;
-    } catch (error) {
-      if (call.signal.aborted) throw error;
-      const failure = gatewayErrorOf(error);
-      outcome.attempts.push({ ...outcome.attempts.at(-1)!, outcome: `stream:${failure.code ?? 'error'}` });
-      writer.fail(failure);
-      return;
+  const check = call.guard.streamCheck();
+  const relay = async (chunk: ChatCompletionChunk) => {
+    outcome.usage = writer.write(chunk) ?? outcome.usage;
+    return check.push(chunk.choices.map((choice) => choice.delta.content ?? '').join(''));
+  };
+  try {
+    for (const chunk of run.result.opening) {
+      const blocked = await relay(chunk);
+      if (blocked) return await stopStream(run.result.rest, writer, blocked);
     }
+    if (!run.result.ended) {
+      for (let next = await run.result.rest.next(); !next.done; next = await run.result.rest.next()) {
+        const blocked = await relay(next.value);
+        if (blocked) return await stopStream(run.result.rest, writer, blocked);
+      }
+    }
+  } catch (error) {
+    if (call.signal.aborted) throw error;
+    const failure = gatewayErrorOf(error);
+    outcome.attempts.push({ ...outcome.attempts.at(-1)!, outcome: `stream:${failure.code ?? 'error'}` });
+    writer.fail(failure);
+    return;
   }
-  writer.end();
+  const blocked = await check.end();
+  if (blocked) writer.fail(blocked);
+  else writer.end();
+}
+
+/** A policy blocked the answer mid-stream: stop reading the provider and end with the error event. */
+async function stopStream(
+  rest: AsyncIterator<ChatCompletionChunk>,
+  writer: SseWriter,
+  blocked: GatewayError,
+): Promise<void> {
+  await rest.return?.().catch(() => {});
+  writer.fail(blocked);
 }
 
 /** Keeps the attempts of a run that failed, for metering, before rethrowing. */

@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ResolvedAiKey } from '../../core/keys/ai-key-resolver.ts';
 import type { ChatCallOptions } from '../../providers/ai/provider.ts';
+import type { ChatGuard } from './chat-guard.ts';
 import type { ConfigHealth, FallbackPolicy } from './fallback.ts';
 import type { RepositoryModels } from './repository-models.ts';
 
@@ -14,4 +15,6 @@ export interface GatewayCall {
   signal: AbortSignal;
   providerOptions: ChatCallOptions;
   fallbackOptions: { health: ConfigHealth; policy?: FallbackPolicy; signal: AbortSignal };
+  /** The AI policies that apply to the key's organization, workspace and repository. */
+  guard: ChatGuard;
 }

@@ -14,6 +14,7 @@ import type { UsageEventInput, UsageRecorder } from '../../core/metering/usage-r
 import type { OutboundPolicy } from '../../core/net/outbound-guard.ts';
 import type { OpsEndpoints } from '../../core/observability/ops-endpoints.ts';
 import { answerChat, type ChatOutcome, parseChatRequest, sendJson } from './chat-completions.ts';
+import { type ChatGuard, noPolicies } from './chat-guard.ts';
 import { answerEmbeddings, type EmbeddingsOutcome } from './embeddings.ts';
 import { GatewayError, gatewayErrorOf, invalidApiKey, invalidRequest, sendOpenAiError } from './errors.ts';
 import { ConfigHealth, defaultFallbackPolicy, type FallbackPolicy } from './fallback.ts';
@@ -31,6 +32,8 @@ export interface OpenAiGatewayDependencies {
   usage?: UsageRecorder;
   /** Enforces the keys' and repositories' limits; nothing is limited without it. */
   limiter?: AiLimiter;
+  /** The AI policies (AI-4); none apply without it. */
+  policies?: { guardFor(key: ResolvedAiKey): Promise<ChatGuard> };
   fallback?: FallbackPolicy;
   /** Wait for a provider's first byte, per attempt. */
   providerTimeoutMs?: number;
@@ -47,6 +50,7 @@ interface Resolved {
   conversationId?: string;
   chat?: ChatOutcome;
   embeddings?: EmbeddingsOutcome;
+  guard?: ChatGuard;
 }
 
 export function createOpenAiServer(deps: OpenAiGatewayDependencies): Server {
@@ -112,7 +116,9 @@ async function handle(
   const key = await authenticate(req, deps.keys);
   resolved.key = key;
   resolved.conversationId = headerOf(req, 'x-skybridge-conversation-id');
-  const call = gatewayCall(req, res, key, deps, health);
+  const guard = (await deps.policies?.guardFor(key)) ?? noPolicies;
+  resolved.guard = guard;
+  const call = gatewayCall(req, res, key, deps, health, guard);
   if (route.operation === 'ListModels') return listModels(call);
   if (route.operation === 'RetrieveModel')
     return retrieveModel(call, decodeURIComponent(route.modelId ?? ''));
@@ -189,6 +195,7 @@ function gatewayCall(
   key: ResolvedAiKey,
   deps: OpenAiGatewayDependencies,
   health: ConfigHealth,
+  guard: ChatGuard,
 ): GatewayCall {
   const abort = new AbortController();
   res.once('close', () => {
@@ -206,6 +213,7 @@ function gatewayCall(
       signal: abort.signal,
     },
     fallbackOptions: { health, policy: deps.fallback, signal: abort.signal },
+    guard,
   };
 }
 
@@ -298,6 +306,7 @@ function usageEventOf(key: ResolvedAiKey, resolved: Resolved, measured: Measured
     aiConfigId: candidate?.config.id ?? null,
     provider: candidate?.config.type ?? null,
     timeToFirstTokenMs: resolved.chat?.timeToFirstTokenMs ?? null,
+    policyOutcome: resolved.chat ? (resolved.guard?.outcome ?? 'pass') : null,
     attempts: outcome?.attempts.length ? outcome.attempts : null,
   };
 }

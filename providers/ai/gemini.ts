@@ -184,9 +184,9 @@ function retryDelaySeconds(details: (Record<string, unknown> | undefined)[]): nu
   return undefined;
 }
 
-/** `gemini-2.5-flash` or `models/gemini-2.5-flash` → `models/gemini-2.5-flash`, the resource name. */
-function modelName(model: string): string {
-  return `models/${model.replace(/^models\//, '')}`;
+/** Requests may name a model `gemini-2.5-flash` or, as Gemini's own resource name, `models/gemini-2.5-flash`. */
+function modelId(model: string): string {
+  return model.replace(/^models\//, '');
 }
 
 function modelUrl(
@@ -195,8 +195,8 @@ function modelUrl(
   method: string,
   query?: Record<string, string>,
 ): URL {
-  const id = encodeURIComponent(model.replace(/^models\//, ''));
-  return endpointUrl(geminiBaseUrl(connection), `models/${id}:${method}`, query);
+  const path = `models/${encodeURIComponent(modelId(model))}:${method}`;
+  return endpointUrl(geminiBaseUrl(connection), path, query);
 }
 
 function postHeaders(connection: AiProviderConnection, accept = 'application/json'): Record<string, string> {
@@ -281,7 +281,7 @@ async function embeddings(
   const inputs = typeof request.input === 'string' ? [request.input] : request.input;
   const url = modelUrl(connection, request.model, 'batchEmbedContents');
   const requests = inputs.map((text) => ({
-    model: modelName(request.model),
+    model: `models/${modelId(request.model)}`,
     content: { parts: [{ text }] },
     outputDimensionality: request.dimensions,
   }));
@@ -322,7 +322,7 @@ function estimateTokens(inputs: string[]): number {
   return inputs.reduce((total, text) => total + Math.max(1, Math.ceil(text.length / 4)), 0);
 }
 
-/** OpenAI's `encoding_format: 'base64'`: the little-endian float32 bytes of the vector. */
+/** OpenAI's `encoding_format: 'base64'`: the vector's float32 bytes, little-endian (the byte order of x64 and arm64). */
 function float32Base64(values: number[]): string {
   return Buffer.from(new Float32Array(values).buffer).toString('base64');
 }

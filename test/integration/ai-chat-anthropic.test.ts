@@ -284,6 +284,18 @@ describe('Anthropic answers', () => {
     expect(sentBody().stream).toBe(true);
   });
 
+  it('stops waiting for a whole answer when the caller aborts', async () => {
+    fake.script({ kind: 'delay', ms: 2_000 });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 100);
+    const started = Date.now();
+    const request = { model, messages: [{ role: 'user' as const, content: 'Hi' }] };
+    await expect(
+      anthropicAdapter.chat(fake.connection(), request, { ...options, signal: controller.signal }),
+    ).rejects.toBeDefined();
+    expect(Date.now() - started).toBeLessThan(1_500);
+  });
+
   it('says Invalid for embeddings', async () => {
     await expect(
       anthropicAdapter.embeddings(fake.connection(), { model: 'any', input: 'hello' }, options),

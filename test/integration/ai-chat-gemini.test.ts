@@ -298,6 +298,21 @@ describe('Gemini chat translation', () => {
     expect(ids?.[0]).toMatch(/^call_0_/);
   });
 
+  it('stops waiting for a whole answer when the caller aborts', async () => {
+    fake.script({ kind: 'delay', ms: 2_000 });
+    const controller = new AbortController();
+    const started = Date.now();
+    setTimeout(() => controller.abort(new Error('client went away')), 100);
+    await expect(
+      geminiAdapter.chat(
+        fake.connection(),
+        { model: 'gemini-2.5-flash', messages: [{ role: 'user', content: 'Hi' }] },
+        { ...options, signal: controller.signal },
+      ),
+    ).rejects.toThrow('client went away');
+    expect(Date.now() - started).toBeLessThan(1_500);
+  });
+
   it('names the model when Gemini does not know it', async () => {
     await expect(chat({ model: 'gemini-0.1-nope' })).rejects.toMatchObject({
       code: 'NotFound',
