@@ -14,7 +14,7 @@ import { api, login, startTestStack, type TestStack } from '../helpers/context.t
 
 const chatModels = {
   OPENAI: 'gpt-4o-mini',
-  ANTHROPIC: 'claude-sonnet-4-5',
+  ANTHROPIC: 'claude-sonnet-4-5-20250929',
   GOOGLE: 'gemini-2.5-flash',
   AWS: 'anthropic.claude-3-5-sonnet-20240620-v1:0',
 } as const;
