@@ -231,15 +231,31 @@ async function withinDeadline<T>(
   }
 }
 
+/** A client of `Client` for one call; its connections are released once `use` settles. */
+async function withClient<C extends { destroy(): void }, T>(
+  connection: AiProviderConnection,
+  plane: 'controlPlane' | 'runtime',
+  options: ProviderCallOptions,
+  Client: new (settings: PlaneAccess['settings']) => C,
+  use: (client: C, base: URL) => Promise<T>,
+): Promise<T> {
+  const access = await planeAccess(connection, plane, options);
+  const client = new Client(access.settings);
+  try {
+    return await use(client, access.base);
+  } finally {
+    client.destroy();
+    access.close();
+  }
+}
+
 async function listModels(
   connection: AiProviderConnection,
   options: ProviderCallOptions,
 ): Promise<ModelInfo[]> {
-  const access = await planeAccess(connection, 'controlPlane', options);
-  const client = new BedrockClient(access.settings);
-  // Messages name the operation's URL, as the HTTP adapters do.
-  const operation = { url: endpointUrl(access.base, 'foundation-models'), api: modelsApi };
-  try {
+  return withClient(connection, 'controlPlane', options, BedrockClient, async (client, base) => {
+    // Messages name the operation's URL, as the HTTP adapters do.
+    const operation = { url: endpointUrl(base, 'foundation-models'), api: modelsApi };
     const output = await withinDeadline(operation, options, (abortSignal) =>
       client.send(new ListFoundationModelsCommand({}), { abortSignal }),
     );
@@ -251,10 +267,7 @@ async function listModels(
         ? [{ id: summary.modelId, displayName: summary.modelName, ownedBy: summary.providerName }]
         : [],
     );
-  } finally {
-    client.destroy();
-    access.close();
-  }
+  });
 }
 
 async function chat(
@@ -263,20 +276,15 @@ async function chat(
   options: ChatCallOptions,
 ): Promise<ChatCompletion> {
   const input = toConverseInput(request);
-  const access = await planeAccess(connection, 'runtime', options);
-  const client = new BedrockRuntimeClient(access.settings);
-  const operation = modelOperation(access.base, request.model, 'converse', chatApi);
-  try {
+  return withClient(connection, 'runtime', options, BedrockRuntimeClient, async (client, base) => {
+    const operation = modelOperation(base, request.model, 'converse', chatApi);
     const output = await withinDeadline(operation, options, (abortSignal) =>
       client.send(new ConverseCommand(input), { abortSignal }),
     );
     const completion = toChatCompletion(output, request.model, completionId(output.$metadata.requestId));
     if (!completion) throw unexpectedAnswer(output.$metadata.httpStatusCode ?? 200, operation.url, chatApi);
     return completion;
-  } finally {
-    client.destroy();
-    access.close();
-  }
+  });
 }
 
 async function chatStream(
@@ -398,10 +406,8 @@ async function embeddings(
   options: ChatCallOptions,
 ): Promise<EmbeddingsResponse> {
   const inputs = textInputsOf(request);
-  const access = await planeAccess(connection, 'runtime', options);
-  const client = new BedrockRuntimeClient(access.settings);
-  const operation = modelOperation(access.base, request.model, 'invoke', embeddingsApi);
-  try {
+  return withClient(connection, 'runtime', options, BedrockRuntimeClient, async (client, base) => {
+    const operation = modelOperation(base, request.model, 'invoke', embeddingsApi);
     const results = await withinDeadline(operation, options, (abortSignal) =>
       mapConcurrently(inputs, EMBEDDING_CONCURRENCY, async (inputText) => {
         const output = await client.send(
@@ -427,10 +433,7 @@ async function embeddings(
       model: request.model,
       usage: { prompt_tokens: tokens, total_tokens: tokens },
     };
-  } finally {
-    client.destroy();
-    access.close();
-  }
+  });
 }
 
 function textInputsOf(request: EmbeddingsRequest): string[] {

@@ -66,6 +66,8 @@ describe('AI gateway with the openai SDK', () => {
     otherRepoClient = gateway.client(
       (await call('POST', `/repo/${other.body.id}/ai/apikey`, { name: 'x' })).body.key,
     );
+    // The gateway lists each config's models once (then keeps them): do it before tests script the fakes.
+    await client.models.list();
   });
   afterAll(async () => {
     await gateway?.close();

@@ -429,12 +429,8 @@ function streamedMessage(message: RenderedMessage, step: FakeChatStep | undefine
       const error = { type: 'overloaded_error', message: step.message ?? defaultMessages.overloaded_error };
       return { ...response, chunks: [...chunks.slice(0, step.afterPieces), sse({ type: 'error', error })] };
     }
-    case 'stream-drop': {
-      // fake-http destroys the socket in the tick of the last write, which is then lost (all of it
-      // without a delay between chunks): a delay and a closing SSE comment make `afterPieces` arrive.
-      const sent = [...chunks.slice(0, step.afterPieces), ': dropping the connection\n\n'];
-      return { ...response, chunks: sent, chunkDelayMs: 1, dropAfterChunks: sent.length };
-    }
+    case 'stream-drop':
+      return { ...response, chunks: chunks.slice(0, step.afterPieces), dropAfterChunks: step.afterPieces };
     case 'slow-stream':
       return { ...response, chunkDelayMs: step.pieceDelayMs };
     default:

@@ -289,19 +289,8 @@ function streamedAnswer(reply: RepliedWithIds, step: FakeChatStep | undefined): 
         chunks: [...chunks.slice(0, framesThroughPiece(frames, step.afterPieces)), failure],
       };
     }
-    case 'stream-drop': {
-      // fake-http destroys the socket in the same tick as the last write, whose
-      // bytes node still holds corked: a pause before each write and an empty
-      // last chunk let every frame before the cut reach the client.
-      const cut = framesThroughPiece(frames, step.afterPieces);
-      return {
-        status: 200,
-        headers,
-        chunks: [...chunks.slice(0, cut), new Uint8Array()],
-        dropAfterChunks: cut + 1,
-        chunkDelayMs: 1,
-      };
-    }
+    case 'stream-drop':
+      return { status: 200, headers, chunks, dropAfterChunks: framesThroughPiece(frames, step.afterPieces) };
     case 'slow-stream':
       return { status: 200, headers, chunks, chunkDelayMs: step.pieceDelayMs };
     default:

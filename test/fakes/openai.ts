@@ -312,12 +312,8 @@ function streamedAnswer(
     DONE,
   ];
   const response = eventStream([opening, ...pieces, ...closing]);
-  if (step?.kind === 'stream-drop') {
-    // fake-http destroys the socket in the tick of the last write, which is then lost (and without a
-    // delay between chunks, so is everything): a delay and one chunk more make `afterPieces` arrive.
-    response.chunkDelayMs = 1;
-    response.dropAfterChunks = 2 + step.afterPieces;
-  }
+  // The opening chunk, then `afterPieces` pieces, then the connection is cut.
+  if (step?.kind === 'stream-drop') response.dropAfterChunks = 1 + step.afterPieces;
   if (step?.kind === 'slow-stream') response.chunkDelayMs = step.pieceDelayMs;
   return response;
 }

@@ -1,0 +1,138 @@
+/** `email` and `phone`. */
+import { type Rule, ruleDetector, wordsBefore } from './rules.ts';
+import type { PatternDetector, Span } from './types.ts';
+
+const LOCAL_MAX = 64;
+const DOMAIN_MAX = 253;
+// The practical address alphabet, not RFC 5322's: quotes, braces and backticks are prose punctuation far
+// more often than parts of an address.
+const LOCAL_CHAR = /[A-Za-z0-9._%+-]/;
+const DOMAIN_CHAR = /[A-Za-z0-9.-]/;
+const DOMAIN_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+const TOP_LEVEL_DOMAIN = /^(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})$/;
+
+function localPartStart(text: string, at: number): number | null {
+  let start = at;
+  while (start > 0 && at - start <= LOCAL_MAX && LOCAL_CHAR.test(text[start - 1] ?? '')) start--;
+  const local = text.slice(start, at);
+  const valid =
+    local.length > 0 &&
+    local.length <= LOCAL_MAX &&
+    !local.startsWith('.') &&
+    !local.endsWith('.') &&
+    !local.includes('..');
+  return valid ? start : null;
+}
+
+function domainEnd(text: string, at: number): number | null {
+  let end = at + 1;
+  while (end < text.length && end - at <= DOMAIN_MAX + 1 && DOMAIN_CHAR.test(text[end] ?? '')) end++;
+  if (end - at - 1 > DOMAIN_MAX) return null;
+  // A sentence's full stop (or a dash) after the address is not part of it.
+  while (end > at + 1 && /[.-]/.test(text[end - 1] ?? '')) end--;
+  const labels = text.slice(at + 1, end).split('.');
+  const valid =
+    labels.length >= 2 &&
+    labels.every((label) => DOMAIN_LABEL.test(label)) &&
+    TOP_LEVEL_DOMAIN.test(labels.at(-1) ?? '');
+  return valid ? end : null;
+}
+
+/** Anchored on each `@`, so a long run of address characters costs at most LOCAL_MAX + DOMAIN_MAX steps. */
+export const email: PatternDetector = {
+  name: 'email',
+  maxLength: LOCAL_MAX + 1 + DOMAIN_MAX,
+  find(text, from, to) {
+    const spans: Span[] = [];
+    for (let at = text.indexOf('@', from + 1); at !== -1 && at <= to + LOCAL_MAX; at = text.indexOf('@', at + 1)) {
+      const start = localPartStart(text, at);
+      if (start === null || start < from || start >= to) continue;
+      const end = domainEnd(text, at);
+      if (end !== null) spans.push({ start, end });
+    }
+    return spans;
+  },
+};
+
+// Words that make a number an identifier rather than a phone number: "Order 0612 3456 78", "invoice no. …".
+const identifierNouns = new Set([
+  'order',
+  'invoice',
+  'ref',
+  'reference',
+  'tracking',
+  'transaction',
+  'txn',
+  'isbn',
+  'sku',
+  'serial',
+  'version',
+  'build',
+  'ticket',
+  'case',
+  'account',
+  'acct',
+  'customer',
+  'iban',
+  'ssn',
+  'passport',
+  'release',
+  'part',
+  'model',
+  'batch',
+  'lot',
+  'receipt',
+  'booking',
+  'confirmation',
+  'policy',
+  'claim',
+  'id',
+]);
+const numberWords = new Set(['no', 'nr', 'num', 'number', 'code']);
+
+function labelledAsIdentifier(text: string, start: number): boolean {
+  const words = wordsBefore(text, start, 2);
+  const last = words.at(-1);
+  const previous = words.length === 2 ? words[0] : undefined;
+  if (last === undefined) return false;
+  if (identifierNouns.has(last)) return true;
+  return numberWords.has(last) && previous !== undefined && identifierNouns.has(previous);
+}
+
+const digitCount = (value: string) => value.replace(/\D/g, '').length;
+/** Separators between digit groups, a closing parenthesis's optional space aside. */
+const separators = (value: string) => value.replace(/^[^(]*\(\d+\) ?/, '').match(/[ .-]/g) ?? [];
+const oneSeparatorKind = (value: string) => new Set(separators(value)).size <= 1;
+
+// E.164 with a leading +: country code and subscriber number, 8 to 15 digits, optionally grouped and
+// with the area code in parentheses, e.g. +1 (415) 555-0132, +44 (0)20 7946 0958, +33 6 12 34 56 78.
+const international: Rule = {
+  regex: /(?<![\w+])\+[1-9]\d{0,14}(?:[ .-]?\(\d{1,5}\)[ .-]?\d{1,6})?(?:[ .-]\d{1,6}){0,7}(?![\w]|[.-]\d)/g,
+  maxLength: 96,
+  accept: (value, text, start) => {
+    const digits = digitCount(value.replace('(0)', ''));
+    return digits >= 8 && digits <= 15 && !labelledAsIdentifier(text, start);
+  },
+};
+
+// North American numbering plan: area code and exchange start with 2–9, e.g. (415) 555-0132,
+// 415.555.0132, 1-800-555-0199. Ten digits run together are too ambiguous to report.
+const northAmerican: Rule = {
+  regex: /(?<![\w+]|\w[.-]|\d )(?:1[ .-]?)?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .-])[2-9]\d{2}[ .-]\d{4}(?![\w]|[.-]\d)/g,
+  maxLength: 20,
+  accept: (value, text, start) =>
+    oneSeparatorKind(value.replace(/^1[ .-]?(?=[(\d])/, '')) && !labelledAsIdentifier(text, start),
+};
+
+// National numbers behind a trunk 0, grouped with one kind of separator and 9 to 11 digits:
+// 06 12 34 56 78, 01.23.45.67.89, 020 7946 0958, (020) 7946 0958, 07700 900123, 030 901820.
+const trunkPrefixed: Rule = {
+  regex: /(?<![\w+]|\w[.-]|\d )(?:\(0[1-9]\d{0,3}\) ?|0[1-9]\d{0,3}[ .-])\d{2,6}(?:[ .-]\d{2,6}){0,4}(?![\w]|[ .-]\d)/g,
+  maxLength: 48,
+  accept: (value, text, start) => {
+    const digits = digitCount(value);
+    return digits >= 9 && digits <= 11 && oneSeparatorKind(value) && !labelledAsIdentifier(text, start);
+  },
+};
+
+export const phone = ruleDetector('phone', [international, northAmerican, trunkPrefixed]);
