@@ -59,6 +59,10 @@ const envSchema = z.object({
   SKYBRIDGE_MASTER_KEY_FILE: nonEmpty.optional(),
   OUTBOUND_ALLOW_LOOPBACK: z.stringbool().default(false),
   OUTBOUND_ALLOW_PRIVATE_NETWORKS: z.stringbool().default(false),
+
+  DEMO_OPENAI_BASE_URL: z.url().optional(),
+  DEMO_OPENAI_API_KEY: nonEmpty.optional(),
+  DEMO_OPENAI_MODEL: nonEmpty.optional(),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -159,6 +163,12 @@ function buildConfig(env: Env, rawEnv: NodeJS.ProcessEnv) {
       s3VirtualHostSuffix: env.BRIDGE_S3_VIRTUAL_HOST_SUFFIX,
     },
     worker: { metricsPort: env.WORKER_METRICS_PORT },
+    /** `npm run demo`: a real provider for the demo repository, instead of the local echo model. */
+    demo: {
+      openaiBaseUrl: env.DEMO_OPENAI_BASE_URL,
+      openaiApiKey: env.DEMO_OPENAI_API_KEY,
+      openaiModel: env.DEMO_OPENAI_MODEL,
+    },
     auth: {
       jwtSecret: env.JWT_SECRET,
       jwtTtlSeconds: env.JWT_TTL_SECONDS,

@@ -1,13 +1,16 @@
 /**
  * `npm run demo` (with `npm start` running): a local MinIO as a real S3
- * backend, registered as a bucket in a demo organization, a repository and a
- * READ_WRITE storage key, printed as shell exports:
+ * backend, registered as a bucket in a demo organization; an AI LLM config
+ * (the provider named by DEMO_OPENAI_BASE_URL, or else Skybridge's local echo
+ * model, started beside the stack); a repository with both, a READ_WRITE
+ * storage key and an AI key, printed as shell exports:
  *
  *   eval "$(npm run -s demo)"
  *   aws s3 cp ./file "s3://$FB_BUCKET/" --endpoint-url "$FB_S3_ENDPOINT"
+ *   curl "$FB_OPENAI_BASE_URL/chat/completions" -H "Authorization: Bearer $FB_OPENAI_API_KEY" ...
  *
  * Everything lives under SKYBRIDGE_DATA_DIR/demo; a second run reuses it.
- * `npm start` stops the demo MinIO when it stops.
+ * `npm start` stops the demo's MinIO and model when it stops.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -17,7 +20,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Config, loadConfig } from '../core/config.ts';
 import { httpOk } from './services/child-service.ts';
-import { demoDir, demoMinioPidFile } from './services/demo-minio.ts';
+import { demoModelId } from './services/demo-model.ts';
+import { demoDir, demoMinioPidFile, demoModelPidFile } from './services/demo-services.ts';
 import { freePort } from './services/free-port.ts';
 import { ensureGoTool } from './tools.ts';
 
@@ -28,6 +32,18 @@ interface DemoState {
   bucketId?: string;
   repoId?: string;
   key?: { accessKeyId: string; secretAccessKey: string };
+  modelPort?: number;
+  aiConfigId?: string;
+  aiConfigEndpoint?: string;
+  aiKey?: string;
+}
+
+/** Where the demo repository's AI config points. */
+interface AiProvider {
+  type: 'OPENAI' | 'OTHER';
+  apiEndpoint: string;
+  apiSecret: string;
+  model: string;
 }
 
 const log = (line: string) => process.stderr.write(`demo: ${line}\n`);
@@ -44,8 +60,10 @@ async function main(): Promise<void> {
   const token = await signIn(api, state);
   const call = apiCaller(api, token);
   await ensureBucketAndRepository(call, state);
+  const provider = await ensureAiProvider(config, state);
+  await ensureAiConfig(call, state, provider);
   await writeFile(stateFile, JSON.stringify(state, null, 2), { mode: 0o600 });
-  printExports(config, state, token);
+  printExports(config, state, token, provider.model);
 }
 
 async function loadOrCreateState(file: string): Promise<DemoState> {
@@ -170,6 +188,8 @@ async function ensureBucketAndRepository(
     });
     state.repoId = repo.body.id as string;
     state.key = undefined;
+    state.aiKey = undefined;
+    state.aiConfigId = undefined;
   }
   if (!state.key) {
     const key = await call('POST', `/repo/${state.repoId}/apikey`, { name: 'demo', scope: 'READ_WRITE' });
@@ -178,6 +198,70 @@ async function ensureBucketAndRepository(
       secretAccessKey: key.body.secretAccessKey as string,
     };
     log('created a repository and a READ_WRITE storage key');
+  }
+}
+
+/** The provider given by DEMO_OPENAI_BASE_URL, or the local echo model, started here when it is not running. */
+async function ensureAiProvider(config: Config, state: DemoState): Promise<AiProvider> {
+  const { openaiBaseUrl, openaiApiKey, openaiModel } = config.demo;
+  if (openaiBaseUrl) {
+    return {
+      type: 'OPENAI',
+      apiEndpoint: openaiBaseUrl,
+      apiSecret: openaiApiKey ?? 'none',
+      model: openaiModel ?? 'gpt-4o-mini',
+    };
+  }
+  state.modelPort ??= await freePort();
+  const endpoint = `http://127.0.0.1:${state.modelPort}/v1`;
+  if (!(await httpOk(`${endpoint}/models`).catch(() => false))) await startDemoModel(config, state.modelPort);
+  return {
+    type: 'OTHER',
+    apiEndpoint: endpoint,
+    apiSecret: 'the-demo-model-takes-no-key',
+    model: demoModelId,
+  };
+}
+
+async function startDemoModel(config: Config, port: number): Promise<void> {
+  const script = path.join(import.meta.dirname, 'services', 'demo-model.ts');
+  const logFd = openSync(path.join(demoDir(config.dataDir), 'model.log'), 'a');
+  const child = spawn(process.execPath, [script, String(port)], {
+    detached: true,
+    stdio: ['ignore', logFd, logFd],
+  });
+  child.unref();
+  await writeFile(demoModelPidFile(config.dataDir), String(child.pid));
+  for (let attempt = 0; attempt < 100; attempt++) {
+    if (await httpOk(`http://127.0.0.1:${port}/v1/models`).catch(() => false)) break;
+    await sleep(100);
+  }
+  log(`local demo model (an echo, not an LLM) running at http://127.0.0.1:${port}/v1`);
+}
+
+/** An AI config for the provider, validated and attached to the repository, and an AI key. */
+async function ensureAiConfig(call: ReturnType<typeof apiCaller>, state: DemoState, provider: AiProvider) {
+  const current = state.aiConfigId ? await call('GET', `/ai/llm/${state.aiConfigId}`) : undefined;
+  if (current?.status !== 200 || state.aiConfigEndpoint !== provider.apiEndpoint) {
+    const created = await call('POST', '/ai/llm', {
+      name: `demo-${provider.type === 'OTHER' ? 'echo' : 'openai'}-${randomBytes(3).toString('hex')}`,
+      type: provider.type,
+      apiEndpoint: provider.apiEndpoint,
+      apiSecret: provider.apiSecret,
+    });
+    if (created.status !== 201)
+      throw new Error(`could not register the AI config: ${JSON.stringify(created.body)}`);
+    state.aiConfigId = created.body.id as string;
+    state.aiConfigEndpoint = provider.apiEndpoint;
+  }
+  const validated = await call('POST', `/ai/llm/${state.aiConfigId}/validate`);
+  if (validated.body.status !== 'VALID')
+    throw new Error(`the demo AI config did not validate: ${String(validated.body.reason)}`);
+  await call('PUT', `/repo/${state.repoId}/ai/llm/${state.aiConfigId}`);
+  if (!state.aiKey) {
+    const key = await call('POST', `/repo/${state.repoId}/ai/apikey`, { name: 'demo' });
+    state.aiKey = key.body.key as string;
+    log('created an AI key for the repository');
   }
 }
 
@@ -192,7 +276,7 @@ async function waitUntilValid(call: ReturnType<typeof apiCaller>, bucketId: stri
   throw new Error('the demo bucket was not validated in time (is the worker running?)');
 }
 
-function printExports(config: Config, state: DemoState, token: string): void {
+function printExports(config: Config, state: DemoState, token: string, model: string): void {
   const quote = (value: string) => `'${value.replaceAll("'", "'\\''")}'`;
   const exports: Record<string, string> = {
     FB_S3_ENDPOINT: `http://127.0.0.1:${config.bridge.s3Port}`,
@@ -201,10 +285,16 @@ function printExports(config: Config, state: DemoState, token: string): void {
     FB_REPO_ID: state.repoId!,
     FB_JWT: token,
     FB_BUCKET: state.bucketName!,
+    FB_OPENAI_BASE_URL: `http://127.0.0.1:${config.bridge.openaiPort}/v1`,
+    FB_OPENAI_API_KEY: state.aiKey!,
+    FB_MODEL: model,
     // What the AWS CLI and SDKs read, so `aws s3 ... --endpoint-url "$FB_S3_ENDPOINT"` just works.
     AWS_ACCESS_KEY_ID: state.key!.accessKeyId,
     AWS_SECRET_ACCESS_KEY: state.key!.secretAccessKey,
     AWS_DEFAULT_REGION: 'us-east-1',
+    // What the openai SDKs read.
+    OPENAI_BASE_URL: `http://127.0.0.1:${config.bridge.openaiPort}/v1`,
+    OPENAI_API_KEY: state.aiKey!,
   };
   for (const [name, value] of Object.entries(exports))
     process.stdout.write(`export ${name}=${quote(value)}\n`);

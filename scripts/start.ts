@@ -14,7 +14,7 @@ import { openMigratedDatabase } from '../core/db/migrate.ts';
 import { createLogger } from '../core/logging.ts';
 import { generateMasterKey } from '../core/secrets/keyring.ts';
 import { type ChildService, httpOk, startChildService } from './services/child-service.ts';
-import { stopDemoMinio } from './services/demo-minio.ts';
+import { stopDemoServices } from './services/demo-services.ts';
 import { startEmbeddedPostgres } from './services/embedded-postgres.ts';
 import { startTemporalDevServer } from './services/temporal-dev-server.ts';
 import { ensureGoTool, projectRoot } from './tools.ts';
@@ -186,7 +186,7 @@ async function shutdown(reason: string, exitCode: number): Promise<void> {
         process.stderr.write(`skybridge: stopping ${service.name}: ${String(error)}\n`),
       );
   }
-  if (dataDir) await stopDemoMinio(dataDir);
+  if (dataDir) await stopDemoServices(dataDir);
   say('skybridge: stopped; data kept for the next start.');
   process.exit(exitCode);
 }

@@ -124,7 +124,8 @@ describe('npm start', () => {
       status: 'WORKFLOW_EXECUTION_STATUS_COMPLETED',
     });
 
-    // `npm run demo`: a local MinIO behind a repository, usable at once with the AWS CLI.
+    // `npm run demo`: a local MinIO and the local echo model behind a repository, usable at once
+    // with the AWS CLI and the seeds' cURL smoke test.
     const demo = await runDemo(env);
     expect(Object.keys(demo).sort()).toEqual(
       [
@@ -135,10 +136,31 @@ describe('npm start', () => {
         'FB_JWT',
         'FB_KEY_ID',
         'FB_KEY_SECRET',
+        'FB_MODEL',
+        'FB_OPENAI_API_KEY',
+        'FB_OPENAI_BASE_URL',
         'FB_REPO_ID',
         'FB_S3_ENDPOINT',
+        'OPENAI_API_KEY',
+        'OPENAI_BASE_URL',
       ].sort(),
     );
+    expect(demo.FB_OPENAI_BASE_URL).toBe(`http://127.0.0.1:${ports.BRIDGE_OPENAI_PORT}/v1`);
+    const smoke = await promisify(execFile)('curl', [
+      '-sS',
+      '-w',
+      '\n%{http_code}',
+      `${demo.FB_OPENAI_BASE_URL}/chat/completions`,
+      '-H',
+      `Authorization: Bearer ${demo.FB_OPENAI_API_KEY}`,
+      '-H',
+      'Content-Type: application/json',
+      '-d',
+      JSON.stringify({ model: demo.FB_MODEL, messages: [{ role: 'user', content: 'ping' }] }),
+    ]);
+    const [answer, httpCode] = smoke.stdout.trim().split(/\n(?=\d{3}$)/);
+    expect(httpCode).toBe('200');
+    expect(JSON.parse(answer!).choices[0].message.content).toContain('You said: ping');
     expect(demo.FB_S3_ENDPOINT).toBe(`http://127.0.0.1:${ports.BRIDGE_S3_PORT}`);
     if (await awsCliVersion()) {
       const credentials = { accessKeyId: demo.FB_KEY_ID!, secretAccessKey: demo.FB_KEY_SECRET! };
@@ -153,13 +175,15 @@ describe('npm start', () => {
       await cli.close();
     }
     expect((await runDemo(env)).FB_KEY_ID).toBe(demo.FB_KEY_ID); // a second run reuses what it made
-    const demoMinioPid = Number(
-      readFileSync(path.join(env.SKYBRIDGE_DATA_DIR!, 'demo', 'minio.pid'), 'utf8'),
-    );
+    const demoPid = (name: string) =>
+      Number(readFileSync(path.join(env.SKYBRIDGE_DATA_DIR!, 'demo', `${name}.pid`), 'utf8'));
+    const demoMinioPid = demoPid('minio');
+    const demoModelPid = demoPid('model');
 
     await pressCtrlC(first);
     expect(first.output()).toContain('stopped; data kept for the next start');
     expect(() => process.kill(demoMinioPid, 0)).toThrow(); // the demo's MinIO stopped with the stack
+    expect(() => process.kill(demoModelPid, 0)).toThrow(); // and its model
 
     const second = startPlatform();
     await second.waitForOutput(READY_LINE, 240_000);

@@ -254,6 +254,23 @@ describe('Bedrock Converse', () => {
     await expect(collect(cut)).rejects.toThrow(/cut off/);
   });
 
+  it('delivers the pieces before a dropped connection, then throws Transient "cut off"', async () => {
+    fake.script({ kind: 'stream-drop', afterPieces: 2 });
+    const stream = await bedrockAdapter.chatStream(
+      fake.connection(),
+      { model, messages: [{ role: 'user', content: 'Say hello to Ada' }] },
+      options,
+    );
+    const seen: ChatCompletionChunk[] = [];
+    const error = await failureOf(
+      (async () => {
+        for await (const chunk of stream) seen.push(chunk);
+      })(),
+    );
+    expect(seen.map((chunk) => chunk.choices[0]?.delta.content).join('')).toBe('Fake answer to: ');
+    expect(error).toMatchObject({ code: 'Transient', message: /cut off/ });
+  });
+
   it('gives up on a stream that goes quiet for idleTimeoutMs', async () => {
     fake.script({ kind: 'slow-stream', pieceDelayMs: 400 });
     const stream = await bedrockAdapter.chatStream(

@@ -44,7 +44,11 @@ export const email: PatternDetector = {
   maxLength: LOCAL_MAX + 1 + DOMAIN_MAX,
   find(text, from, to) {
     const spans: Span[] = [];
-    for (let at = text.indexOf('@', from + 1); at !== -1 && at <= to + LOCAL_MAX; at = text.indexOf('@', at + 1)) {
+    for (
+      let at = text.indexOf('@', from + 1);
+      at !== -1 && at <= to + LOCAL_MAX;
+      at = text.indexOf('@', at + 1)
+    ) {
       const start = localPartStart(text, at);
       if (start === null || start < from || start >= to) continue;
       const end = domainEnd(text, at);
@@ -118,7 +122,8 @@ const international: Rule = {
 // North American numbering plan: area code and exchange start with 2–9, e.g. (415) 555-0132,
 // 415.555.0132, 1-800-555-0199. Ten digits run together are too ambiguous to report.
 const northAmerican: Rule = {
-  regex: /(?<![\w+]|\w[.-]|\d )(?:1[ .-]?)?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .-])[2-9]\d{2}[ .-]\d{4}(?![\w]|[.-]\d)/g,
+  regex:
+    /(?<![\w+]|\w[.-]|\d )(?:1[ .-]?)?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .-])[2-9]\d{2}[ .-]\d{4}(?![\w]|[.-]\d)/g,
   maxLength: 20,
   accept: (value, text, start) =>
     oneSeparatorKind(value.replace(/^1[ .-]?(?=[(\d])/, '')) && !labelledAsIdentifier(text, start),
@@ -127,7 +132,8 @@ const northAmerican: Rule = {
 // National numbers behind a trunk 0, grouped with one kind of separator and 9 to 11 digits:
 // 06 12 34 56 78, 01.23.45.67.89, 020 7946 0958, (020) 7946 0958, 07700 900123, 030 901820.
 const trunkPrefixed: Rule = {
-  regex: /(?<![\w+]|\w[.-]|\d )(?:\(0[1-9]\d{0,3}\) ?|0[1-9]\d{0,3}[ .-])\d{2,6}(?:[ .-]\d{2,6}){0,4}(?![\w]|[ .-]\d)/g,
+  regex:
+    /(?<![\w+]|\w[.-]|\d )(?:\(0[1-9]\d{0,3}\) ?|0[1-9]\d{0,3}[ .-])\d{2,6}(?:[ .-]\d{2,6}){0,4}(?![\w]|[ .-]\d)/g,
   maxLength: 48,
   accept: (value, text, start) => {
     const digits = digitCount(value);

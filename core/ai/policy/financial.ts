@@ -68,7 +68,8 @@ const inRange = (digits: string, [low, high]: readonly [string, string]) => {
 
 const knownIssuer = (digits: string) =>
   Object.values(cardSchemes).some(
-    (scheme) => scheme.lengths.includes(digits.length) && scheme.ranges.some((range) => inRange(digits, range)),
+    (scheme) =>
+      scheme.lengths.includes(digits.length) && scheme.ranges.some((range) => inRange(digits, range)),
   );
 
 // 13 to 19 digits, optionally grouped with one kind of separator, not part of a longer number or a decimal.
@@ -100,7 +101,8 @@ const ibanLengths = new Map(
 function ibanPattern(): RegExp {
   const countriesByLength = Map.groupBy(ibanLengths, ([, length]) => length);
   const alternatives = [...countriesByLength].map(
-    ([length, entries]) => `(?:${entries.map(([country]) => country).join('|')})\\d{2}(?: ?[A-Z0-9]){${length - 4}}`,
+    ([length, entries]) =>
+      `(?:${entries.map(([country]) => country).join('|')})\\d{2}(?: ?[A-Z0-9]){${length - 4}}`,
   );
   return new RegExp(`(?<![A-Za-z0-9])(?:${alternatives.join('|')})(?![A-Za-z0-9])`, 'g');
 }

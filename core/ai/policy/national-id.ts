@@ -21,7 +21,8 @@ const usSocialSecurityNumber = {
 };
 
 const ukNationalInsuranceNumber = {
-  regex: /(?<![A-Za-z0-9])(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z](?: ?\d{2}){3} ?[A-D](?![A-Za-z0-9])/g,
+  regex:
+    /(?<![A-Za-z0-9])(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z](?: ?\d{2}){3} ?[A-D](?![A-Za-z0-9])/g,
   maxLength: 13,
   accept: (value: string) => spacedEverywhereOrNowhere(value, 5),
 };
@@ -37,4 +38,8 @@ const frenchNir = {
   },
 };
 
-export const nationalId = ruleDetector('national-id', [usSocialSecurityNumber, ukNationalInsuranceNumber, frenchNir]);
+export const nationalId = ruleDetector('national-id', [
+  usSocialSecurityNumber,
+  ukNationalInsuranceNumber,
+  frenchNir,
+]);

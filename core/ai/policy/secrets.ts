@@ -16,7 +16,9 @@ function prefixed(prefix: string, body: string, maxLength: number): Rule {
 
 function jwtHeaderHasAlgorithm(token: string): boolean {
   try {
-    const header: unknown = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString());
+    const header: unknown = JSON.parse(
+      Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString(),
+    );
     return typeof header === 'object' && header !== null && 'alg' in header;
   } catch {
     return false;
@@ -61,7 +63,8 @@ const rules: Rule[] = [
   },
   // Authorization: Bearer <token>; the token alone is the finding, and it must look generated.
   {
-    regex: /(?<=\b(?:[Bb]earer|BEARER)[ \t]{1,4})[A-Za-z0-9._~+/-]{19,4095}[A-Za-z0-9_~+/-]={0,2}(?![\w~+/=-]|\.[\w~+/-])/g,
+    regex:
+      /(?<=\b(?:[Bb]earer|BEARER)[ \t]{1,4})[A-Za-z0-9._~+/-]{19,4095}[A-Za-z0-9_~+/-]={0,2}(?![\w~+/=-]|\.[\w~+/-])/g,
     maxLength: 4098,
     accept: (value) => hasRandomRun(value),
   },
