@@ -1,6 +1,8 @@
 /** CP-8: AI policies (natural-language rules with a scope, an action and a target) and their violations. */
 import { z } from 'zod';
+import { detectorNames } from '../../core/ai/policy/detectors.ts';
 import {
+  AiLlmConfig,
   AiPolicy,
   AiPolicyViolation,
   aiPolicyActions,
@@ -19,27 +21,49 @@ const policyFields = {
   action: z.enum(aiPolicyActions),
   target: z.enum(aiPolicyTargets),
   enabled: z.boolean(),
+  detectors: z
+    .array(z.enum(detectorNames))
+    .max(detectorNames.length)
+    .transform((names) => [...new Set(names)])
+    .nullable(),
+  redact: z.boolean(),
+  judgeConfigId: uuid.nullable(),
+  judgeModel: z.string().trim().min(1).max(200).nullable(),
+  // Only the scheme here: the gateway's outbound guard checks the address each time it posts.
+  webhookUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048).nullable(),
 };
 
 const createBody = z
   .object({
     ...policyFields,
     enabled: policyFields.enabled.default(true),
+    detectors: policyFields.detectors.default(null),
+    redact: policyFields.redact.default(false),
+    judgeConfigId: policyFields.judgeConfigId.default(null),
+    judgeModel: policyFields.judgeModel.default(null),
+    webhookUrl: policyFields.webhookUrl.default(null),
     scope: z.enum(aiPolicyScopes),
     workspaceId: uuid.optional(),
     repositoryId: uuid.optional(),
   })
   .strict();
 
-const updateBody = z
-  .object({
-    name: policyFields.name.optional(),
-    rule: policyFields.rule.optional(),
-    action: policyFields.action.optional(),
-    target: policyFields.target.optional(),
-    enabled: policyFields.enabled.optional(),
-  })
-  .strict();
+const updateBody = z.object(policyFields).partial().strict();
+
+interface Judge {
+  judgeConfigId?: string | null;
+  judgeModel?: string | null;
+}
+
+/** A judge is an AI config of the caller's organization and the model to ask it; both or neither. */
+async function assertJudge(tenant: TenantScope, judge: Judge): Promise<void> {
+  if (!judge.judgeConfigId) {
+    if (judge.judgeModel) throw new AppError('VALIDATION_FAILED', 'a judgeModel needs a judgeConfigId');
+    return;
+  }
+  if (!judge.judgeModel) throw new AppError('VALIDATION_FAILED', 'a judgeConfigId needs a judgeModel');
+  await tenant.findInWorkspace(AiLlmConfig, 'AI LLM config', judge.judgeConfigId);
+}
 
 const presentPolicy = (policy: AiPolicy) => ({
   id: policy.id,
@@ -51,6 +75,11 @@ const presentPolicy = (policy: AiPolicy) => ({
   action: policy.action,
   target: policy.target,
   enabled: policy.enabled,
+  detectors: policy.detectors ?? null,
+  redact: policy.redact,
+  judgeConfigId: policy.judgeConfigId ?? null,
+  judgeModel: policy.judgeModel ?? null,
+  webhookUrl: policy.webhookUrl ?? null,
   createdAt: iso(policy.createdAt),
   updatedAt: iso(policy.updatedAt),
 });
@@ -144,16 +173,9 @@ export function aiPolicyRoutes(): AnyRoute[] {
       response: { status: 201, description: 'Created' },
       async handler({ em, tenant, body, auditTarget }) {
         const targets = await scopeTargets(tenant, body);
-        const policy = em.create(AiPolicy, {
-          organization: tenant.organizationId,
-          scope: body.scope,
-          ...targets,
-          name: body.name,
-          rule: body.rule,
-          action: body.action,
-          target: body.target,
-          enabled: body.enabled,
-        });
+        await assertJudge(tenant, body);
+        const { workspaceId: _workspace, repositoryId: _repository, ...fields } = body;
+        const policy = em.create(AiPolicy, { organization: tenant.organizationId, ...fields, ...targets });
         await em.flush();
         auditTarget(
           { type: 'ai-policy', id: policy.id },
@@ -189,6 +211,13 @@ export function aiPolicyRoutes(): AnyRoute[] {
       async handler({ tenant, params, body, auditTarget }) {
         const policy = await tenant.findInOrganization(AiPolicy, 'AI policy', params.policyId);
         const changes = Object.fromEntries(Object.entries(body).filter(([, value]) => value !== undefined));
+        if ('judgeConfigId' in changes || 'judgeModel' in changes) {
+          await assertJudge(tenant, {
+            judgeConfigId: policy.judgeConfigId,
+            judgeModel: policy.judgeModel,
+            ...changes,
+          });
+        }
         Object.assign(policy, changes);
         auditTarget({ type: 'ai-policy', id: policy.id }, { fields: Object.keys(changes) });
         return { body: presentPolicy(policy) };

@@ -65,7 +65,7 @@ function providerRequest(body: ChatBody, candidate: Candidate): ChatRequest {
 }
 
 export async function answerChat(call: GatewayCall, body: ChatBody, outcome: ChatOutcome): Promise<void> {
-  const candidates = await call.models.candidates(call.key.repositoryId, body.model);
+  const candidates = await call.models.candidates(call.principal.repositoryId, body.model);
   if (candidates.length === 0) throw modelNotFound(body.model);
   const checked = { ...body, messages: await call.guard.checkPrompt(body.messages as ChatMessage[]) };
   if (body.stream) await streamChat(call, checked, candidates, outcome);

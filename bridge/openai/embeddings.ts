@@ -32,7 +32,7 @@ export async function answerEmbeddings(call: GatewayCall, json: unknown, outcome
   }
   const body = parsed.data;
   outcome.model = body.model;
-  const candidates = await call.models.candidates(call.key.repositoryId, body.model);
+  const candidates = await call.models.candidates(call.principal.repositoryId, body.model);
   if (candidates.length === 0) throw modelNotFound(body.model);
   try {
     const run = await withFallback(

@@ -1,6 +1,6 @@
 /** One authenticated request to the AI gateway, and what its handlers need. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ResolvedAiKey } from '../../core/keys/ai-key-resolver.ts';
+import type { AiPrincipal } from '../../core/keys/ai-key-resolver.ts';
 import type { ChatCallOptions } from '../../providers/ai/provider.ts';
 import type { ChatGuard } from './chat-guard.ts';
 import type { ConfigHealth, FallbackPolicy } from './fallback.ts';
@@ -9,7 +9,7 @@ import type { RepositoryModels } from './repository-models.ts';
 export interface GatewayCall {
   req: IncomingMessage;
   res: ServerResponse;
-  key: ResolvedAiKey;
+  principal: AiPrincipal;
   models: RepositoryModels;
   /** Aborted when the app goes away before the answer is complete. */
   signal: AbortSignal;

@@ -8,36 +8,42 @@ import type { UsageRecorder } from '../../core/metering/usage-recorder.ts';
 import type { OutboundPolicy } from '../../core/net/outbound-guard.ts';
 import type { OpsEndpoints } from '../../core/observability/ops-endpoints.ts';
 import type { MasterKeyring } from '../../core/secrets/keyring.ts';
+import { ChatEngine } from './chat-engine.ts';
 import type { FallbackPolicy } from './fallback.ts';
 import { AiLimiter } from './limits.ts';
+import { PolicyEngine } from './policies.ts';
 import { RepositoryModels } from './repository-models.ts';
 import { createOpenAiServer } from './server.ts';
 
-export interface AiGatewayOptions {
+export interface ChatEngineOptions {
   em: EntityManager;
   keyring: MasterKeyring;
-  databaseUrl: string;
   outboundPolicy: OutboundPolicy;
   log: Logger;
-  metrics?: Registry;
-  usage?: UsageRecorder;
-  ops?: OpsEndpoints;
   fallback?: FallbackPolicy;
   providerTimeoutMs?: number;
   /** How long the repositories' config lists are kept (0 in tests that change them). */
   configTtlMs?: number;
+  /** How long the repositories' AI policies are kept (0 in tests that change them). */
+  policyCacheTtlMs?: number;
+}
+
+export interface AiGatewayOptions extends ChatEngineOptions {
+  databaseUrl: string;
+  metrics?: Registry;
+  usage?: UsageRecorder;
+  ops?: OpsEndpoints;
 }
 
 export interface AiGateway {
   server: Server;
-  models: RepositoryModels;
-  /** Stops listening for key changes (the caller closes the server). */
+  engine: ChatEngine;
+  /** Stops listening for key changes and pruning counters (the caller closes the server). */
   close(): Promise<void>;
 }
 
-export async function createAiGateway(options: AiGatewayOptions): Promise<AiGateway> {
-  const keys = new AiKeyResolver({ em: options.em });
-  await keys.listen(options.databaseUrl);
+/** The answering machinery, for the gateway here and for the API's conversations. */
+export function createChatEngine(options: ChatEngineOptions): { engine: ChatEngine; stop(): void } {
   const models = new RepositoryModels({
     em: options.em,
     keyring: options.keyring,
@@ -47,12 +53,20 @@ export async function createAiGateway(options: AiGatewayOptions): Promise<AiGate
   const limiter = new AiLimiter({ em: options.em });
   const pruning = setInterval(() => limiter.prune().catch(() => {}), 10 * 60_000);
   pruning.unref();
-  const server = createOpenAiServer({ ...options, keys, models, limiter });
+  const engine = new ChatEngine({ ...options, models, limiter });
+  return { engine, stop: () => clearInterval(pruning) };
+}
+
+export async function createAiGateway(options: AiGatewayOptions): Promise<AiGateway> {
+  const keys = new AiKeyResolver({ em: options.em });
+  await keys.listen(options.databaseUrl);
+  const { engine, stop } = createChatEngine(options);
+  const server = createOpenAiServer({ ...options, keys, engine });
   return {
     server,
-    models,
+    engine,
     close: async () => {
-      clearInterval(pruning);
+      stop();
       await keys.close();
     },
   };

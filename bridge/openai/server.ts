@@ -9,52 +9,33 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { AiKeyResolver, ResolvedAiKey } from '../../core/keys/ai-key-resolver.ts';
 import type { Logger } from '../../core/logging.ts';
-import { type MeasuredExchange, meterHttpExchange } from '../../core/metering/http-exchange-meter.ts';
-import type { UsageEventInput, UsageRecorder } from '../../core/metering/usage-recorder.ts';
-import type { OutboundPolicy } from '../../core/net/outbound-guard.ts';
+import { meterHttpExchange } from '../../core/metering/http-exchange-meter.ts';
+import type { UsageRecorder } from '../../core/metering/usage-recorder.ts';
 import type { OpsEndpoints } from '../../core/observability/ops-endpoints.ts';
-import { answerChat, type ChatOutcome, parseChatRequest, sendJson } from './chat-completions.ts';
-import { type ChatGuard, noPolicies } from './chat-guard.ts';
-import { answerEmbeddings, type EmbeddingsOutcome } from './embeddings.ts';
+import { answerChat, parseChatRequest, sendJson } from './chat-completions.ts';
+import { type AiRequestRecord, aiUsageEvent, type ChatEngine, tokensUsedBy } from './chat-engine.ts';
+import { answerEmbeddings } from './embeddings.ts';
 import { GatewayError, gatewayErrorOf, invalidApiKey, invalidRequest, sendOpenAiError } from './errors.ts';
-import { ConfigHealth, defaultFallbackPolicy, type FallbackPolicy } from './fallback.ts';
 import type { GatewayCall } from './gateway-call.ts';
-import type { AiLimiter, LimitedSubject } from './limits.ts';
-import type { RepositoryModels } from './repository-models.ts';
 
 export interface OpenAiGatewayDependencies {
   ops?: OpsEndpoints;
   keys: AiKeyResolver;
-  models: RepositoryModels;
-  outboundPolicy: OutboundPolicy;
+  engine: ChatEngine;
   log: Logger;
   metrics?: Registry;
   usage?: UsageRecorder;
-  /** Enforces the keys' and repositories' limits; nothing is limited without it. */
-  limiter?: AiLimiter;
-  /** The AI policies (AI-4); none apply without it. */
-  policies?: { guardFor(key: ResolvedAiKey): Promise<ChatGuard> };
-  fallback?: FallbackPolicy;
-  /** Wait for a provider's first byte, per attempt. */
-  providerTimeoutMs?: number;
   maxBodyBytes?: number;
 }
 
 const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 /** What a request turned out to be, filled in as it is handled, for metering. */
-interface Resolved {
-  operation: string;
+interface Resolved extends AiRequestRecord {
   key?: ResolvedAiKey;
-  model?: string;
-  conversationId?: string;
-  chat?: ChatOutcome;
-  embeddings?: EmbeddingsOutcome;
-  guard?: ChatGuard;
 }
 
 export function createOpenAiServer(deps: OpenAiGatewayDependencies): Server {
-  const health = new ConfigHealth(deps.fallback ?? defaultFallbackPolicy);
   const observe = requestMetrics(deps.metrics);
   return createServer((req, res) => {
     if (deps.ops?.handle(req, res)) return;
@@ -62,10 +43,10 @@ export function createOpenAiServer(deps: OpenAiGatewayDependencies): Server {
     const { usage } = deps;
     if (usage)
       meterHttpExchange(res, (measured) => {
-        if (resolved.key) usage.record(usageEventOf(resolved.key, resolved, measured));
+        if (resolved.key) usage.record(aiUsageEvent(resolved.key, resolved, measured));
       });
     const done = observe();
-    handle(req, res, deps, health, resolved)
+    handle(req, res, deps, resolved)
       .catch((error: unknown) => answerError(res, error, deps.log))
       .finally(() => done(resolved.operation, res.statusCode));
   });
@@ -99,7 +80,6 @@ async function handle(
   req: IncomingMessage,
   res: ServerResponse,
   deps: OpenAiGatewayDependencies,
-  health: ConfigHealth,
   resolved: Resolved,
 ): Promise<void> {
   const path = (req.url ?? '/').split('?')[0] ?? '/';
@@ -116,36 +96,35 @@ async function handle(
   const key = await authenticate(req, deps.keys);
   resolved.key = key;
   resolved.conversationId = headerOf(req, 'x-skybridge-conversation-id');
-  const guard = (await deps.policies?.guardFor(key)) ?? noPolicies;
-  resolved.guard = guard;
-  const call = gatewayCall(req, res, key, deps, health, guard);
+  const call = await deps.engine.open(key, req, res);
+  resolved.guard = call.guard;
   if (route.operation === 'ListModels') return listModels(call);
   if (route.operation === 'RetrieveModel')
     return retrieveModel(call, decodeURIComponent(route.modelId ?? ''));
   const json = await readJsonBody(req, deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
-  const admission = await deps.limiter?.admit(limitedSubjects(key));
-  try {
-    if (route.operation === 'ChatCompletions') {
-      const body = parseChatRequest(json);
-      resolved.model = body.model;
-      resolved.chat = { attempts: [] };
-      await answerChat(call, body, resolved.chat);
-    } else {
-      resolved.embeddings = { attempts: [] };
-      await answerEmbeddings(call, json, resolved.embeddings);
-    }
-  } finally {
-    if (admission) await deps.limiter?.charge(admission, tokensUsed(resolved)).catch(() => {});
-  }
+  await deps.engine.withinLimits(
+    key,
+    () => answer(call, route.operation, json, resolved),
+    () => tokensUsedBy(resolved),
+  );
 }
 
-const limitedSubjects = (key: ResolvedAiKey): LimitedSubject[] => [
-  { id: key.keyId, kind: 'key', limits: key.limits },
-  { id: key.repositoryId, kind: 'repository', limits: key.repositoryLimits },
-];
-
-const tokensUsed = (resolved: Resolved) =>
-  resolved.chat?.usage?.total_tokens ?? resolved.embeddings?.promptTokens ?? 0;
+async function answer(
+  call: GatewayCall,
+  operation: string,
+  json: unknown,
+  resolved: Resolved,
+): Promise<void> {
+  if (operation === 'ChatCompletions') {
+    const body = parseChatRequest(json);
+    resolved.model = body.model;
+    resolved.chat = { attempts: [] };
+    await answerChat(call, body, resolved.chat);
+    return;
+  }
+  resolved.embeddings = { attempts: [] };
+  await answerEmbeddings(call, json, resolved.embeddings);
+}
 
 function routeOf(method: string, path: string): { operation: string; modelId?: string } {
   if (method === 'GET' && path === '/v1/models') return { operation: 'ListModels' };
@@ -189,34 +168,6 @@ async function authenticate(req: IncomingMessage, keys: AiKeyResolver): Promise<
   return key;
 }
 
-function gatewayCall(
-  req: IncomingMessage,
-  res: ServerResponse,
-  key: ResolvedAiKey,
-  deps: OpenAiGatewayDependencies,
-  health: ConfigHealth,
-  guard: ChatGuard,
-): GatewayCall {
-  const abort = new AbortController();
-  res.once('close', () => {
-    if (!res.writableFinished) abort.abort(new Error('the client went away'));
-  });
-  return {
-    req,
-    res,
-    key,
-    models: deps.models,
-    signal: abort.signal,
-    providerOptions: {
-      outboundPolicy: deps.outboundPolicy,
-      timeoutMs: deps.providerTimeoutMs,
-      signal: abort.signal,
-    },
-    fallbackOptions: { health, policy: deps.fallback, signal: abort.signal },
-    guard,
-  };
-}
-
 async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > limit) {
@@ -252,7 +203,7 @@ const tooLarge = (limit: number) =>
   });
 
 async function listModels(call: GatewayCall): Promise<void> {
-  const models = await call.models.listed(call.key.repositoryId);
+  const models = await call.models.listed(call.principal.repositoryId);
   sendJson(call.res, 200, {
     object: 'list',
     data: models.map((model) => ({ id: model.id, object: 'model', created: 0, owned_by: model.ownedBy })),
@@ -260,7 +211,9 @@ async function listModels(call: GatewayCall): Promise<void> {
 }
 
 async function retrieveModel(call: GatewayCall, modelId: string): Promise<void> {
-  const model = (await call.models.listed(call.key.repositoryId)).find((listed) => listed.id === modelId);
+  const model = (await call.models.listed(call.principal.repositoryId)).find(
+    (listed) => listed.id === modelId,
+  );
   if (!model) {
     throw new GatewayError(404, {
       message: `The model \`${modelId}\` does not exist or you do not have access to it.`,
@@ -285,28 +238,4 @@ function answerError(res: ServerResponse, error: unknown, log: Logger): void {
     headers['retry-after'] = String(Math.ceil(failure.retryAfterSeconds));
   if (failure.doNotRetry) headers['x-should-retry'] = 'false';
   sendOpenAiError(res, failure.status, failure.body, headers);
-}
-
-/** Requests without a known key have no repository to charge: only the Prometheus counters see them. */
-function usageEventOf(key: ResolvedAiKey, resolved: Resolved, measured: MeasuredExchange): UsageEventInput {
-  const outcome = resolved.chat ?? resolved.embeddings;
-  const candidate = outcome?.candidate;
-  const usage = resolved.chat?.usage;
-  return {
-    api: 'OPENAI',
-    organizationId: key.organizationId,
-    repositoryId: key.repositoryId,
-    keyId: key.keyId,
-    operation: resolved.operation,
-    ...measured,
-    model: resolved.model ?? resolved.embeddings?.model ?? null,
-    tokensIn: usage?.prompt_tokens ?? resolved.embeddings?.promptTokens ?? null,
-    tokensOut: usage?.completion_tokens ?? null,
-    conversationId: resolved.conversationId ?? null,
-    aiConfigId: candidate?.config.id ?? null,
-    provider: candidate?.config.type ?? null,
-    timeToFirstTokenMs: resolved.chat?.timeToFirstTokenMs ?? null,
-    policyOutcome: resolved.chat ? (resolved.guard?.outcome ?? 'pass') : null,
-    attempts: outcome?.attempts.length ? outcome.attempts : null,
-  };
 }

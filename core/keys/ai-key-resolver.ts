@@ -11,16 +11,21 @@ import { aiKeyMatches, aiKeyPrefixOf } from './repo-keys.ts';
 
 export const AI_KEY_CHANGES_CHANNEL = 'ai_key_changes';
 
-export interface ResolvedAiKey {
-  keyId: string;
-  prefix: string;
+/** Who an AI request is made for: a repo AI key, or (keyId null) a user in a conversation of the repository. */
+export interface AiPrincipal {
+  keyId: string | null;
   repositoryId: string;
   workspaceId: string;
   organizationId: string;
-  expiresAt: Date | null;
-  revoked: boolean;
   limits: AiLimits | null;
   repositoryLimits: AiLimits | null;
+}
+
+export interface ResolvedAiKey extends AiPrincipal {
+  keyId: string;
+  prefix: string;
+  expiresAt: Date | null;
+  revoked: boolean;
 }
 
 interface StoredAiKey extends ResolvedAiKey {

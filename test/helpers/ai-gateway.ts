@@ -41,6 +41,7 @@ export async function startTestAiGateway(
     fallback: options.fallback ?? testFallbackPolicy,
     providerTimeoutMs: options.providerTimeoutMs ?? 5_000,
     configTtlMs: 0,
+    policyCacheTtlMs: 0,
   });
   gateway.server.listen(0, '127.0.0.1');
   await new Promise((resolve) => gateway.server.once('listening', resolve));

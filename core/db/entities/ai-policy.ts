@@ -23,6 +23,18 @@ const AiPolicySchema = defineEntity({
     action: p.enum(aiPolicyActions),
     target: p.enum(aiPolicyTargets),
     enabled: p.boolean().default(true),
+    /** Built-in detectors (core/ai/policy) the policy runs; none: the gateway infers them from the rule's words. */
+    detectors: p.json<string[]>().nullable(),
+    /** Mask what the detectors found in prompts before they leave (a BLOCK policy blocks instead). */
+    redact: p.boolean().default(false),
+    /**
+     * An AI config of the same organization whose `judgeModel` checks the rule itself. A plain id, not a
+     * foreign key: a deleted judge config makes the judge fail (open, with a warning), it does not cascade.
+     */
+    judgeConfigId: p.uuid().nullable(),
+    judgeModel: p.string().length(200).nullable(),
+    /** Where an ALERT policy posts its notifications. */
+    webhookUrl: p.string().length(2048).nullable(),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
