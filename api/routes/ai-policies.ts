@@ -30,7 +30,10 @@ const policyFields = {
   judgeConfigId: uuid.nullable(),
   judgeModel: z.string().trim().min(1).max(200).nullable(),
   // Only the scheme here: the gateway's outbound guard checks the address each time it posts.
-  webhookUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048).nullable(),
+  webhookUrl: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .max(2048)
+    .nullable(),
 };
 
 const createBody = z

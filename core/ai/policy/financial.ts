@@ -72,10 +72,11 @@ const knownIssuer = (digits: string) =>
       scheme.lengths.includes(digits.length) && scheme.ranges.some((range) => inRange(digits, range)),
   );
 
-// 13 to 19 digits, optionally grouped with one kind of separator, not part of a longer number or a decimal.
+// 13 to 19 digits, optionally grouped with one kind of separator, not part of a longer number or a decimal
+// (a comma is let through: CSV fields are far more common than "1,4111…").
 export const card = ruleDetector('card', [
   {
-    regex: /(?<!\d[ -]?|\d[.,])\d(?:[ -]?\d){12,18}(?![ -]?\d|[.,]\d)/g,
+    regex: /(?<!\d[ -]?|\d\.)\d(?:[ -]?\d){12,18}(?![ -]?\d|\.\d)/g,
     maxLength: 37,
     accept: (value) => {
       const digits = value.replace(/\D/g, '');

@@ -10,6 +10,7 @@ export {
 } from './ai-policy.ts';
 export { AuditEvent, auditOutcomes } from './audit-event.ts';
 export { Bucket, type BucketStatus, bucketProviders, bucketStatuses } from './bucket.ts';
+export { Conversation, ConversationMessage, conversationRoles } from './conversation.ts';
 export { Group, GroupGrant, groupGrantAccess } from './group.ts';
 export { Invitation } from './invitation.ts';
 export { Membership, type OrganizationRole, organizationRoles, roleAtLeast } from './membership.ts';
@@ -27,6 +28,7 @@ import { AiLlmConfig } from './ai-llm-config.ts';
 import { AiPolicy, AiPolicyViolation } from './ai-policy.ts';
 import { AuditEvent } from './audit-event.ts';
 import { Bucket } from './bucket.ts';
+import { Conversation, ConversationMessage } from './conversation.ts';
 import { Group, GroupGrant } from './group.ts';
 import { Invitation } from './invitation.ts';
 import { Membership } from './membership.ts';
@@ -59,4 +61,6 @@ export const allEntities = [
   MultipartUpload,
   MultipartPart,
   AiLimitCounter,
+  Conversation,
+  ConversationMessage,
 ];
