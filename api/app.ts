@@ -1,12 +1,15 @@
 /** The control-plane HTTP application, built from its dependencies so tests can assemble it too. */
+
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Registry } from 'prom-client';
+import type { ChatEngine } from '../bridge/openai/chat-engine.ts';
 import type { TokenSigner } from '../core/auth/tokens.ts';
 import type { EntityManager } from '../core/db/orm.ts';
 import type { Logger } from '../core/logging.ts';
+import type { UsageRecorder } from '../core/metering/usage-recorder.ts';
 import type { OutboundPolicy } from '../core/net/outbound-guard.ts';
 import { createHttpRequestHistogram } from '../core/observability/metrics.ts';
 import type { OpsEndpoints } from '../core/observability/ops-endpoints.ts';
@@ -17,6 +20,7 @@ import { aiPolicyRoutes } from './routes/ai-policies.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
 import { bucketRoutes } from './routes/buckets.ts';
+import { conversationRoutes } from './routes/conversations.ts';
 import { groupRoutes } from './routes/groups.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { organizationRoutes } from './routes/organization.ts';
@@ -37,6 +41,9 @@ export interface ApiDependencies {
   log: Logger;
   metrics: Registry;
   ops: OpsEndpoints;
+  /** The AI gateway's engine, for conversations. */
+  chat: ChatEngine;
+  usage?: UsageRecorder;
 }
 
 const REQUEST_ID_PATTERN = /^[\w.-]{1,128}$/;
@@ -55,6 +62,7 @@ export function apiRoutes(deps: ApiDependencies): AnyRoute[] {
     ...aiKeyRoutes(),
     ...aiConfigRoutes(deps),
     ...aiPolicyRoutes(),
+    ...conversationRoutes(deps),
     ...auditRoutes(),
   ];
 }

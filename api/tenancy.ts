@@ -79,6 +79,22 @@ export class TenantScope {
     return this.#required(await this.#em.findOne(entity, where), label);
   }
 
+  /** A resource that belongs to some repository of the organization (conversations). */
+  async findInAnyRepository<T extends object>(
+    entity: EntityName<T>,
+    label: string,
+    id: string,
+    options?: LookupOptions,
+  ): Promise<T> {
+    const where = { id, repository: { workspace: { organization: this.organizationId } } } as never;
+    return this.#required(await this.#em.findOne(entity, where, options as never), label);
+  }
+
+  listInRepositories<T extends object>(entity: EntityName<T>, where: object = {}, options?: LookupOptions) {
+    const scoped = { ...where, repository: { workspace: { organization: this.organizationId } } };
+    return this.#em.find(entity, scoped as never, options as never);
+  }
+
   /** A resource that belongs directly to the organization (groups, policies, invitations). */
   async findInOrganization<T extends object>(
     entity: EntityName<T>,

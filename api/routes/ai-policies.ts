@@ -53,13 +53,13 @@ const createBody = z
 
 const updateBody = z.object(policyFields).partial().strict();
 
-interface Judge {
+interface JudgeFields {
   judgeConfigId?: string | null;
   judgeModel?: string | null;
 }
 
 /** A judge is an AI config of the caller's organization and the model to ask it; both or neither. */
-async function assertJudge(tenant: TenantScope, judge: Judge): Promise<void> {
+async function assertJudge(tenant: TenantScope, judge: JudgeFields): Promise<void> {
   if (!judge.judgeConfigId) {
     if (judge.judgeModel) throw new AppError('VALIDATION_FAILED', 'a judgeModel needs a judgeConfigId');
     return;

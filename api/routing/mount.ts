@@ -144,6 +144,7 @@ function auditRecorder(action: string, caller: Caller, req: Request, rootEm: Ent
 }
 
 function send(res: Response, route: AnyRoute, result: RouteResult): void {
+  if (result.answered) return;
   for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
   const status = result.status ?? route.response.status;
   if (result.body === undefined) {

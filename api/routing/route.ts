@@ -47,6 +47,8 @@ export interface RouteResult {
   status?: number;
   body?: unknown;
   headers?: Record<string, string>;
+  /** The handler's after-commit work writes the response itself (a streamed answer). */
+  answered?: boolean;
 }
 
 interface RouteBase<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {

@@ -45,6 +45,10 @@ export interface ChatOutcome {
   attempts: Attempt[];
   usage?: Usage;
   timeToFirstTokenMs?: number;
+  /** The answer's text as the app received it (conversations store it). */
+  text?: string;
+  /** Runs once the whole answer passed the policies, before its last bytes are sent. */
+  beforeAnswerEnds?: (outcome: ChatOutcome) => Promise<void>;
 }
 
 export function parseChatRequest(json: unknown): ChatBody {
@@ -96,7 +100,9 @@ async function completeChat(
   outcome.candidate = run.candidate;
   outcome.usage = run.result.usage;
   outcome.timeToFirstTokenMs = Date.now() - started;
-  await call.guard.checkResponse(textOf(run.result.choices[0]?.message.content));
+  outcome.text = textOf(run.result.choices[0]?.message.content);
+  await call.guard.checkResponse(outcome.text);
+  await outcome.beforeAnswerEnds?.(outcome);
   const completion: ChatCompletion = { ...run.result, model: body.model };
   sendJson(call.res, 200, completion);
 }
@@ -155,9 +161,12 @@ async function streamChat(
   outcome.timeToFirstTokenMs = Date.now() - started;
   const writer = new SseWriter(call.res, body.model, body.stream_options?.include_usage === true);
   const check = call.guard.streamCheck();
+  outcome.text = '';
   const relay = async (chunk: ChatCompletionChunk) => {
     outcome.usage = writer.write(chunk) ?? outcome.usage;
-    return check.push(chunk.choices.map((choice) => choice.delta.content ?? '').join(''));
+    const text = chunk.choices.map((choice) => choice.delta.content ?? '').join('');
+    outcome.text += text;
+    return check.push(text);
   };
   try {
     for (const chunk of run.result.opening) {
@@ -178,8 +187,9 @@ async function streamChat(
     return;
   }
   const blocked = await check.end();
-  if (blocked) writer.fail(blocked);
-  else writer.end();
+  if (blocked) return writer.fail(blocked);
+  await outcome.beforeAnswerEnds?.(outcome);
+  writer.end();
 }
 
 /** A policy blocked the answer mid-stream: stop reading the provider and end with the error event. */

@@ -53,7 +53,14 @@ export function createChatEngine(options: ChatEngineOptions): { engine: ChatEngi
   const limiter = new AiLimiter({ em: options.em });
   const pruning = setInterval(() => limiter.prune().catch(() => {}), 10 * 60_000);
   pruning.unref();
-  const engine = new ChatEngine({ ...options, models, limiter });
+  const policies = new PolicyEngine({
+    em: options.em,
+    keyring: options.keyring,
+    outboundPolicy: options.outboundPolicy,
+    log: options.log,
+    cacheTtlMs: options.policyCacheTtlMs,
+  });
+  const engine = new ChatEngine({ ...options, models, limiter, policies });
   return { engine, stop: () => clearInterval(pruning) };
 }
 

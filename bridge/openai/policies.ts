@@ -1,6 +1,6 @@
 /**
  * The AI policies (AI-4) as the gateway enforces them. Every enabled policy
- * of the key's organization, workspace and repository applies. A policy
+ * of the principal's (AI key's) organization, workspace and repository applies. A policy
  * checks its built-in detectors (core/ai/policy) and, when it has a judge,
  * asks the judge model whether the text breaks its natural-language rule.
  * What matched is recorded as a violation (off the request path); ALERT also
@@ -28,7 +28,7 @@ import {
 } from '../../core/ai/policy/detectors.ts';
 import { AiLlmConfig, AiPolicy, AiPolicyViolation } from '../../core/db/entities/index.ts';
 import type { EntityManager } from '../../core/db/orm.ts';
-import type { ResolvedAiKey } from '../../core/keys/ai-key-resolver.ts';
+import type { AiPrincipal } from '../../core/keys/ai-key-resolver.ts';
 import type { Logger } from '../../core/logging.ts';
 import { guardedFetch, type OutboundPolicy } from '../../core/net/outbound-guard.ts';
 import type { MasterKeyring } from '../../core/secrets/keyring.ts';
@@ -124,7 +124,24 @@ const isDetectorName = (name: string): name is DetectorName =>
 const directionsOf = (target: AiPolicy['target']): Direction[] =>
   target === 'BOTH' ? ['PROMPT', 'RESPONSE'] : [target];
 
-export function activePolicy(policy: AiPolicy, judgeConfigs: ReadonlyMap<string, AiLlmConfig>): ActivePolicy {
+type StoredPolicy = Pick<
+  AiPolicy,
+  | 'id'
+  | 'name'
+  | 'rule'
+  | 'action'
+  | 'target'
+  | 'detectors'
+  | 'redact'
+  | 'judgeConfigId'
+  | 'judgeModel'
+  | 'webhookUrl'
+>;
+
+export function activePolicy(
+  policy: StoredPolicy,
+  judgeConfigs: ReadonlyMap<string, AiLlmConfig>,
+): ActivePolicy {
   const judge =
     policy.judgeConfigId && policy.judgeModel
       ? { config: judgeConfigs.get(policy.judgeConfigId), model: policy.judgeModel, rule: policy.rule }
@@ -156,35 +173,35 @@ export class PolicyEngine {
     };
   }
 
-  async guardFor(key: ResolvedAiKey): Promise<ChatGuard> {
-    const policies = await this.#policiesOf(key);
+  async guardFor(principal: AiPrincipal): Promise<ChatGuard> {
+    const policies = await this.#policiesOf(principal);
     if (policies.length === 0) return noPolicies;
     return new PolicyGuard(policies, {
       judge: (policy, text, direction) => this.#judge(policy, text, direction),
-      report: (matches, direction) => this.#report(key, matches, direction),
+      report: (matches, direction) => this.#report(principal, matches, direction),
     });
   }
 
-  #policiesOf(key: ResolvedAiKey): Promise<ActivePolicy[]> {
-    const cached = this.#cache.get(key.repositoryId);
+  #policiesOf(principal: AiPrincipal): Promise<ActivePolicy[]> {
+    const cached = this.#cache.get(principal.repositoryId);
     if (cached && cached.expires > Date.now()) return cached.policies;
-    const policies = this.#load(key);
-    this.#cache.set(key.repositoryId, { policies, expires: Date.now() + this.#options.cacheTtlMs });
-    policies.catch(() => this.#cache.delete(key.repositoryId));
+    const policies = this.#load(principal);
+    this.#cache.set(principal.repositoryId, { policies, expires: Date.now() + this.#options.cacheTtlMs });
+    policies.catch(() => this.#cache.delete(principal.repositoryId));
     return policies;
   }
 
-  async #load(key: ResolvedAiKey): Promise<ActivePolicy[]> {
+  async #load(principal: AiPrincipal): Promise<ActivePolicy[]> {
     const em = this.#options.em.fork();
     const policies = await em.find(
       AiPolicy,
       {
-        organization: key.organizationId,
+        organization: principal.organizationId,
         enabled: true,
         $or: [
           { scope: 'ORGANIZATION' },
-          { scope: 'WORKSPACE', workspace: key.workspaceId },
-          { scope: 'REPOSITORY', repository: key.repositoryId },
+          { scope: 'WORKSPACE', workspace: principal.workspaceId },
+          { scope: 'REPOSITORY', repository: principal.repositoryId },
         ],
       },
       { orderBy: { createdAt: 'asc' } },
@@ -195,7 +212,7 @@ export class PolicyEngine {
         ? []
         : await em.find(
             AiLlmConfig,
-            { id: { $in: judgeIds }, workspace: { organization: key.organizationId } },
+            { id: { $in: judgeIds }, workspace: { organization: principal.organizationId } },
             { populate: ['apiKey', 'apiSecret'] },
           );
     const configsById = new Map(judgeConfigs.map((config) => [config.id, config]));
@@ -229,21 +246,22 @@ export class PolicyEngine {
     }
   }
 
-  #report(key: ResolvedAiKey, matches: Match[], direction: Direction): void {
-    this.#record(key, matches, direction);
-    for (const match of matches) if (match.policy.action === 'ALERT') this.#alert(key, match, direction);
+  #report(principal: AiPrincipal, matches: Match[], direction: Direction): void {
+    this.#record(principal, matches, direction);
+    for (const match of matches)
+      if (match.policy.action === 'ALERT') this.#alert(principal, match, direction);
   }
 
   /** Off the request path: a failed insert is logged, never the request's problem. */
-  #record(key: ResolvedAiKey, matches: Match[], direction: Direction): void {
+  #record(principal: AiPrincipal, matches: Match[], direction: Direction): void {
     const em = this.#options.em.fork();
     Promise.resolve()
       .then(() => {
         for (const match of matches) {
           em.create(AiPolicyViolation, {
-            organization: key.organizationId,
+            organization: principal.organizationId,
             policy: match.policy.id,
-            repository: key.repositoryId,
+            repository: principal.repositoryId,
             direction,
             detector: match.detector,
             actionTaken: match.policy.action,
@@ -258,7 +276,7 @@ export class PolicyEngine {
   }
 
   /** Fire and forget, through the outbound guard; never the raw value, only the masked excerpt. */
-  #alert(key: ResolvedAiKey, match: Match, direction: Direction): void {
+  #alert(principal: AiPrincipal, match: Match, direction: Direction): void {
     const { webhookUrl } = match.policy;
     if (!webhookUrl) return;
     const payload = {
@@ -267,8 +285,8 @@ export class PolicyEngine {
       action: match.policy.action,
       direction,
       detector: match.detector,
-      repositoryId: key.repositoryId,
-      keyId: key.keyId,
+      repositoryId: principal.repositoryId,
+      keyId: principal.keyId,
       excerpt: match.excerpt,
       occurredAt: new Date().toISOString(),
     };

@@ -3,6 +3,7 @@
  * unique Temporal task queue, and an API (plus worker) assembled from the
  * production modules.
  */
+
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,11 +14,13 @@ import { inject } from 'vitest';
 import type { ActivityDependencies } from '../../activities/index.ts';
 import { type ApiDependencies, apiRoutes, createApiApp } from '../../api/app.ts';
 import type { AnyRoute } from '../../api/routing/route.ts';
+import { createChatEngine } from '../../bridge/openai/gateway.ts';
 import { ensureBootstrapAdmin } from '../../core/auth/bootstrap-admin.ts';
 import { createTokenSigner } from '../../core/auth/tokens.ts';
 import { openMigratedDatabase } from '../../core/db/migrate.ts';
 import type { MikroORM } from '../../core/db/orm.ts';
 import { createLogger } from '../../core/logging.ts';
+import { UsageRecorder } from '../../core/metering/usage-recorder.ts';
 import { createGuardedAgents } from '../../core/net/outbound-guard.ts';
 import { createMetricsRegistry } from '../../core/observability/metrics.ts';
 import { createOpsEndpoints } from '../../core/observability/ops-endpoints.ts';
@@ -65,6 +68,8 @@ export interface TestStack {
   databaseUrl: string;
   jwtSecret: string;
   routes: AnyRoute[];
+  /** The API's usage recorder (conversations); not started: tests flush it. */
+  apiUsage: UsageRecorder;
   close(): Promise<void>;
 }
 
@@ -91,6 +96,21 @@ export async function startTestStack(
     storageClientOptions: createGuardedAgents(testOutboundPolicy),
   });
   const metrics = createMetricsRegistry('api');
+  const chat = createChatEngine({
+    em: orm.em,
+    keyring,
+    outboundPolicy: testOutboundPolicy,
+    log,
+    configTtlMs: 0,
+    fallback: {
+      triesPerConfig: 2,
+      baseDelayMs: 10,
+      maxDelayMs: 50,
+      failuresBeforeCooldown: 3,
+      cooldownMs: 60_000,
+    },
+  });
+  const usage = new UsageRecorder({ em: orm.em, log, flushIntervalMs: 3_600_000 });
   const apiDependencies: ApiDependencies = {
     em: orm.em,
     temporal,
@@ -105,6 +125,8 @@ export async function startTestStack(
       registry: metrics,
       readinessChecks: { database: databaseReadiness(orm), temporal: temporalReadiness(connection) },
     }),
+    chat: chat.engine,
+    usage,
   };
   const app = createApiApp(apiDependencies);
   const server: Server = app.listen(0, '127.0.0.1');
@@ -121,9 +143,12 @@ export async function startTestStack(
     databaseUrl,
     jwtSecret,
     routes: apiRoutes(apiDependencies),
+    apiUsage: usage,
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+      chat.stop();
+      await usage.stop();
       await worker.stop();
       await connection.close();
       await orm.close();

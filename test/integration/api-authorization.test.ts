@@ -8,7 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnyRoute } from '../../api/routing/route.ts';
 import { hashPassword } from '../../core/auth/passwords.ts';
 import { createTokenSigner } from '../../core/auth/tokens.ts';
-import { Membership, organizationRoles, roleAtLeast, User } from '../../core/db/entities/index.ts';
+import {
+  Conversation,
+  Membership,
+  organizationRoles,
+  roleAtLeast,
+  User,
+} from '../../core/db/entities/index.ts';
 import type { OrganizationRole } from '../../core/db/entities/membership.ts';
 import { api, login, startTestStack, type TestStack } from '../helpers/context.ts';
 import { minioBucketRegistration, uniqueBucketName } from '../helpers/emulator-buckets.ts';
@@ -38,6 +44,7 @@ const validBodies: Record<string, (ids: Ids) => unknown> = {
   'put /ai/llm/:configId': () => ({ name: `renamed-${Date.now()}` }),
   'post /ai/policy': () => ({}),
   'put /ai/policy/:policyId': () => ({ enabled: false }),
+  'post /conversation/:conversationId/prompt': () => ({ content: 'hello' }),
 };
 
 const routeKey = (route: AnyRoute) => `${route.method} ${route.path}`;
@@ -116,6 +123,16 @@ describe('authorisation matrix over every protected route', () => {
       })
     ).body.id;
     ids.jobId = (await call('POST', '/jobs/ping', {})).body.id;
+    // Created directly: starting one through the API checks that a live provider serves its model.
+    const em = stack.orm.em.fork();
+    const conversation = em.create(Conversation, {
+      repository: ids.repoId!,
+      title: 'matrix',
+      model: 'any',
+      contextTokens: 1000,
+    });
+    await em.flush();
+    ids.conversationId = conversation.id;
     for (const [name, id] of Object.entries(ids)) expect(id, name).toBeTruthy();
 
     const outsider = await api(stack.baseUrl, 'POST', '/auth/signup', {

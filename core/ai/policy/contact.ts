@@ -38,6 +38,10 @@ function domainEnd(text: string, at: number): number | null {
   return valid ? end : null;
 }
 
+/** `https://user:token@host` holds credentials and a host, not an address. */
+const inUrlAuthority = (text: string, start: number) =>
+  /\/\/[^\s/@]*$/.test(text.slice(Math.max(0, start - LOCAL_MAX - 2), start));
+
 /** Anchored on each `@`, so a long run of address characters costs at most LOCAL_MAX + DOMAIN_MAX steps. */
 export const email: PatternDetector = {
   name: 'email',
@@ -50,7 +54,7 @@ export const email: PatternDetector = {
       at = text.indexOf('@', at + 1)
     ) {
       const start = localPartStart(text, at);
-      if (start === null || start < from || start >= to) continue;
+      if (start === null || start < from || start >= to || inUrlAuthority(text, start)) continue;
       const end = domainEnd(text, at);
       if (end !== null) spans.push({ start, end });
     }
@@ -94,7 +98,11 @@ const identifierNouns = new Set([
 ]);
 const numberWords = new Set(['no', 'nr', 'num', 'number', 'code']);
 
+// The tail of an IBAN-like run of groups ("NL91 ABNA 0417 1643 01") is not a phone number either.
+const IBAN_LIKE_GROUPS_BEFORE = /\b[A-Z]{2}\d{2}(?: [A-Z0-9]{4}){0,7} $/;
+
 function labelledAsIdentifier(text: string, start: number): boolean {
+  if (IBAN_LIKE_GROUPS_BEFORE.test(text.slice(Math.max(0, start - 40), start))) return true;
   const words = wordsBefore(text, start, 2);
   const last = words.at(-1);
   const previous = words.length === 2 ? words[0] : undefined;

@@ -58,7 +58,11 @@ export function candidatesIn(
  * leftmost, the longer of two starting together, the more specific detector on a tie. Candidates
  * starting before `keptUntil` (the end of findings already reported) are dropped.
  */
-export function keepNonOverlapping(candidates: Finding[], privateKeys: readonly Span[], keptUntil = 0): Finding[] {
+export function keepNonOverlapping(
+  candidates: Finding[],
+  privateKeys: readonly Span[],
+  keptUntil = 0,
+): Finding[] {
   const kept: Finding[] = [];
   let end = keptUntil;
   let keyIndex = 0;

@@ -58,13 +58,19 @@ const negations = new Set([
 
 /** Whether the verb at `start` opens its clause as a command, as opposed to being described or negated. */
 function isCommand(text: string, start: number): boolean {
-  const clause = text.slice(Math.max(0, start - 48), start).split(/[.!?;:,\n"“”()[\]{}<>*`|—]|--/).at(-1) ?? '';
+  const clause =
+    text
+      .slice(Math.max(0, start - 48), start)
+      .split(/[.!?;:,\n"“”()[\]{}<>*`|—]|--/)
+      .at(-1) ?? '';
   const words = (clause.match(/[A-Za-z']+/g) ?? []).map((word) => word.toLowerCase());
   if (words.some((word) => negations.has(word))) return false;
   const [previous, last] = [words.at(-2), words.at(-1)];
   if (last === undefined || leadWords.has(last)) return true;
   if (last === 'you' || modalWords.has(last))
-    return previous === undefined || previous === 'you' || modalWords.has(previous) || leadWords.has(previous);
+    return (
+      previous === undefined || previous === 'you' || modalWords.has(previous) || leadWords.has(previous)
+    );
   if (last === 'to') return words.slice(-4).includes('you');
   return false;
 }
@@ -92,10 +98,22 @@ const ownModifiers = [
 ];
 const otherModifiers = ['all', 'any', 'every', 'each', 'of', 'the', 'my', 'these', 'those', 'old'];
 const strongTargets = ['instructions?', 'prompts?', 'directives?', 'programming', 'guardrails'];
-const weakTargets = ['rules', 'guidelines', 'context', 'messages?', 'commands?', 'polic(?:y|ies)', 'restrictions', 'constraints'];
+const weakTargets = [
+  'rules',
+  'guidelines',
+  'context',
+  'messages?',
+  'commands?',
+  'polic(?:y|ies)',
+  'restrictions',
+  'constraints',
+];
 const afterwards = `${gap}(?:above|before|earlier|so${gap}far)`;
 const endsWithAfterwards = new RegExp(`${afterwards}$`, 'i');
-const strongTargetWithQuantifier = new RegExp(`\\b(?:all|any|every)\\b.*\\b(?:${strongTargets.join('|')})$`, 'is');
+const strongTargetWithQuantifier = new RegExp(
+  `\\b(?:all|any|every)\\b.*\\b(?:${strongTargets.join('|')})$`,
+  'is',
+);
 
 /** "Ignore all previous instructions", "disregard the system prompt", "forget everything above", "ignore the above." */
 const override: Rule = {
@@ -116,8 +134,22 @@ const override: Rule = {
   },
 };
 
-const revealVerbs = ['reveal', 'show', 'print', 'output', 'repeat', 'display', 'leak', 'expose', 'dump', 'tell', 'give', 'share', `write${gap}out`];
-const hiddenPrompt = String.raw`(?:system${gap}(?:prompt|message|instructions)|(?:initial|original|hidden|secret|developer)${gap}(?:instructions|prompt|message)|(?:prompt|instructions)${gap}(?:above|you${gap}were${gap}given))`;
+const revealVerbs = [
+  'reveal',
+  'show',
+  'print',
+  'output',
+  'repeat',
+  'display',
+  'leak',
+  'expose',
+  'dump',
+  'tell',
+  'give',
+  'share',
+  `write${gap}out`,
+];
+const hiddenPrompt = `(?:system${gap}(?:prompt|message|instructions)|(?:initial|original|hidden|secret|developer)${gap}(?:instructions|prompt|message)|(?:prompt|instructions)${gap}(?:above|you${gap}were${gap}given))`;
 // "show the system prompt editor" is about a screen, not a request.
 const notAScreen = String.raw`(?!${gap}(?:editor|field|box|template|settings|tab|panel|file|window|page|section|engineering|design)\b)`;
 
@@ -158,7 +190,8 @@ const doAnythingNow: Rule = { regex: /\bDo\s{1,8}Anything\s{1,8}Now\b/g, maxLeng
 
 /** Chat-template role tags smuggled into content: ChatML, Llama 3, Zephyr, Llama 2. */
 const roleTag: Rule = {
-  regex: /<\|im_start\|>[ \t]*(?:system|assistant|developer)\b|<\|start_header_id\|>[ \t]*(?:system|assistant|developer)[ \t]*<\|end_header_id\|>|<\|(?:system|im_system)\|>|<<SYS>>/g,
+  regex:
+    /<\|im_start\|>[ \t]*(?:system|assistant|developer)\b|<\|start_header_id\|>[ \t]*(?:system|assistant|developer)[ \t]*<\|end_header_id\|>|<\|(?:system|im_system)\|>|<<SYS>>/g,
   maxLength: MAX_LENGTH,
 };
 

@@ -44,7 +44,7 @@ const rules: Rule[] = [
   // AWS access key id (base32 after the prefix), and a secret access key near one or after its label.
   { regex: /(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z2-7]{16}(?![A-Za-z0-9])/g, maxLength: 20 },
   {
-    regex: /(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g,
+    regex: /(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g,
     maxLength: 40,
     accept: (value, text, start) => {
       const before = text.slice(Math.max(0, start - 200), start);

@@ -10,7 +10,14 @@
  */
 import { byPosition, candidatesIn, keepNonOverlapping, selectPatternDetectors } from './engine.ts';
 import { createPemTracker } from './pem.ts';
-import { type DetectorName, detectorNames, type Finding, LEFT_CONTEXT, RIGHT_CONTEXT, type Span } from './types.ts';
+import {
+  type DetectorName,
+  detectorNames,
+  type Finding,
+  LEFT_CONTEXT,
+  RIGHT_CONTEXT,
+  type Span,
+} from './types.ts';
 
 /** Fresh text needed before settling again, so that tiny deltas do not rescan the whole tail each time. */
 const SETTLE_STEP = 1024;
@@ -53,7 +60,11 @@ export function createStreamScanner(detectors: readonly DetectorName[] = detecto
 
   function forget() {
     const open = pem?.open;
-    const keepFrom = Math.min(frontier - LEFT_CONTEXT, open ? open.start : frontier, pem ? pem.position : frontier);
+    const keepFrom = Math.min(
+      frontier - LEFT_CONTEXT,
+      open ? open.start : frontier,
+      pem ? pem.position : frontier,
+    );
     if (keepFrom <= base) return;
     text = text.slice(keepFrom - base);
     base = keepFrom;
@@ -64,10 +75,15 @@ export function createStreamScanner(detectors: readonly DetectorName[] = detecto
     const streamEnd = base + text.length;
     const open = pem?.open;
     // Inside an open block, candidates up to its last key data are covered by it whatever its end.
-    const decidedUntil = Math.min(final ? streamEnd : streamEnd - lookahead, open ? open.lastDataEnd : streamEnd);
+    const decidedUntil = Math.min(
+      final ? streamEnd : streamEnd - lookahead,
+      open ? open.lastDataEnd : streamEnd,
+    );
     if (decidedUntil <= frontier) return [];
     const candidates = candidatesIn(text, patterns, frontier - base, decidedUntil - base, base);
-    const blocks: Span[] = open ? [...privateKeys, { start: open.start, end: Number.POSITIVE_INFINITY }] : privateKeys;
+    const blocks: Span[] = open
+      ? [...privateKeys, { start: open.start, end: Number.POSITIVE_INFINITY }]
+      : privateKeys;
     const kept = keepNonOverlapping(candidates, blocks, reportedUntil);
     const keys = privateKeys.filter((key) => key.start < decidedUntil);
     privateKeys = privateKeys.filter((key) => key.start >= decidedUntil);
