@@ -48,7 +48,11 @@ export class RepositoryModels {
   readonly #models = new Map<string, ModelList>();
 
   constructor(options: RepositoryModelsOptions) {
-    this.#options = { configTtlMs: 15_000, modelsTtlMs: 300_000, ...options };
+    this.#options = {
+      ...options,
+      configTtlMs: options.configTtlMs ?? 15_000,
+      modelsTtlMs: options.modelsTtlMs ?? 300_000,
+    };
   }
 
   async configs(repositoryId: string): Promise<ServedConfig[]> {

@@ -30,7 +30,7 @@ export class NotifiedCache<T> {
   #listener: pg.Client | undefined;
 
   constructor(options: NotifiedCacheOptions<T>) {
-    this.#options = { ttlMs: 30_000, maxEntries: 10_000, ...options };
+    this.#options = { ...options, ttlMs: options.ttlMs ?? 30_000, maxEntries: options.maxEntries ?? 10_000 };
   }
 
   /** Starts listening for changes; without it, entries still expire after the TTL. */

@@ -14,6 +14,8 @@ const TOP_LEVEL_DOMAIN = /^(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})$/;
 function localPartStart(text: string, at: number): number | null {
   let start = at;
   while (start > 0 && at - start <= LOCAL_MAX && LOCAL_CHAR.test(text[start - 1] ?? '')) start--;
+  // "${ADMIN_EMAIL:-admin@example.com}": leading punctuation belongs to the surrounding text.
+  while (start < at && /[.%+-]/.test(text[start] ?? '')) start++;
   const local = text.slice(start, at);
   const valid =
     local.length > 0 &&
@@ -117,9 +119,11 @@ const separators = (value: string) => value.replace(/^[^(]*\(\d+\) ?/, '').match
 const oneSeparatorKind = (value: string) => new Set(separators(value)).size <= 1;
 
 // E.164 with a leading +: country code and subscriber number, 8 to 15 digits, optionally grouped and
-// with the area code in parentheses, e.g. +1 (415) 555-0132, +44 (0)20 7946 0958, +33 6 12 34 56 78.
+// with the area code in parentheses, e.g. +1 (415) 555-0132, +44 (0)20 7946 0958, +33 6 12 34 56 78;
+// not an addition in code, as in `(x << 16)+16777216`.
 const international: Rule = {
-  regex: /(?<![\w+])\+[1-9]\d{0,14}(?:[ .-]?\(\d{1,5}\)[ .-]?\d{1,6})?(?:[ .-]\d{1,6}){0,7}(?![\w]|[.-]\d)/g,
+  regex:
+    /(?<![\w+)\]])\+[1-9]\d{0,14}(?:[ .-]?\(\d{1,5}\)[ .-]?\d{1,6})?(?:[ .-]\d{1,6}){0,7}(?![\w]|[.-]\d)/g,
   maxLength: 96,
   accept: (value, text, start) => {
     const digits = digitCount(value.replace('(0)', ''));
@@ -138,10 +142,11 @@ const northAmerican: Rule = {
 };
 
 // National numbers behind a trunk 0, grouped with one kind of separator and 9 to 11 digits:
-// 06 12 34 56 78, 01.23.45.67.89, 020 7946 0958, (020) 7946 0958, 07700 900123, 030 901820.
+// 06 12 34 56 78, 01.23.45.67.89, 020 7946 0958, (020) 7946 0958, 07700 900123, 030 901820;
+// not the start of a MAC address or a hex dump (01 02 03 04 05 ab).
 const trunkPrefixed: Rule = {
   regex:
-    /(?<![\w+]|\w[.-]|\d )(?:\(0[1-9]\d{0,3}\) ?|0[1-9]\d{0,3}[ .-])\d{2,6}(?:[ .-]\d{2,6}){0,4}(?![\w]|[ .-]\d)/g,
+    /(?<![\w+]|\w[.-]|\d )(?:\(0[1-9]\d{0,3}\) ?|0[1-9]\d{0,3}[ .-])\d{2,6}(?:[ .-]\d{2,6}){0,4}(?![\w]|[ .-]\d|[ .:-][0-9A-Fa-f]{2}\b)/g,
   maxLength: 48,
   accept: (value, text, start) => {
     const digits = digitCount(value);

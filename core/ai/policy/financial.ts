@@ -1,6 +1,7 @@
 /** `card` and `iban`. */
 import { ibanChecksumValid, luhnValid } from './checksums.ts';
-import { ruleDetector } from './rules.ts';
+import { matchesStartingIn, ruleDetector } from './rules.ts';
+import type { PatternDetector, Span } from './types.ts';
 
 interface CardScheme {
   /** Inclusive IIN ranges, both ends with the same number of digits. */
@@ -72,18 +73,41 @@ const knownIssuer = (digits: string) =>
       scheme.lengths.includes(digits.length) && scheme.ranges.some((range) => inRange(digits, range)),
   );
 
-// 13 to 19 digits, optionally grouped with one kind of separator, not part of a longer number or a decimal
-// (a comma is let through: CSV fields are far more common than "1,4111…").
-export const card = ruleDetector('card', [
-  {
-    regex: /(?<!\d[ -]?|\d\.)\d(?:[ -]?\d){12,18}(?![ -]?\d|\.\d)/g,
-    maxLength: 37,
-    accept: (value) => {
-      const digits = value.replace(/\D/g, '');
-      return new Set(value.match(/[ -]/g)).size <= 1 && luhnValid(digits) && knownIssuer(digits);
-    },
+const validCard = (value: string) => {
+  const digits = value.replace(/\D/g, '');
+  return new Set(value.match(/[ -]/g)).size <= 1 && luhnValid(digits) && knownIssuer(digits);
+};
+
+/**
+ * The longest valid card number the match starts with, cut at a separator: "4111 1111 1111 1111 12/28"
+ * is a card number followed by its expiry month.
+ */
+function validCardLength(value: string): number {
+  for (let candidate = value; candidate.replace(/\D/g, '').length >= 13; ) {
+    if (validCard(candidate)) return candidate.length;
+    const lastSeparator = candidate.search(/[ -]\d*$/);
+    if (lastSeparator === -1) return 0;
+    candidate = candidate.slice(0, lastSeparator);
+  }
+  return 0;
+}
+
+// 13 to 19 digits, optionally grouped, not part of a longer number or a decimal (a comma is let
+// through: CSV fields are far more common than "1,4111…").
+const CARD_CANDIDATE = /(?<!\d[ -]?|\d\.)\d(?:[ -]?\d){12,18}(?![ -]?\d|\.\d)/g;
+
+export const card: PatternDetector = {
+  name: 'card',
+  maxLength: 37,
+  find(text, from, to) {
+    const spans: Span[] = [];
+    for (const match of matchesStartingIn(CARD_CANDIDATE, text, from, to)) {
+      const length = validCardLength(match[0]);
+      if (length > 0) spans.push({ start: match.index, end: match.index + length });
+    }
+    return spans;
   },
-]);
+};
 
 /** IBAN length per country (country code and length), from the SWIFT IBAN registry (ISO 13616). */
 const ibanLengths = new Map(

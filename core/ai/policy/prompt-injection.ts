@@ -100,6 +100,10 @@ const otherModifiers = ['all', 'any', 'every', 'each', 'of', 'the', 'my', 'these
 const strongTargets = ['instructions?', 'prompts?', 'directives?', 'programming', 'guardrails'];
 const weakTargets = [
   'rules',
+  'directions',
+  'guidance',
+  'conversation',
+  'training',
   'guidelines',
   'context',
   'messages?',
@@ -204,11 +208,12 @@ const headerQualifier = String.raw`(?:[ \t]+(?:prompt|message|override|instructi
 /** Fake role headers at the start of a line: "### System:", "[SYSTEM]:", "**Developer message**:", "SYSTEM OVERRIDE:". */
 const fakeHeader: Rule = {
   regex: new RegExp(
-    `${lineStart}(?:${headerOpening}(?:system|developer|admin(?:istrator)?|new(?:[ \\t]+system)?[ \\t]+instructions)${headerQualifier}${headerClosing}|SYSTEM(?:[ \\t]+(?:PROMPT|MESSAGE|OVERRIDE|INSTRUCTIONS?|UPDATE|NOTE|NOTICE))?[ \\t]{0,4}:)`,
+    `${lineStart}(?:${headerOpening}(?:system|developer|admin(?:istrator)?|new(?:[ \\t]+system)?[ \\t]+instructions)${headerQualifier}${headerClosing}|SYSTEM(?:[ \\t]+(?:PROMPT|MESSAGE|OVERRIDE|INSTRUCTIONS?|UPDATE|NOTE|NOTICE))?[ \\t]{0,4}:(?=\\s{0,8}[A-Za-z]))`,
     'gi',
   ),
   maxLength: MAX_LENGTH,
-  // Only a marked-up header ("###", "**", "[") may be in any case; a bare one must shout.
+  // Only a marked-up header ("###", "**", "[") may be in any case; a bare one must shout, and be
+  // followed by words (`SYSTEM: "system"` is a constant in code).
   accept: (value) => /^[#*[]/.test(value) || /^SYSTEM/.test(value),
 };
 
