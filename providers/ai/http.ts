@@ -4,8 +4,9 @@
  * (`guardedFetch`): the endpoint is user-supplied, so it must not reach the
  * metadata service or, unless the deployment allows it, private networks.
  */
-import { type EventSourceMessage, EventSourceParserStream } from 'eventsource-parser/stream';
+
 import type { ReadableStreamDefaultReader, ReadableStreamReadResult } from 'node:stream/web';
+import { type EventSourceMessage, EventSourceParserStream } from 'eventsource-parser/stream';
 import { guardedFetch } from '../../core/net/outbound-guard.ts';
 import { connectionFailure } from './errors.ts';
 import {
@@ -181,7 +182,10 @@ export async function openProviderStream(
 ): Promise<Response> {
   const timeoutMs = timeoutOf(options);
   const firstByte = new AbortController();
-  const timer = setTimeout(() => firstByte.abort(new DOMException('first-byte timeout', 'TimeoutError')), timeoutMs);
+  const timer = setTimeout(
+    () => firstByte.abort(new DOMException('first-byte timeout', 'TimeoutError')),
+    timeoutMs,
+  );
   const signal = options.signal ? AbortSignal.any([options.signal, firstByte.signal]) : firstByte.signal;
   try {
     return await guardedFetch(

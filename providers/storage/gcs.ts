@@ -252,6 +252,8 @@ export class GcsObjectStore implements ObjectStore {
     // Pinned to the generation just described, so the body matches the info even if the key is overwritten.
     const file = this.bucket.file(key, { generation: metadata.generation });
     // The stored bytes, as S3 would serve them: no decompressive transcoding of gzip-encoded objects.
+    // Each download prints a harmless MaxListenersExceededWarning from teeny-request 11 (upstream
+    // googleapis/google-cloud-node#9185).
     const body = file.createReadStream({ start: range?.start, end: range?.end, decompress: false });
     return { info: objectInfoFrom(key, metadata), body: mapStreamFailures(body, gcsErrorToStorageError) };
   }

@@ -117,10 +117,18 @@ export interface ObjectStore {
    * this one's) to `key`, with the given content type and metadata. The
    * object's bytes do not pass through Skybridge.
    */
-  copyFrom(source: ObjectStore, sourceKey: string, key: string, options: PutOptions): Promise<{ etag?: string }>;
+  copyFrom(
+    source: ObjectStore,
+    sourceKey: string,
+    key: string,
+    options: PutOptions,
+  ): Promise<{ etag?: string }>;
 
   /** Starts an upload; no object is visible under `key` until it completes. */
-  createMultipartUpload(upload: MultipartUploadRef, options: PutOptions): Promise<{ backendUploadId?: string }>;
+  createMultipartUpload(
+    upload: MultipartUploadRef,
+    options: PutOptions,
+  ): Promise<{ backendUploadId?: string }>;
   /** Stores one part (streamed: `contentLength` bytes of `body`); uploading a part number again replaces it. */
   uploadPart(
     upload: MultipartUploadRef,

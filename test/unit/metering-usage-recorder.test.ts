@@ -125,6 +125,11 @@ describe('UsageRecorder', () => {
       tokensIn: null,
       tokensOut: null,
       conversationId: null,
+      aiConfigId: null,
+      provider: null,
+      timeToFirstTokenMs: null,
+      policyOutcome: null,
+      attempts: null,
     });
   });
 

@@ -5,25 +5,21 @@ import type { PatternDetector, Span } from './types.ts';
 const LOCAL_MAX = 64;
 const DOMAIN_MAX = 253;
 // The practical address alphabet, not RFC 5322's: quotes, braces and backticks are prose punctuation far
-// more often than parts of an address.
-const LOCAL_CHAR = /[A-Za-z0-9._%+-]/;
-const DOMAIN_CHAR = /[A-Za-z0-9.-]/;
-const DOMAIN_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
-const TOP_LEVEL_DOMAIN = /^(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})$/;
+// more often than parts of an address. Letters are Latin-script ones (josé@, bücher.example): Chinese or
+// Japanese text runs into an address without a space, and must not be taken as part of it.
+const LOCAL_CHAR = /[\p{Script=Latin}0-9._%+-]/u;
+const DOMAIN_CHAR = /[\p{Script=Latin}0-9.-]/u;
+const DOMAIN_LABEL = /^[\p{Script=Latin}0-9](?:[\p{Script=Latin}0-9-]{0,61}[\p{Script=Latin}0-9])?$/u;
+const TOP_LEVEL_DOMAIN = /^(?:\p{Script=Latin}{2,63}|xn--[A-Za-z0-9-]{1,59})$/u;
 
 function localPartStart(text: string, at: number): number | null {
   let start = at;
   while (start > 0 && at - start <= LOCAL_MAX && LOCAL_CHAR.test(text[start - 1] ?? '')) start--;
+  if (at - start > LOCAL_MAX) return null;
   // "${ADMIN_EMAIL:-admin@example.com}": leading punctuation belongs to the surrounding text.
   while (start < at && /[.%+-]/.test(text[start] ?? '')) start++;
   const local = text.slice(start, at);
-  const valid =
-    local.length > 0 &&
-    local.length <= LOCAL_MAX &&
-    !local.startsWith('.') &&
-    !local.endsWith('.') &&
-    !local.includes('..');
-  return valid ? start : null;
+  return local.length > 0 && !local.endsWith('.') && !local.includes('..') ? start : null;
 }
 
 function domainEnd(text: string, at: number): number | null {
@@ -65,45 +61,19 @@ export const email: PatternDetector = {
 };
 
 // Words that make a number an identifier rather than a phone number: "Order 0612 3456 78", "invoice no. …".
-const identifierNouns = new Set([
-  'order',
-  'invoice',
-  'ref',
-  'reference',
-  'tracking',
-  'transaction',
-  'txn',
-  'isbn',
-  'sku',
-  'serial',
-  'version',
-  'build',
-  'ticket',
-  'case',
-  'account',
-  'acct',
-  'customer',
-  'iban',
-  'ssn',
-  'passport',
-  'release',
-  'part',
-  'model',
-  'batch',
-  'lot',
-  'receipt',
-  'booking',
-  'confirmation',
-  'policy',
-  'claim',
-  'id',
-]);
-const numberWords = new Set(['no', 'nr', 'num', 'number', 'code']);
+const identifierNouns = new Set(
+  (
+    'order invoice ref reference tracking transaction txn isbn sku serial version build ticket case ' +
+    'account acct customer iban ssn passport release part model batch lot receipt booking confirmation ' +
+    'policy claim id'
+  ).split(' '),
+);
+const numberWords = new Set('no nr num number code'.split(' '));
 
 // The tail of an IBAN-like run of groups ("NL91 ABNA 0417 1643 01") is not a phone number either.
 const IBAN_LIKE_GROUPS_BEFORE = /\b[A-Z]{2}\d{2}(?: [A-Z0-9]{4}){0,7} $/;
 
-function labelledAsIdentifier(text: string, start: number): boolean {
+function looksLikeIdentifier(text: string, start: number): boolean {
   if (IBAN_LIKE_GROUPS_BEFORE.test(text.slice(Math.max(0, start - 40), start))) return true;
   const words = wordsBefore(text, start, 2);
   const last = words.at(-1);
@@ -127,7 +97,7 @@ const international: Rule = {
   maxLength: 96,
   accept: (value, text, start) => {
     const digits = digitCount(value.replace('(0)', ''));
-    return digits >= 8 && digits <= 15 && !labelledAsIdentifier(text, start);
+    return digits >= 8 && digits <= 15 && !looksLikeIdentifier(text, start);
   },
 };
 
@@ -138,7 +108,7 @@ const northAmerican: Rule = {
     /(?<![\w+]|\w[.-]|\d )(?:1[ .-]?)?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .-])[2-9]\d{2}[ .-]\d{4}(?![\w]|[.-]\d)/g,
   maxLength: 20,
   accept: (value, text, start) =>
-    oneSeparatorKind(value.replace(/^1[ .-]?(?=[(\d])/, '')) && !labelledAsIdentifier(text, start),
+    oneSeparatorKind(value.replace(/^1[ .-]?(?=[(\d])/, '')) && !looksLikeIdentifier(text, start),
 };
 
 // National numbers behind a trunk 0, grouped with one kind of separator and 9 to 11 digits:
@@ -150,7 +120,7 @@ const trunkPrefixed: Rule = {
   maxLength: 48,
   accept: (value, text, start) => {
     const digits = digitCount(value);
-    return digits >= 9 && digits <= 11 && oneSeparatorKind(value) && !labelledAsIdentifier(text, start);
+    return digits >= 9 && digits <= 11 && oneSeparatorKind(value) && !looksLikeIdentifier(text, start);
   },
 };
 

@@ -122,14 +122,17 @@ const ibanLengths = new Map(
     .map((entry) => [entry.slice(0, 2), Number(entry.slice(2))] as const),
 );
 
-/** One alternative per length: its countries, check digits, then exactly the rest, single spaces allowed. */
+/**
+ * One alternative per length: its countries, check digits, then exactly the rest, single spaces allowed;
+ * in either case, as people also type them in lower case.
+ */
 function ibanPattern(): RegExp {
   const countriesByLength = Map.groupBy(ibanLengths, ([, length]) => length);
   const alternatives = [...countriesByLength].map(
     ([length, entries]) =>
       `(?:${entries.map(([country]) => country).join('|')})\\d{2}(?: ?[A-Z0-9]){${length - 4}}`,
   );
-  return new RegExp(`(?<![A-Za-z0-9])(?:${alternatives.join('|')})(?![A-Za-z0-9])`, 'g');
+  return new RegExp(`(?<![A-Za-z0-9])(?:${alternatives.join('|')})(?![A-Za-z0-9])`, 'gi');
 }
 
 const longestIban = Math.max(...ibanLengths.values());
@@ -138,6 +141,6 @@ export const iban = ruleDetector('iban', [
   {
     regex: ibanPattern(),
     maxLength: longestIban * 2,
-    accept: (value) => ibanChecksumValid(value.replaceAll(' ', '')),
+    accept: (value) => ibanChecksumValid(value.replaceAll(' ', '').toUpperCase()),
   },
 ]);

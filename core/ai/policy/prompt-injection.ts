@@ -8,53 +8,21 @@ import { type Rule, ruleDetector } from './rules.ts';
 
 const MAX_LENGTH = 200;
 const gap = String.raw`\s{1,8}`;
-const alternatives = (words: readonly string[]) => `(?:${words.join('|')})`;
+const wordList = (list: string) => list.split(' ');
+const alternatives = (list: readonly string[]) => `(?:${list.join('|')})`;
 
 // Words that may come right before an imperative verb ("please ignore", "now reveal", "you must ignore").
-const leadWords = new Set([
-  'please',
-  'pls',
-  'now',
-  'just',
-  'and',
-  'then',
-  'so',
-  'also',
-  'first',
-  'simply',
-  'kindly',
-  'immediately',
-  'always',
-  'hey',
-  'ok',
-  'okay',
-  'instead',
-  'but',
-  'hereby',
-  'completely',
-  'totally',
-  'entirely',
-]);
-const modalWords = new Set(['must', 'should', 'will', 'shall', 'can', 'could', 'would']);
-const negations = new Set([
-  'not',
-  'never',
-  'no',
-  'nor',
-  'neither',
-  'without',
-  "don't",
-  'dont',
-  "doesn't",
-  "didn't",
-  "shouldn't",
-  "mustn't",
-  "won't",
-  "wouldn't",
-  "can't",
-  'cannot',
-  "couldn't",
-]);
+const leadWords = new Set(
+  wordList(
+    'please pls now just and then so also first simply kindly immediately always hey ok okay instead but hereby completely totally entirely',
+  ),
+);
+const modalWords = new Set(wordList('must should will shall can could would'));
+const negations = new Set(
+  wordList(
+    "not never no nor neither without don't dont doesn't didn't shouldn't mustn't won't wouldn't can't cannot couldn't",
+  ),
+);
 
 /** Whether the verb at `start` opens its clause as a command, as opposed to being described or negated. */
 function isCommand(text: string, start: number): boolean {
@@ -77,41 +45,14 @@ function isCommand(text: string, start: number): boolean {
 
 const overrideVerbs = ['ignore', 'disregard', 'forget', 'override', 'bypass'];
 // Modifiers that point at the assistant's own setup, as opposed to any rules or instructions.
-const ownModifiers = [
-  'your',
-  'previous',
-  'prior',
-  'above',
-  'earlier',
-  'preceding',
-  'foregoing',
-  'former',
-  'original',
-  'initial',
-  'system',
-  'existing',
-  'current',
-  'safety',
-  'developer',
-  'content',
-  'default',
-];
-const otherModifiers = ['all', 'any', 'every', 'each', 'of', 'the', 'my', 'these', 'those', 'old'];
+const ownModifiers = wordList(
+  'your previous prior above earlier preceding foregoing former original initial system existing current safety developer content default',
+);
+const otherModifiers = wordList('all any every each of the my these those old');
 const strongTargets = ['instructions?', 'prompts?', 'directives?', 'programming', 'guardrails'];
-const weakTargets = [
-  'rules',
-  'directions',
-  'guidance',
-  'conversation',
-  'training',
-  'guidelines',
-  'context',
-  'messages?',
-  'commands?',
-  'polic(?:y|ies)',
-  'restrictions',
-  'constraints',
-];
+const weakTargets = wordList(
+  'rules directions guidance conversation training guidelines context messages? commands? polic(?:y|ies) restrictions constraints',
+);
 const afterwards = `${gap}(?:above|before|earlier|so${gap}far)`;
 const endsWithAfterwards = new RegExp(`${afterwards}$`, 'i');
 const strongTargetWithQuantifier = new RegExp(
@@ -139,18 +80,7 @@ const override: Rule = {
 };
 
 const revealVerbs = [
-  'reveal',
-  'show',
-  'print',
-  'output',
-  'repeat',
-  'display',
-  'leak',
-  'expose',
-  'dump',
-  'tell',
-  'give',
-  'share',
+  ...wordList('reveal show print output repeat display leak expose dump tell give share'),
   `write${gap}out`,
 ];
 const hiddenPrompt = `(?:system${gap}(?:prompt|message|instructions)|(?:initial|original|hidden|secret|developer)${gap}(?:instructions|prompt|message)|(?:prompt|instructions)${gap}(?:above|you${gap}were${gap}given))`;
@@ -167,6 +97,7 @@ const reveal: Rule = {
   accept: (_value, text, start) => isCommand(text, start),
 };
 
+/** "What is your system prompt?" */
 const askForPrompt: Rule = {
   regex: new RegExp(
     String.raw`\bwhat(?:'s|${gap}is|${gap}are|${gap}were)${gap}your${gap}(?:system${gap}prompt|(?:initial|original|hidden|secret)${gap}(?:instructions|prompt))\b`,
@@ -195,20 +126,23 @@ const doAnythingNow: Rule = { regex: /\bDo\s{1,8}Anything\s{1,8}Now\b/g, maxLeng
 /** Chat-template role tags smuggled into content: ChatML, Llama 3, Zephyr, Llama 2. */
 const roleTag: Rule = {
   regex:
-    /<\|im_start\|>[ \t]*(?:system|assistant|developer)\b|<\|start_header_id\|>[ \t]*(?:system|assistant|developer)[ \t]*<\|end_header_id\|>|<\|(?:system|im_system)\|>|<<SYS>>/g,
+    /<\|im_start\|>[ \t]{0,4}(?:system|assistant|developer)\b|<\|start_header_id\|>[ \t]{0,4}(?:system|assistant|developer)[ \t]{0,4}<\|end_header_id\|>|<\|(?:system|im_system)\|>|<<SYS>>/g,
   maxLength: MAX_LENGTH,
 };
 
+const blank = String.raw`[ \t]{1,4}`;
 const lineStart = String.raw`(?<=(?:^|\n)[ \t]{0,8})`;
 const headerOpening = String.raw`(?:#{1,6}[ \t]{0,4}|\*\*|\[)`;
+const headerRole = `(?:system|developer|admin(?:istrator)?|new(?:${blank}system)?${blank}instructions)`;
+const headerQualifier = `(?:${blank}(?:prompt|message|override|instructions?|update|note|notice))?`;
 // "[SYSTEM]" needs no colon, but "[System](https://…)" is a link.
 const headerClosing = String.raw`(?:\](?!\()[ \t]{0,4}:?|(?:\*\*)?[ \t]{0,4}:)`;
-const headerQualifier = String.raw`(?:[ \t]+(?:prompt|message|override|instructions?|update|note|notice))?`;
+const shoutedHeader = String.raw`SYSTEM(?:${blank}(?:PROMPT|MESSAGE|OVERRIDE|INSTRUCTIONS?|UPDATE|NOTE|NOTICE))?[ \t]{0,4}:(?=\s{0,8}[A-Za-z])`;
 
 /** Fake role headers at the start of a line: "### System:", "[SYSTEM]:", "**Developer message**:", "SYSTEM OVERRIDE:". */
 const fakeHeader: Rule = {
   regex: new RegExp(
-    `${lineStart}(?:${headerOpening}(?:system|developer|admin(?:istrator)?|new(?:[ \\t]+system)?[ \\t]+instructions)${headerQualifier}${headerClosing}|SYSTEM(?:[ \\t]+(?:PROMPT|MESSAGE|OVERRIDE|INSTRUCTIONS?|UPDATE|NOTE|NOTICE))?[ \\t]{0,4}:(?=\\s{0,8}[A-Za-z]))`,
+    `${lineStart}(?:${headerOpening}${headerRole}${headerQualifier}${headerClosing}|${shoutedHeader})`,
     'gi',
   ),
   maxLength: MAX_LENGTH,

@@ -7,6 +7,10 @@
  * to `streamEnd - lookahead` and forgets all but LEFT_CONTEXT characters before it. Private keys are
  * the exception, as a PEM block can be longer than that window: the PEM tracker follows a block from
  * its BEGIN marker, and the scanner holds the block's text (at most MAX_BLOCK) until it ends.
+ *
+ * So a finding is reported once `lookahead` more characters have arrived (about 4.3 KiB with
+ * `api-key`, whose JWTs are the longest patterns; a few hundred characters without it), plus up to
+ * a quarter of that as settling step, or at end(); a private key as soon as its END marker has.
  */
 import { byPosition, candidatesIn, keepNonOverlapping, selectPatternDetectors } from './engine.ts';
 import { createPemTracker } from './pem.ts';
@@ -18,9 +22,6 @@ import {
   RIGHT_CONTEXT,
   type Span,
 } from './types.ts';
-
-/** Fresh text needed before settling again, so that tiny deltas do not rescan the whole tail each time. */
-const SETTLE_STEP = 1024;
 
 export interface StreamScanner {
   /** Adds the next delta; returns the findings that became certain (possibly none). */
@@ -35,6 +36,8 @@ export function createStreamScanner(detectors: readonly DetectorName[] = detecto
   const patterns = selectPatternDetectors(detectors);
   const pem = detectors.includes('private-key') ? createPemTracker() : null;
   const lookahead = Math.max(0, ...patterns.map((detector) => detector.maxLength)) + RIGHT_CONTEXT;
+  // Fresh text needed before settling again, so that tiny deltas do not rescan the whole tail each time.
+  const settleStep = Math.min(1024, Math.max(64, lookahead >> 2));
   let text = '';
   /** Stream offset of text[0]. */
   let base = 0;
@@ -75,11 +78,10 @@ export function createStreamScanner(detectors: readonly DetectorName[] = detecto
     const streamEnd = base + text.length;
     const open = pem?.open;
     // Inside an open block, candidates up to its last key data are covered by it whatever its end.
-    const decidedUntil = Math.min(
-      final ? streamEnd : streamEnd - lookahead,
-      open ? open.lastDataEnd : streamEnd,
+    const decidedUntil = Math.max(
+      frontier,
+      Math.min(final ? streamEnd : streamEnd - lookahead, open ? open.lastDataEnd : streamEnd),
     );
-    if (decidedUntil <= frontier) return [];
     const candidates = candidatesIn(text, patterns, frontier - base, decidedUntil - base, base);
     const blocks: Span[] = open
       ? [...privateKeys, { start: open.start, end: Number.POSITIVE_INFINITY }]
@@ -88,7 +90,7 @@ export function createStreamScanner(detectors: readonly DetectorName[] = detecto
     const keys = privateKeys.filter((key) => key.start < decidedUntil);
     privateKeys = privateKeys.filter((key) => key.start >= decidedUntil);
     const reported = [...kept, ...keys].sort(byPosition);
-    reportedUntil = Math.max(reportedUntil, ...reported.map((each) => each.end));
+    for (const each of reported) reportedUntil = Math.max(reportedUntil, each.end);
     frontier = decidedUntil;
     forget();
     return reported;
@@ -98,7 +100,12 @@ export function createStreamScanner(detectors: readonly DetectorName[] = detecto
     push(delta) {
       if (ended) throw new Error('push() after end() on a stream scanner');
       text += delta;
-      return base + text.length - lookahead - frontier >= SETTLE_STEP ? settle(false) : [];
+      // An open block ends with the dashes of its END marker: follow it then, so the key is reported
+      // at once rather than at the next step (reading the buffer on every delta would copy it each time).
+      if (pem?.open && delta.includes('-')) followPrivateKeys(false);
+      const settledUntil = base + text.length - lookahead;
+      const keyReady = privateKeys.some((key) => key.start < settledUntil);
+      return keyReady || settledUntil - frontier >= settleStep ? settle(false) : [];
     },
     end() {
       if (ended) return [];
