@@ -61,7 +61,7 @@ export function apiRoutes(deps: ApiDependencies): AnyRoute[] {
     ...storageKeyRoutes(deps),
     ...aiKeyRoutes(),
     ...aiConfigRoutes(deps),
-    ...aiPolicyRoutes(),
+    ...aiPolicyRoutes(deps),
     ...conversationRoutes(deps),
     ...auditRoutes(),
   ];

@@ -11,6 +11,7 @@ import {
   Repository,
 } from '../../core/db/entities/index.ts';
 import { AppError } from '../../core/errors.ts';
+import { assertUrlShapeAllowed, type OutboundPolicy } from '../../core/net/outbound-guard.ts';
 import { type AnyRoute, protectedRoute } from '../routing/route.ts';
 import { displayName, idParam, iso, isoDate, uuid } from '../schemas.ts';
 import type { TenantScope } from '../tenancy.ts';
@@ -104,7 +105,16 @@ async function scopeTargets(tenant: TenantScope, body: z.infer<typeof createBody
   return { workspace: repository.workspace, repository };
 }
 
-export function aiPolicyRoutes(): AnyRoute[] {
+/**
+ * A webhook address the server may post to: its scheme and, for an IP
+ * literal, its address. Host names are resolved and checked at every post
+ * (the DNS answer then is the one that matters).
+ */
+function assertWebhookAllowed(url: string | null | undefined, outboundPolicy: OutboundPolicy): void {
+  if (url) assertUrlShapeAllowed(url, outboundPolicy);
+}
+
+export function aiPolicyRoutes(deps: { outboundPolicy: OutboundPolicy }): AnyRoute[] {
   return [
     protectedRoute({
       method: 'get',
@@ -177,6 +187,7 @@ export function aiPolicyRoutes(): AnyRoute[] {
       async handler({ em, tenant, body, auditTarget }) {
         const targets = await scopeTargets(tenant, body);
         await assertJudge(tenant, body);
+        assertWebhookAllowed(body.webhookUrl, deps.outboundPolicy);
         const { workspaceId: _workspace, repositoryId: _repository, ...fields } = body;
         const policy = em.create(AiPolicy, { organization: tenant.organizationId, ...fields, ...targets });
         await em.flush();
@@ -221,6 +232,7 @@ export function aiPolicyRoutes(): AnyRoute[] {
             ...changes,
           });
         }
+        assertWebhookAllowed(body.webhookUrl, deps.outboundPolicy);
         Object.assign(policy, changes);
         auditTarget({ type: 'ai-policy', id: policy.id }, { fields: Object.keys(changes) });
         return { body: presentPolicy(policy) };

@@ -218,6 +218,8 @@ describe('AI policies in the gateway', () => {
       [{ detectors: ['telepathy'] }, 400],
       [{ webhookUrl: 'ftp://hooks.example.com/ai' }, 400],
       [{ webhookUrl: 'not a url' }, 400],
+      // The cloud metadata service is never a webhook.
+      [{ webhookUrl: 'http://169.254.169.254/latest' }, 400],
       [{ judgeConfigId }, 400],
       [{ judgeModel: 'gpt-4o-mini' }, 400],
       [{ judgeConfigId: randomUUID(), judgeModel: 'gpt-4o-mini' }, 404],
