@@ -1,5 +1,6 @@
 /** Every activity the worker registers, built from the process's dependencies. */
 import { type BucketActivityDependencies, bucketActivities } from './buckets.ts';
+import { keyActivities } from './keys.ts';
 import { answerPing } from './ping.ts';
 
 export type ActivityDependencies = BucketActivityDependencies;
@@ -8,5 +9,6 @@ export function createActivities(deps: ActivityDependencies) {
   return {
     answerPing,
     ...bucketActivities(deps),
+    ...keyActivities(deps),
   };
 }

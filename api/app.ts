@@ -23,6 +23,7 @@ import { bucketRoutes } from './routes/buckets.ts';
 import { conversationRoutes } from './routes/conversations.ts';
 import { groupRoutes } from './routes/groups.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { keyRotationRoutes } from './routes/key-rotation.ts';
 import { organizationRoutes } from './routes/organization.ts';
 import { aiKeyRoutes, storageKeyRoutes } from './routes/repo-keys.ts';
 import { repositoryRoutes } from './routes/repositories.ts';
@@ -60,6 +61,7 @@ export function apiRoutes(deps: ApiDependencies): AnyRoute[] {
     ...repositoryRoutes(),
     ...storageKeyRoutes(deps),
     ...aiKeyRoutes(),
+    ...keyRotationRoutes(deps),
     ...aiConfigRoutes(deps),
     ...aiPolicyRoutes(deps),
     ...conversationRoutes(deps),

@@ -4,7 +4,7 @@
  * it must stay deterministic and free of I/O.
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
 
 /** Custom search attributes registered on the namespace so operators can filter jobs in the Temporal UI. */
 export const searchAttributes = {
@@ -14,7 +14,7 @@ export const searchAttributes = {
   status: defineSearchAttributeKey('SkybridgeStatus', SearchAttributeType.KEYWORD),
 } as const;
 
-export const jobKinds = ['ping', 'bucket-validation'] as const;
+export const jobKinds = ['ping', 'bucket-validation', 'key-rotation'] as const;
 export type JobKind = (typeof jobKinds)[number];
 
 /** Kept in each job's memo: who may read or steer it. */
@@ -69,3 +69,35 @@ export const permanentProbeFailures = [
   'Invalid',
   'QuotaExceeded',
 ];
+
+/**
+ * JOB-3: a repo key's rotation. The successor is issued by the API (its
+ * secret must never enter workflow history); the workflow keeps both keys
+ * valid for the grace period, then revokes the old one.
+ */
+export interface KeyRotationInput {
+  keyKind: 'storage' | 'ai';
+  oldKeyId: string;
+  newKeyId: string;
+  graceSeconds: number;
+}
+
+export interface KeyRotationState {
+  phase: 'GRACE' | 'REVOKING' | 'DONE';
+  keyKind: 'storage' | 'ai';
+  oldKeyId: string;
+  newKeyId: string;
+  /** When the old key stops working (ISO 8601). */
+  graceEndsAt: string;
+  revokedAt?: string;
+}
+
+/** The longest grace period a rotation may have. */
+export const maxGraceSeconds = 30 * 24 * 3600;
+
+export const keyRotationStateQuery = defineQuery<KeyRotationState>('keyRotationState');
+
+/** Shortens or extends the grace period, counted from the rotation's start (0 ends it now). */
+export const setGracePeriodUpdate = defineUpdate<KeyRotationState, [{ graceSeconds: number }]>(
+  'setGracePeriod',
+);

@@ -1,3 +1,4 @@
 /** Every workflow the worker runs; this file is the bundler's entry point. */
 export { pingWorkflow } from './ping.ts';
+export { rotateKeyWorkflow } from './rotate-key.ts';
 export { validateBucketWorkflow } from './validate-bucket.ts';

@@ -5,14 +5,44 @@
 import { randomUUID } from 'node:crypto';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
-import { notFound } from '../../core/errors.ts';
-import { type JobMemo, pingStateQuery, searchAttributes } from '../../workflows/definitions.ts';
+import { AppError, notFound } from '../../core/errors.ts';
+import {
+  bucketValidationStateQuery,
+  type JobMemo,
+  keyRotationStateQuery,
+  maxGraceSeconds,
+  pingStateQuery,
+  searchAttributes,
+  setGracePeriodUpdate,
+} from '../../workflows/definitions.ts';
 import { type AnyRoute, protectedRoute } from '../routing/route.ts';
 
 const jobId = z.string().regex(/^[a-z][a-z-]*-[0-9a-f-]{36}$/, 'not a job id');
 
 export function jobMemo(organizationId: string, startedBy: string): Record<string, unknown> {
   return { organizationId, startedBy } satisfies JobMemo;
+}
+
+/** The query that reads each kind of job's live state. */
+const stateQueries = {
+  ping: pingStateQuery,
+  'bucket-validation': bucketValidationStateQuery,
+  'key-rotation': keyRotationStateQuery,
+} as const;
+
+/** The job's handle and description, if it exists and belongs to the caller's organization. */
+async function findJob(temporal: Client, rawId: string, organizationId: string) {
+  const id = jobId.safeParse(rawId);
+  if (!id.success) throw notFound('Job');
+  const handle = temporal.workflow.getHandle(id.data);
+  const description = await handle.describe().catch((error: unknown) => {
+    if (error instanceof WorkflowNotFoundError) throw notFound('Job');
+    throw error;
+  });
+  const memo = description.memo as Partial<JobMemo> | undefined;
+  if (memo?.organizationId !== organizationId) throw notFound('Job');
+  const kind = description.typedSearchAttributes.get(searchAttributes.kind) ?? description.type;
+  return { id: id.data, handle, description, kind };
 }
 
 export function jobRoutes(deps: { temporal: Client; taskQueue: string }): AnyRoute[] {
@@ -55,25 +85,44 @@ export function jobRoutes(deps: { temporal: Client; taskQueue: string }): AnyRou
       params: z.object({ jobId: z.string() }),
       response: { status: 200, description: 'The job' },
       async handler({ params, caller }) {
-        const id = jobId.safeParse(params.jobId);
-        if (!id.success) throw notFound('Job');
-        const handle = deps.temporal.workflow.getHandle(id.data);
-        const description = await handle.describe().catch((error: unknown) => {
-          if (error instanceof WorkflowNotFoundError) throw notFound('Job');
-          throw error;
-        });
-        const memo = description.memo as Partial<JobMemo> | undefined;
-        if (memo?.organizationId !== caller.organizationId) throw notFound('Job');
+        const { id, handle, description, kind } = await findJob(
+          deps.temporal,
+          params.jobId,
+          caller.organizationId,
+        );
+        const query = stateQueries[kind as keyof typeof stateQueries];
         return {
           body: {
-            id: id.data,
-            kind: description.typedSearchAttributes.get(searchAttributes.kind) ?? description.type,
+            id,
+            kind,
             status: description.status.name,
             startedAt: description.startTime.toISOString(),
             closedAt: description.closeTime?.toISOString() ?? null,
-            state: await handle.query(pingStateQuery),
+            state: query ? await handle.query<unknown>(query.name) : null,
           },
         };
+      },
+    }),
+    protectedRoute({
+      method: 'patch',
+      path: '/jobs/:jobId',
+      tag: 'jobs',
+      summary: "Steer a running job: a key rotation's grace period (seconds from its start; 0 ends it now)",
+      access: 'MEMBER',
+      audit: 'job.update',
+      params: z.object({ jobId: z.string() }),
+      body: z.object({ graceSeconds: z.number().int().min(0).max(maxGraceSeconds) }).strict(),
+      response: { status: 200, description: "The job's new state" },
+      async handler({ params, body, caller, auditTarget }) {
+        const { id, handle, kind } = await findJob(deps.temporal, params.jobId, caller.organizationId);
+        if (kind !== 'key-rotation') throw new AppError('CONFLICT', `A ${kind} job has no grace period`);
+        auditTarget({ type: 'job', id }, { graceSeconds: body.graceSeconds });
+        const state = await handle
+          .executeUpdate(setGracePeriodUpdate, { args: [{ graceSeconds: body.graceSeconds }] })
+          .catch((error: unknown) => {
+            throw new AppError('CONFLICT', `The job did not accept the change: ${(error as Error).message}`);
+          });
+        return { body: { id, kind, state } };
       },
     }),
   ];

@@ -3,7 +3,14 @@
  * keys (bearer tokens). Secrets are shown once, in the creation answer.
  */
 import { z } from 'zod';
-import { RepoAiKey, RepoStorageKey, Repository, storageKeyScopes } from '../../core/db/entities/index.ts';
+import {
+  type AiLimits,
+  RepoAiKey,
+  RepoStorageKey,
+  Repository,
+  storageKeyScopes,
+} from '../../core/db/entities/index.ts';
+import type { EntityManager } from '../../core/db/orm.ts';
 import { announceAiKeyChange } from '../../core/keys/ai-key-resolver.ts';
 import { newAiKey, newStorageKeyPair, sealStorageKeySecret } from '../../core/keys/repo-keys.ts';
 import { announceStorageKeyChange } from '../../core/keys/storage-key-resolver.ts';
@@ -50,6 +57,45 @@ const presentAiKey = (key: RepoAiKey) => ({
   createdAt: iso(key.createdAt),
 });
 
+/** A new storage key of the repository; its secret is returned here and nowhere else. */
+export function issueStorageKey(
+  em: EntityManager,
+  keyring: MasterKeyring,
+  fields: Pick<RepoStorageKey, 'repository' | 'name' | 'scope'> & {
+    expiresAt?: Date | null;
+    createdBy: string;
+  },
+) {
+  const { accessKeyId, secretAccessKey } = newStorageKeyPair();
+  const key = em.create(RepoStorageKey, {
+    ...fields,
+    accessKeyId,
+    secret: sealStorageKeySecret(keyring, accessKeyId, secretAccessKey),
+    expiresAt: fields.expiresAt ?? null,
+  });
+  return { key, secretAccessKey, present: () => ({ ...presentStorageKey(key), secretAccessKey }) };
+}
+
+/** A new AI key of the repository; the key itself is returned here and nowhere else. */
+export function issueAiKey(
+  em: EntityManager,
+  fields: Pick<RepoAiKey, 'repository' | 'name'> & {
+    expiresAt?: Date | null;
+    aiLimits?: AiLimits | null;
+    createdBy: string;
+  },
+) {
+  const { key: secret, prefix, secretHash } = newAiKey();
+  const key = em.create(RepoAiKey, {
+    ...fields,
+    prefix,
+    secretHash,
+    expiresAt: fields.expiresAt ?? null,
+    aiLimits: fields.aiLimits ?? null,
+  });
+  return { key, present: () => ({ ...presentAiKey(key), key: secret }) };
+}
+
 export function storageKeyRoutes(deps: { keyring: MasterKeyring }): AnyRoute[] {
   return [
     protectedRoute({
@@ -64,22 +110,19 @@ export function storageKeyRoutes(deps: { keyring: MasterKeyring }): AnyRoute[] {
       response: { status: 201, description: 'The key, with its secret (shown once)' },
       async handler({ em, tenant, caller, params, body, auditTarget }) {
         const repository = await tenant.findInWorkspace(Repository, 'Repository', params.repoId);
-        const { accessKeyId, secretAccessKey } = newStorageKeyPair();
-        const key = em.create(RepoStorageKey, {
+        const issued = issueStorageKey(em, deps.keyring, {
           repository,
           name: body.name,
-          accessKeyId,
-          secret: sealStorageKeySecret(deps.keyring, accessKeyId, secretAccessKey),
           scope: body.scope,
           expiresAt: body.expiresAt ? new Date(body.expiresAt) : null,
           createdBy: caller.userId,
         });
         await em.flush();
         auditTarget(
-          { type: 'storage-key', id: key.id, workspaceId: repository.workspace.id },
-          { accessKeyId, scope: body.scope },
+          { type: 'storage-key', id: issued.key.id, workspaceId: repository.workspace.id },
+          { accessKeyId: issued.key.accessKeyId, scope: body.scope },
         );
-        return { body: { ...presentStorageKey(key), secretAccessKey } };
+        return { body: issued.present() };
       },
     }),
     protectedRoute({
@@ -168,19 +211,19 @@ export function aiKeyRoutes(): AnyRoute[] {
       response: { status: 201, description: 'The key, shown once' },
       async handler({ em, tenant, caller, params, body, auditTarget }) {
         const repository = await tenant.findInWorkspace(Repository, 'Repository', params.repoId);
-        const { key: secret, prefix, secretHash } = newAiKey();
-        const key = em.create(RepoAiKey, {
+        const issued = issueAiKey(em, {
           repository,
           name: body.name,
-          prefix,
-          secretHash,
           expiresAt: body.expiresAt ? new Date(body.expiresAt) : null,
           aiLimits: body.limits ?? null,
           createdBy: caller.userId,
         });
         await em.flush();
-        auditTarget({ type: 'ai-key', id: key.id, workspaceId: repository.workspace.id }, { prefix });
-        return { body: { ...presentAiKey(key), key: secret } };
+        auditTarget(
+          { type: 'ai-key', id: issued.key.id, workspaceId: repository.workspace.id },
+          { prefix: issued.key.prefix },
+        );
+        return { body: issued.present() };
       },
     }),
     protectedRoute({

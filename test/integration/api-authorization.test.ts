@@ -45,6 +45,9 @@ const validBodies: Record<string, (ids: Ids) => unknown> = {
   'post /ai/policy': () => ({}),
   'put /ai/policy/:policyId': () => ({ enabled: false }),
   'post /conversation/:conversationId/prompt': () => ({ content: 'hello' }),
+  'post /repo/:repoId/apikey/:keyId/rotate': () => ({ graceSeconds: 60 }),
+  'post /repo/:repoId/ai/apikey/:keyId/rotate': () => ({ graceSeconds: 60 }),
+  'patch /jobs/:jobId': () => ({ graceSeconds: 0 }),
 };
 
 const routeKey = (route: AnyRoute) => `${route.method} ${route.path}`;

@@ -1,0 +1,145 @@
+/**
+ * JOB-3 from the API: `POST /repo/{repoId}/apikey/{keyId}/rotate` and
+ * `POST /repo/{repoId}/ai/apikey/{keyId}/rotate` issue the successor key (its
+ * secret is in this answer only, never in the workflow's history) and start
+ * the rotation job, which keeps both keys valid for the grace period and then
+ * revokes the old one. `PATCH /jobs/{id}` with `graceSeconds` moves the end.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { z } from 'zod';
+import { RepoAiKey, RepoStorageKey } from '../../core/db/entities/index.ts';
+import { AppError } from '../../core/errors.ts';
+import type { MasterKeyring } from '../../core/secrets/keyring.ts';
+import { type KeyRotationInput, maxGraceSeconds, searchAttributes } from '../../workflows/definitions.ts';
+import { type AnyRoute, protectedRoute } from '../routing/route.ts';
+import { uuid } from '../schemas.ts';
+import type { TenantScope } from '../tenancy.ts';
+import { jobMemo } from './jobs.ts';
+import { issueAiKey, issueStorageKey } from './repo-keys.ts';
+
+const keyParams = z.object({ repoId: uuid, keyId: uuid });
+const rotateBody = z
+  .object({ graceSeconds: z.number().int().min(0).max(maxGraceSeconds).default(86_400) })
+  .strict();
+
+export interface KeyRotationDependencies {
+  temporal: Client;
+  taskQueue: string;
+  keyring: MasterKeyring;
+}
+
+function assertRotatable(key: { revokedAt?: Date | null }): void {
+  if (key.revokedAt) throw new AppError('CONFLICT', 'A revoked key cannot be rotated');
+}
+
+/** Starts the job once the successor is committed; returns its id. */
+function startRotation(
+  deps: KeyRotationDependencies,
+  context: { tenant: TenantScope; afterCommit(task: () => Promise<void>): void },
+  input: KeyRotationInput,
+  scope: { workspaceId: string; repositoryId: string },
+): string {
+  const jobId = `key-rotation-${randomUUID()}`;
+  context.afterCommit(async () => {
+    await deps.temporal.workflow.start('rotateKeyWorkflow', {
+      workflowId: jobId,
+      taskQueue: deps.taskQueue,
+      args: [input],
+      memo: jobMemo(context.tenant.organizationId, context.tenant.caller.userId),
+      typedSearchAttributes: [
+        { key: searchAttributes.kind, value: 'key-rotation' },
+        { key: searchAttributes.workspace, value: scope.workspaceId },
+        { key: searchAttributes.repository, value: scope.repositoryId },
+        { key: searchAttributes.status, value: 'RUNNING' },
+      ],
+    });
+  });
+  return jobId;
+}
+
+const graceEndOf = (graceSeconds: number) => new Date(Date.now() + graceSeconds * 1000).toISOString();
+
+export function keyRotationRoutes(deps: KeyRotationDependencies): AnyRoute[] {
+  return [
+    protectedRoute({
+      method: 'post',
+      path: '/repo/:repoId/apikey/:keyId/rotate',
+      tag: 'repository keys',
+      summary:
+        'Rotate a storage key: a successor now (secret shown once), the old key revoked after the grace period',
+      access: 'MEMBER',
+      audit: 'storage-key.rotate',
+      params: keyParams,
+      body: rotateBody,
+      response: { status: 202, description: 'The successor key and the rotation job' },
+      async handler({ em, tenant, caller, params, body, auditTarget, afterCommit }) {
+        const old = await tenant.findInRepository(RepoStorageKey, 'Key', params.repoId, params.keyId);
+        assertRotatable(old);
+        await em.populate(old, ['repository.workspace']);
+        const issued = issueStorageKey(em, deps.keyring, {
+          repository: old.repository,
+          name: old.name,
+          scope: old.scope,
+          expiresAt: old.expiresAt,
+          createdBy: caller.userId,
+        });
+        await em.flush();
+        const scope = { workspaceId: old.repository.workspace.id, repositoryId: old.repository.id };
+        const jobId = startRotation(
+          deps,
+          { tenant, afterCommit },
+          { keyKind: 'storage', oldKeyId: old.id, newKeyId: issued.key.id, graceSeconds: body.graceSeconds },
+          scope,
+        );
+        auditTarget(
+          { type: 'storage-key', id: old.id, workspaceId: scope.workspaceId },
+          { jobId, successor: issued.key.id },
+        );
+        return {
+          headers: { location: `/jobs/${jobId}` },
+          body: { jobId, graceEndsAt: graceEndOf(body.graceSeconds), key: issued.present() },
+        };
+      },
+    }),
+    protectedRoute({
+      method: 'post',
+      path: '/repo/:repoId/ai/apikey/:keyId/rotate',
+      tag: 'repository keys',
+      summary: 'Rotate an AI key: a successor now (shown once), the old key revoked after the grace period',
+      access: 'MEMBER',
+      audit: 'ai-key.rotate',
+      params: keyParams,
+      body: rotateBody,
+      response: { status: 202, description: 'The successor key and the rotation job' },
+      async handler({ em, tenant, caller, params, body, auditTarget, afterCommit }) {
+        const old = await tenant.findInRepository(RepoAiKey, 'Key', params.repoId, params.keyId);
+        assertRotatable(old);
+        await em.populate(old, ['repository.workspace']);
+        const issued = issueAiKey(em, {
+          repository: old.repository,
+          name: old.name,
+          expiresAt: old.expiresAt,
+          aiLimits: old.aiLimits,
+          createdBy: caller.userId,
+        });
+        await em.flush();
+        const scope = { workspaceId: old.repository.workspace.id, repositoryId: old.repository.id };
+        const jobId = startRotation(
+          deps,
+          { tenant, afterCommit },
+          { keyKind: 'ai', oldKeyId: old.id, newKeyId: issued.key.id, graceSeconds: body.graceSeconds },
+          scope,
+        );
+        auditTarget(
+          { type: 'ai-key', id: old.id, workspaceId: scope.workspaceId },
+          { jobId, successor: issued.key.id },
+        );
+        return {
+          headers: { location: `/jobs/${jobId}` },
+          body: { jobId, graceEndsAt: graceEndOf(body.graceSeconds), key: issued.present() },
+        };
+      },
+    }),
+  ];
+}
