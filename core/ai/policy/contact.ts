@@ -7,14 +7,18 @@ const DOMAIN_MAX = 253;
 // The practical address alphabet, not RFC 5322's: quotes, braces and backticks are prose punctuation far
 // more often than parts of an address. Letters are Latin-script ones (josé@, bücher.example): Chinese or
 // Japanese text runs into an address without a space, and must not be taken as part of it.
-const LOCAL_CHAR = /[\p{Script=Latin}0-9._%+-]/u;
-const DOMAIN_CHAR = /[\p{Script=Latin}0-9.-]/u;
+const LATIN_LETTER = /\p{Script=Latin}/u;
+// ASCII first: the Unicode property test is the slow path.
+const isLocalChar = (char: string) =>
+  /[A-Za-z0-9._%+-]/.test(char) || (char > '\x7f' && LATIN_LETTER.test(char));
+const isDomainChar = (char: string) =>
+  /[A-Za-z0-9.-]/.test(char) || (char > '\x7f' && LATIN_LETTER.test(char));
 const DOMAIN_LABEL = /^[\p{Script=Latin}0-9](?:[\p{Script=Latin}0-9-]{0,61}[\p{Script=Latin}0-9])?$/u;
 const TOP_LEVEL_DOMAIN = /^(?:\p{Script=Latin}{2,63}|xn--[A-Za-z0-9-]{1,59})$/u;
 
 function localPartStart(text: string, at: number): number | null {
   let start = at;
-  while (start > 0 && at - start <= LOCAL_MAX && LOCAL_CHAR.test(text[start - 1] ?? '')) start--;
+  while (start > 0 && at - start <= LOCAL_MAX && isLocalChar(text[start - 1] ?? '')) start--;
   if (at - start > LOCAL_MAX) return null;
   // "${ADMIN_EMAIL:-admin@example.com}": leading punctuation belongs to the surrounding text.
   while (start < at && /[.%+-]/.test(text[start] ?? '')) start++;
@@ -24,7 +28,7 @@ function localPartStart(text: string, at: number): number | null {
 
 function domainEnd(text: string, at: number): number | null {
   let end = at + 1;
-  while (end < text.length && end - at <= DOMAIN_MAX + 1 && DOMAIN_CHAR.test(text[end] ?? '')) end++;
+  while (end < text.length && end - at <= DOMAIN_MAX + 1 && isDomainChar(text[end] ?? '')) end++;
   if (end - at - 1 > DOMAIN_MAX) return null;
   // A sentence's full stop (or a dash) after the address is not part of it.
   while (end > at + 1 && /[.-]/.test(text[end - 1] ?? '')) end--;
@@ -52,9 +56,9 @@ export const email: PatternDetector = {
       at = text.indexOf('@', at + 1)
     ) {
       const start = localPartStart(text, at);
-      if (start === null || start < from || start >= to || inUrlAuthority(text, start)) continue;
+      if (start === null || start < from || start >= to) continue;
       const end = domainEnd(text, at);
-      if (end !== null) spans.push({ start, end });
+      if (end !== null && !inUrlAuthority(text, start)) spans.push({ start, end });
     }
     return spans;
   },

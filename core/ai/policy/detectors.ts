@@ -4,7 +4,7 @@
  * and each detector's module for what exactly it recognises.
  */
 import { byPosition, candidatesIn, keepNonOverlapping, selectPatternDetectors } from './engine.ts';
-import { privateKeySpans } from './pem.ts';
+import { privateKeyBlocks } from './pem.ts';
 import { type DetectorName, detectorNames, type Finding } from './types.ts';
 
 export { excerptOf } from './excerpt.ts';
@@ -14,7 +14,7 @@ export { type DetectorName, detectorNames, type Finding } from './types.ts';
 /** Findings of the given detectors (all by default), sorted and never overlapping. */
 export function detect(text: string, detectors: readonly DetectorName[] = detectorNames): Finding[] {
   const privateKeys = detectors.includes('private-key')
-    ? privateKeySpans(text).map(({ start, end }) => ({
+    ? privateKeyBlocks(text).map(({ start, end }) => ({
         detector: 'private-key' as const,
         start,
         end,

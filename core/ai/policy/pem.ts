@@ -3,15 +3,15 @@
  * OPENSSH, PGP PRIVATE KEY BLOCK). The BEGIN marker alone is enough: a block runs from it to its
  * END marker, or, when that does not follow (a truncated or mangled key), to the end of its last
  * run of key data. Read one character at a time and never backwards by more than MAX_GAP, so a
- * stream can be followed without holding more than one block.
+ * stream can be followed without holding the block.
  */
 import type { Span } from './types.ts';
 
 const BEGIN_MARKER = /-----BEGIN (?:[A-Z0-9]{1,16} ){0,3}PRIVATE KEY(?: BLOCK)?-----/g;
 /** Longest text BEGIN_MARKER matches. */
-export const BEGIN_MARKER_MAX = 84;
+const BEGIN_MARKER_MAX = 84;
 /** Longest block reported; an 8192-bit RSA key is about 6.5 KiB of PEM. */
-export const MAX_BLOCK = 16 * 1024;
+const MAX_BLOCK = 16 * 1024;
 /** Most text between two runs of key data (headers, the END marker); beyond it the block has ended. */
 const MAX_GAP = 256;
 /** Base64 characters in a row that count as key data rather than a word. */
@@ -23,8 +23,14 @@ const BASE64 = /[A-Za-z0-9+/=]/;
 // Line breaks, JSON's escaped \n, and the punctuation of Proc-Type/DEK-Info headers.
 const FILLER = /[\s\\.:,]/;
 
+/** A block: from its BEGIN marker's start to its end, and where the marker ends. */
+export interface PemBlock extends Span {
+  readonly markerEnd: number;
+}
+
 interface Block {
   start: number;
+  markerEnd: number;
   lastDataEnd: number;
   run: number;
   dashes: number;
@@ -80,9 +86,9 @@ export interface PemTracker {
   /** The input has ended: a block still open ends with its last key data. */
   finish(): void;
   /** Blocks completed since the last call. */
-  takeClosed(): Span[];
-  /** The block being read, if any: it starts at `start` and reaches at least `lastDataEnd`. */
-  readonly open: { readonly start: number; readonly lastDataEnd: number } | null;
+  takeClosed(): PemBlock[];
+  /** The block being read, if any: it reaches at least `lastDataEnd`. */
+  readonly open: { readonly start: number; readonly markerEnd: number; readonly lastDataEnd: number } | null;
   /** Offset of the next character to read. */
   readonly position: number;
 }
@@ -90,11 +96,11 @@ export interface PemTracker {
 export function createPemTracker(): PemTracker {
   let position = 0;
   let block: Block | null = null;
-  let closed: Span[] = [];
+  let closed: PemBlock[] = [];
 
   function close(end: number) {
     if (block === null) return;
-    closed.push({ start: block.start, end });
+    closed.push({ start: block.start, end, markerEnd: block.markerEnd });
     position = end;
     block = null;
   }
@@ -109,7 +115,16 @@ export function createPemTracker(): PemTracker {
     }
     const start = base + marker.index;
     const markerEnd = start + marker[0].length;
-    block = { start, lastDataEnd: markerEnd, run: 0, dashes: 0, endKeyword: -1, label: 0, closingDashes: 0 };
+    block = {
+      start,
+      markerEnd,
+      lastDataEnd: markerEnd,
+      run: 0,
+      dashes: 0,
+      endKeyword: -1,
+      label: 0,
+      closingDashes: 0,
+    };
     position = markerEnd;
     return true;
   }
@@ -147,7 +162,7 @@ export function createPemTracker(): PemTracker {
 }
 
 /** Every private key block in a whole text. */
-export function privateKeySpans(text: string): Span[] {
+export function privateKeyBlocks(text: string): PemBlock[] {
   const tracker = createPemTracker();
   tracker.advance(text, 0);
   tracker.finish();

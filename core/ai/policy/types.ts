@@ -32,6 +32,7 @@ export interface Span {
  * a bounded tail and still report exactly what detect() reports on the whole text.
  */
 export const LEFT_CONTEXT = 256;
+/** Also longer than a PEM BEGIN marker, so a settled candidate always sees a key block it runs into. */
 export const RIGHT_CONTEXT = 128;
 
 /** A detector judged on a bounded window of text (every one but `private-key`). */
