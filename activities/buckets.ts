@@ -49,7 +49,7 @@ export function bucketActivities(deps: BucketActivityDependencies) {
 }
 
 /** Access, list, write, read back and delete one small object, timing each step. */
-async function probe(store: ObjectStore): Promise<Record<string, number>> {
+export async function probe(store: ObjectStore): Promise<Record<string, number>> {
   const latencyMs: Record<string, number> = {};
   const timed = async <T>(step: string, action: () => Promise<T>): Promise<T> => {
     const started = performance.now();
@@ -78,7 +78,7 @@ async function probe(store: ObjectStore): Promise<Record<string, number>> {
 }
 
 /** Storage errors keep their code as the failure type, so the workflow knows which ones not to retry. */
-function asActivityFailure(error: unknown): Error {
+export function asActivityFailure(error: unknown): Error {
   if (error instanceof StorageError) {
     return ApplicationFailure.create({
       type: error.code,

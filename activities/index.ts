@@ -1,4 +1,6 @@
 /** Every activity the worker registers, built from the process's dependencies. */
+
+import { bucketCredentialActivities } from './bucket-credentials.ts';
 import { type BucketActivityDependencies, bucketActivities } from './buckets.ts';
 import { keyActivities } from './keys.ts';
 import { answerPing } from './ping.ts';
@@ -10,5 +12,6 @@ export function createActivities(deps: ActivityDependencies) {
     answerPing,
     ...bucketActivities(deps),
     ...keyActivities(deps),
+    ...bucketCredentialActivities(deps),
   };
 }

@@ -14,7 +14,7 @@ export const searchAttributes = {
   status: defineSearchAttributeKey('SkybridgeStatus', SearchAttributeType.KEYWORD),
 } as const;
 
-export const jobKinds = ['ping', 'bucket-validation', 'key-rotation'] as const;
+export const jobKinds = ['ping', 'bucket-validation', 'key-rotation', 'credential-rotation'] as const;
 export type JobKind = (typeof jobKinds)[number];
 
 /** Kept in each job's memo: who may read or steer it. */
@@ -101,3 +101,16 @@ export const keyRotationStateQuery = defineQuery<KeyRotationState>('keyRotationS
 export const setGracePeriodUpdate = defineUpdate<KeyRotationState, [{ graceSeconds: number }]>(
   'setGracePeriod',
 );
+
+/** JOB-3 for a bucket's credentials: the new ones are already sealed in the bucket's pending column. */
+export interface CredentialRotationInput {
+  bucketId: string;
+}
+
+export interface CredentialRotationState {
+  phase: 'PROBING_NEW' | 'SWITCHING' | 'CONFIRMING' | 'ROLLING_BACK' | 'DONE';
+  outcome?: 'ROTATED' | 'REJECTED' | 'ROLLED_BACK';
+  reason?: string;
+}
+
+export const credentialRotationStateQuery = defineQuery<CredentialRotationState>('credentialRotationState');

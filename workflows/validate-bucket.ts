@@ -1,10 +1,4 @@
-import {
-  ActivityFailure,
-  ApplicationFailure,
-  proxyActivities,
-  setHandler,
-  upsertSearchAttributes,
-} from '@temporalio/workflow';
+import { proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.ts';
 import {
   type BucketValidationInput,
@@ -13,6 +7,7 @@ import {
   permanentProbeFailures,
   searchAttributes,
 } from './definitions.ts';
+import { failureReason } from './failures.ts';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -55,10 +50,4 @@ export async function validateBucketWorkflow(input: BucketValidationInput): Prom
   state.phase = 'DONE';
   upsertSearchAttributes([{ key: searchAttributes.status, value: state.outcome ?? 'INVALID' }]);
   return state;
-}
-
-function failureReason(error: unknown): string {
-  const cause = error instanceof ActivityFailure ? error.cause : error;
-  if (cause instanceof ApplicationFailure) return `${cause.type ?? 'Error'}: ${cause.message}`;
-  return cause instanceof Error ? cause.message : String(cause);
 }

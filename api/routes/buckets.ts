@@ -289,6 +289,47 @@ export function bucketRoutes(deps: BucketRouteDependencies): AnyRoute[] {
     }),
     protectedRoute({
       method: 'post',
+      path: '/bucket/:bucketId/credentials/rotate',
+      tag: 'buckets',
+      summary:
+        'Rotate the credentials (JOB-3): the new ones are probed first, the old ones kept until the switch is confirmed',
+      access: 'MEMBER',
+      audit: 'bucket.credentials.rotate',
+      params: idParam('bucketId'),
+      body: z.object({ credentials: bucketCredentialsInput }).strict(),
+      response: { status: 202, description: 'Rotation job started' },
+      async handler({ tenant, caller, params, body, auditTarget, afterCommit }) {
+        const bucket = await tenant.findInWorkspace(Bucket, 'Bucket', params.bucketId, {
+          populate: ['workspace'],
+        });
+        await assertCredentialEndpointAllowed(body.credentials);
+        const credentials = toProviderCredentials(bucket.provider, body.credentials);
+        bucket.pendingCredentials = sealBucketCredentials(
+          deps.keyring,
+          bucket.id,
+          credentials,
+          'pendingCredentials',
+        );
+        const jobId = `credential-rotation-${randomUUID()}`;
+        afterCommit(async () => {
+          await deps.temporal.workflow.start('rotateBucketCredentialsWorkflow', {
+            workflowId: jobId,
+            taskQueue: deps.taskQueue,
+            args: [{ bucketId: bucket.id }],
+            memo: jobMemo(bucket.workspace.organization.id, caller.userId),
+            typedSearchAttributes: [
+              { key: searchAttributes.kind, value: 'credential-rotation' },
+              { key: searchAttributes.workspace, value: bucket.workspace.id },
+              { key: searchAttributes.status, value: 'RUNNING' },
+            ],
+          });
+        });
+        auditTarget({ type: 'bucket', id: bucket.id, workspaceId: bucket.workspace.id }, { jobId });
+        return { headers: { location: `/jobs/${jobId}` }, body: { jobId } };
+      },
+    }),
+    protectedRoute({
+      method: 'post',
       path: '/bucket/:bucketId/validate',
       tag: 'buckets',
       summary: 'Validate the bucket again now (JOB-1)',

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { AppError, notFound } from '../../core/errors.ts';
 import {
   bucketValidationStateQuery,
+  credentialRotationStateQuery,
   type JobMemo,
   keyRotationStateQuery,
   maxGraceSeconds,
@@ -28,6 +29,7 @@ const stateQueries = {
   ping: pingStateQuery,
   'bucket-validation': bucketValidationStateQuery,
   'key-rotation': keyRotationStateQuery,
+  'credential-rotation': credentialRotationStateQuery,
 } as const;
 
 /** The job's handle and description, if it exists and belongs to the caller's organization. */

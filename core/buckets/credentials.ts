@@ -94,22 +94,53 @@ function clientEmailOf(json: string): string | null {
   }
 }
 
-const sealingContext = (bucketId: string) => `bucket:${bucketId}:credentials`;
+/** The bucket's columns that hold sealed credentials: in use, being rotated in, just rotated out. */
+export type CredentialsField = 'credentials' | 'pendingCredentials' | 'previousCredentials';
+
+export const bucketSealingContext = (bucketId: string, field: CredentialsField = 'credentials') =>
+  field === 'credentials' ? `bucket:${bucketId}:credentials` : `bucket:${bucketId}:${field}`;
 
 export function sealBucketCredentials(
   keyring: MasterKeyring,
   bucketId: string,
   credentials: BucketCredentials,
+  field: CredentialsField = 'credentials',
 ): SealedSecret {
-  return encryptSecret(keyring, JSON.stringify(credentials), sealingContext(bucketId));
+  return encryptSecret(keyring, JSON.stringify(credentials), bucketSealingContext(bucketId, field));
 }
 
-/** Everything providers/storage needs to reach the bucket; `bucket.credentials` must be loaded. */
-export function bucketConnection(keyring: MasterKeyring, bucket: Bucket): BucketConnection {
-  const sealed = parseSealedSecret(bucket.credentials);
-  const credentials = JSON.parse(
-    decryptSecret(keyring, sealed, sealingContext(bucket.id)),
+/** The credentials in one of the bucket's sealed columns, which must be loaded and set. */
+export function openBucketCredentials(
+  keyring: MasterKeyring,
+  bucket: Bucket,
+  field: CredentialsField = 'credentials',
+): BucketCredentials {
+  const sealed = parseSealedSecret(bucket[field]);
+  return JSON.parse(
+    decryptSecret(keyring, sealed, bucketSealingContext(bucket.id, field)),
   ) as BucketCredentials;
+}
+
+/** The API's name for a kind of credentials (`S3_ACCESS_KEY` → `ACCESS_KEY`). */
+export function credentialsTypeOf(credentials: BucketCredentials): BucketCredentialsInput['type'] {
+  const types: Record<BucketCredentials['kind'], BucketCredentialsInput['type']> = {
+    S3_ACCESS_KEY: 'ACCESS_KEY',
+    GCS_SERVICE_ACCOUNT: 'SERVICE_ACCOUNT',
+    GCS_HMAC: 'HMAC',
+    AZURE_SHARED_KEY: 'SHARED_KEY',
+    AZURE_SAS: 'SAS',
+    AZURE_CONNECTION_STRING: 'CONNECTION_STRING',
+  };
+  return types[credentials.kind];
+}
+
+/** Everything providers/storage needs to reach the bucket with the credentials of `field`. */
+export function bucketConnection(
+  keyring: MasterKeyring,
+  bucket: Bucket,
+  field: CredentialsField = 'credentials',
+): BucketConnection {
+  const credentials = openBucketCredentials(keyring, bucket, field);
   return {
     provider: bucket.provider,
     bucketName: bucket.bucketName,

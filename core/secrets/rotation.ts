@@ -4,8 +4,10 @@
  * Run it after putting a new key first in the keyring; once it reports
  * nothing left under the old key, the old key can leave the keyring.
  */
+
 import type { EntityName } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { bucketSealingContext } from '../buckets/credentials.ts';
 import { AiLlmConfig, Bucket, RepoStorageKey } from '../db/entities/index.ts';
 import { needsRewrap, parseSealedSecret, rewrapSecret, type SealedSecret } from './envelope.ts';
 import type { MasterKeyring } from './keyring.ts';
@@ -21,11 +23,9 @@ const column = <T>(spec: SealedColumn<T>) => spec as unknown as SealedColumn<obj
 
 /** Every column that holds a sealed secret, with the context it was sealed under. */
 export const sealedColumns: SealedColumn<object>[] = [
-  column<Bucket>({
-    entity: Bucket,
-    field: 'credentials',
-    context: (bucket) => `bucket:${bucket.id}:credentials`,
-  }),
+  ...(['credentials', 'pendingCredentials', 'previousCredentials'] as const).map((field) =>
+    column<Bucket>({ entity: Bucket, field, context: (bucket) => bucketSealingContext(bucket.id, field) }),
+  ),
   column<AiLlmConfig>({
     entity: AiLlmConfig,
     field: 'apiKey',

@@ -4,14 +4,15 @@
  * by an update) the old key is refused: InvalidAccessKeyId on S3, 401 on /v1.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Bucket } from '../../core/db/entities/index.ts';
 import { type FakeProvider, startFakeProvider } from '../fakes/index.ts';
 import { startTestAiGateway, type TestAiGateway } from '../helpers/ai-gateway.ts';
 import { startTestBridge, type TestBridge } from '../helpers/bridge.ts';
-import { api, login, startTestStack, type TestStack } from '../helpers/context.ts';
-import { minioBucketRegistration } from '../helpers/emulator-buckets.ts';
+import { api, login, services, startTestStack, type TestStack } from '../helpers/context.ts';
+import { createAzuriteContainer, minioBucketRegistration } from '../helpers/emulator-buckets.ts';
 
 describe('key rotation', () => {
   let stack: TestStack;
@@ -107,6 +108,52 @@ describe('key rotation', () => {
     await waitForJob(rotated.body.jobId, 'COMPLETED');
     await expect(oldClient.models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
     await expect(newClient.models.list()).resolves.toBeDefined();
+  });
+
+  it('rotates bucket credentials: refused ones change nothing, good ones are switched to and serve', async () => {
+    const { connectionString } = services().azurite;
+    const field = (name: string) => new RegExp(`${name}=([^;]+)`).exec(connectionString)?.[1] ?? '';
+    const bucket = await call('POST', '/bucket', {
+      name: 'azure-rotated',
+      provider: 'AZURE',
+      bucketName: await createAzuriteContainer(),
+      endpoint: field('BlobEndpoint'),
+      credentials: { type: 'CONNECTION_STRING', connectionString },
+    });
+    expect(bucket.status, JSON.stringify(bucket.body)).toBe(201);
+    const repo = await call('POST', '/repo', { name: 'azure-rotating', bucketIds: [bucket.body.id] });
+    const key = (await call('POST', `/repo/${repo.body.id}/apikey`, { name: 'rw', scope: 'READ_WRITE' }))
+      .body;
+    const s3 = bridge.client({ accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey });
+    const rotate = (credentials: unknown) =>
+      call('POST', `/bucket/${bucket.body.id}/credentials/rotate`, { credentials });
+
+    const refused = await rotate({
+      type: 'SHARED_KEY',
+      accountName: field('AccountName'),
+      accountKey: 'd3Jvbmc=',
+    });
+    expect(refused.status).toBe(202);
+    expect((await waitForJob(refused.body.jobId, 'COMPLETED')).state).toMatchObject({ outcome: 'REJECTED' });
+    expect((await call('GET', `/bucket/${bucket.body.id}`)).body.credentials.type).toBe('CONNECTION_STRING');
+    await s3.send(new PutObjectCommand({ Bucket: 'azure-rotated', Key: 'before', Body: 'old credentials' }));
+
+    const accepted = await rotate({
+      type: 'SHARED_KEY',
+      accountName: field('AccountName'),
+      accountKey: field('AccountKey'),
+    });
+    expect((await waitForJob(accepted.body.jobId, 'COMPLETED')).state).toMatchObject({ outcome: 'ROTATED' });
+    expect((await call('GET', `/bucket/${bucket.body.id}`)).body.credentials).toEqual({
+      type: 'SHARED_KEY',
+      hint: field('AccountName'),
+    });
+    const stored = await stack.orm.em
+      .fork()
+      .findOneOrFail(Bucket, bucket.body.id, { populate: ['pendingCredentials', 'previousCredentials'] });
+    expect([stored.pendingCredentials, stored.previousCredentials]).toEqual([null, null]);
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'azure-rotated', Key: 'before' }));
+    expect(await got.Body!.transformToString()).toBe('old credentials');
   });
 
   it("refuses to steer another kind of job's grace period", async () => {

@@ -48,6 +48,9 @@ const validBodies: Record<string, (ids: Ids) => unknown> = {
   'post /repo/:repoId/apikey/:keyId/rotate': () => ({ graceSeconds: 60 }),
   'post /repo/:repoId/ai/apikey/:keyId/rotate': () => ({ graceSeconds: 60 }),
   'patch /jobs/:jobId': () => ({ graceSeconds: 0 }),
+  'post /bucket/:bucketId/credentials/rotate': () => ({
+    credentials: { type: 'ACCESS_KEY', accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wrong' },
+  }),
 };
 
 const routeKey = (route: AnyRoute) => `${route.method} ${route.path}`;

@@ -24,6 +24,10 @@ const BucketSchema = defineEntity({
     forcePathStyle: p.boolean().default(false),
     credentialsKind: p.string().length(40),
     credentials: sealedSecret(),
+    /** JOB-3: credentials being rotated in, probed before they replace `credentials`. */
+    pendingCredentials: sealedSecret().nullable(),
+    /** JOB-3: the credentials just replaced, kept until the switch is confirmed (for a roll-back). */
+    previousCredentials: sealedSecret().nullable(),
     /** Non-secret identifier of the credentials (access key id, account name, client email), for display. */
     credentialsHint: p.string().length(255).nullable(),
     storageCapBytes: p.bigint('number').nullable(),
