@@ -3,6 +3,7 @@
 import { bucketCredentialActivities } from './bucket-credentials.ts';
 import { type BucketActivityDependencies, bucketActivities } from './buckets.ts';
 import { keyActivities } from './keys.ts';
+import { migrationActivities } from './migrations.ts';
 import { answerPing } from './ping.ts';
 
 export type ActivityDependencies = BucketActivityDependencies;
@@ -13,5 +14,6 @@ export function createActivities(deps: ActivityDependencies) {
     ...bucketActivities(deps),
     ...keyActivities(deps),
     ...bucketCredentialActivities(deps),
+    ...migrationActivities(deps),
   };
 }

@@ -24,6 +24,7 @@ import { conversationRoutes } from './routes/conversations.ts';
 import { groupRoutes } from './routes/groups.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { keyRotationRoutes } from './routes/key-rotation.ts';
+import { migrationRoutes } from './routes/migrations.ts';
 import { organizationRoutes } from './routes/organization.ts';
 import { aiKeyRoutes, storageKeyRoutes } from './routes/repo-keys.ts';
 import { repositoryRoutes } from './routes/repositories.ts';
@@ -57,6 +58,7 @@ export function apiRoutes(deps: ApiDependencies): AnyRoute[] {
     ...organizationRoutes(),
     ...groupRoutes(),
     ...jobRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue }),
+    ...migrationRoutes(deps),
     ...bucketRoutes(deps),
     ...repositoryRoutes(),
     ...storageKeyRoutes(deps),

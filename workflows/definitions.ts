@@ -14,7 +14,13 @@ export const searchAttributes = {
   status: defineSearchAttributeKey('SkybridgeStatus', SearchAttributeType.KEYWORD),
 } as const;
 
-export const jobKinds = ['ping', 'bucket-validation', 'key-rotation', 'credential-rotation'] as const;
+export const jobKinds = [
+  'ping',
+  'bucket-validation',
+  'key-rotation',
+  'credential-rotation',
+  'migration',
+] as const;
 export type JobKind = (typeof jobKinds)[number];
 
 /** Kept in each job's memo: who may read or steer it. */
@@ -114,3 +120,149 @@ export interface CredentialRotationState {
 }
 
 export const credentialRotationStateQuery = defineQuery<CredentialRotationState>('credentialRotationState');
+
+/**
+ * JOB-2: bucket-to-bucket migration. Keys are mapped by prefix: the source
+ * key `sourcePrefix + rest` becomes `destinationPrefix + rest`.
+ */
+export const migrationModes = ['copy', 'move', 'sync'] as const;
+export type MigrationMode = (typeof migrationModes)[number];
+
+export interface MigrationInput {
+  sourceBucketId: string;
+  sourcePrefix: string;
+  destinationBucketId: string;
+  destinationPrefix: string;
+  /** copy: add and update; move: copy, then delete each verified source; sync: copy, then delete what the source lacks. */
+  mode: MigrationMode;
+  /** Plan only: list both sides, write the manifest, touch no bucket. */
+  dryRun: boolean;
+  /**
+   * Globs over the key below the prefix: `*` and `?` stay within one `/`
+   * segment, `**` crosses them; a pattern without `/` is matched against the
+   * last segment (`*.jpg` matches at any depth). A key is taken when it
+   * matches some include (or there are none) and no exclude.
+   */
+  include?: string[];
+  exclude?: string[];
+  /** Objects copied at once. */
+  concurrency: number;
+  /** Bytes per second through the worker (streamed copies); none: unlimited. */
+  bytesPerSecond?: number;
+  /** sync: the most destination objects the job may delete; beyond it the job refuses before copying. */
+  maxDeletes?: number;
+  /** Batches per workflow run before it continues as new (history stays short); default 200. */
+  batchesPerRun?: number;
+}
+
+export const migrationDefaults = { dryRun: true, concurrency: 8, batchesPerRun: 200 } as const;
+export const maxMigrationConcurrency = 64;
+
+export type MigrationPhase = 'PLANNING' | 'COPYING' | 'DELETING' | 'PAUSED' | 'DONE' | 'FAILED' | 'CANCELLED';
+
+export interface MigrationCounts {
+  objects: number;
+  bytes: number;
+}
+
+/** What the plan found, by action; `methods` counts the objects to copy by how they would be copied. */
+export interface MigrationPlan {
+  copy: MigrationCounts;
+  /** Already identical at the destination. */
+  skip: MigrationCounts;
+  /** The destination differs and is newer than the source: left untouched and reported. */
+  conflict: MigrationCounts;
+  /** sync: destination objects the source lacks. */
+  delete: MigrationCounts;
+  methods: { native: number; streamed: number };
+}
+
+/** The live state of a migration, read by the API and the CLI through `migrationProgressQuery`. */
+export interface MigrationProgress {
+  phase: MigrationPhase;
+  mode: MigrationMode;
+  dryRun: boolean;
+  /** Objects listed so far on each side. */
+  listed: { source: number; destination: number };
+  plan?: MigrationPlan;
+  /** To copy (the plan's `copy`). */
+  planned: MigrationCounts;
+  /** Copied and verified. */
+  done: MigrationCounts;
+  /** Identical already, not copied. */
+  skipped: MigrationCounts;
+  failed: MigrationCounts;
+  conflicts: MigrationCounts;
+  /** sync: destination objects deleted; move: source objects deleted. */
+  deleted: number;
+  sourcesDeleted: number;
+  /** Copies done, by method. */
+  methods: { native: number; streamed: number };
+  concurrency: number;
+  bytesPerSecond: number | null;
+  /** Bytes per second over the last batch. */
+  rateBytesPerSecond: number;
+  etaSeconds: number | null;
+  pausedReason?: string;
+  failureReason?: string;
+  /** Why part of the job was not done, e.g. sync deletes withheld after failed copies. */
+  notice?: string;
+  /** Runs of the workflow so far (continueAsNew keeps each history short). */
+  runs: number;
+}
+
+export const migrationProgressQuery = defineQuery<MigrationProgress>('migrationProgress');
+/** Stops taking new batches once the one in flight ends; `reason` is shown in the progress. */
+export const pauseMigrationUpdate = defineUpdate<MigrationProgress, [{ reason?: string }]>('pauseMigration');
+export const resumeMigrationUpdate = defineUpdate<MigrationProgress, []>('resumeMigration');
+/** Finishes the batch in flight, then ends the job as CANCELLED with its report. */
+export const cancelMigrationUpdate = defineUpdate<MigrationProgress, []>('cancelMigration');
+export const setMigrationConcurrencyUpdate = defineUpdate<MigrationProgress, [{ concurrency: number }]>(
+  'setMigrationConcurrency',
+);
+/** null removes the limit. */
+export const setMigrationRateUpdate = defineUpdate<MigrationProgress, [{ bytesPerSecond: number | null }]>(
+  'setMigrationRate',
+);
+
+/**
+ * Failure type of a migration activity that met Throttled, QuotaExceeded,
+ * AccessDenied or InvalidCredentials on either side: the workflow backs off
+ * and, after repeated ones, pauses itself with the reason.
+ */
+export const migrationBackoffFailure = 'MigrationBackoff';
+
+/** Failure type when a sync would delete more than `maxDeletes`. */
+export const maxDeletesExceededFailure = 'MaxDeletesExceeded';
+
+/** A copy or delete batch's outcome, as the activity saw it in its last attempt. */
+export interface MigrationBatchResult {
+  done: MigrationCounts;
+  failed: MigrationCounts;
+  native: number;
+  streamed: number;
+  sourcesDeleted: number;
+  deleted: number;
+  /** Pending items left after this batch. */
+  remaining: number;
+}
+
+/** Where listing resumes: the side being listed and its continuation token. */
+export interface MigrationPlanCursor {
+  side: 'source' | 'destination';
+  token?: string;
+}
+
+export interface MigrationPlanBatchResult {
+  next: MigrationPlanCursor | null;
+  listed: { source: number; destination: number };
+}
+
+/** The manifest's totals, read from PostgreSQL. */
+export interface MigrationSummary extends MigrationPlan {
+  done: MigrationCounts;
+  failed: MigrationCounts;
+  pending: MigrationCounts;
+  deleted: number;
+  methodsDone: { native: number; streamed: number };
+}

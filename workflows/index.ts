@@ -1,4 +1,5 @@
 /** Every workflow the worker runs; this file is the bundler's entry point. */
+export { migrationWorkflow } from './migrate.ts';
 export { pingWorkflow } from './ping.ts';
 export { rotateBucketCredentialsWorkflow } from './rotate-bucket-credentials.ts';
 export { rotateKeyWorkflow } from './rotate-key.ts';

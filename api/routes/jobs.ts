@@ -12,9 +12,13 @@ import {
   type JobMemo,
   keyRotationStateQuery,
   maxGraceSeconds,
+  maxMigrationConcurrency,
+  migrationProgressQuery,
   pingStateQuery,
   searchAttributes,
   setGracePeriodUpdate,
+  setMigrationConcurrencyUpdate,
+  setMigrationRateUpdate,
 } from '../../workflows/definitions.ts';
 import { type AnyRoute, protectedRoute } from '../routing/route.ts';
 
@@ -30,10 +34,11 @@ const stateQueries = {
   'bucket-validation': bucketValidationStateQuery,
   'key-rotation': keyRotationStateQuery,
   'credential-rotation': credentialRotationStateQuery,
+  migration: migrationProgressQuery,
 } as const;
 
 /** The job's handle and description, if it exists and belongs to the caller's organization. */
-async function findJob(temporal: Client, rawId: string, organizationId: string) {
+export async function findJob(temporal: Client, rawId: string, organizationId: string) {
   const id = jobId.safeParse(rawId);
   if (!id.success) throw notFound('Job');
   const handle = temporal.workflow.getHandle(id.data);
@@ -109,21 +114,49 @@ export function jobRoutes(deps: { temporal: Client; taskQueue: string }): AnyRou
       method: 'patch',
       path: '/jobs/:jobId',
       tag: 'jobs',
-      summary: "Steer a running job: a key rotation's grace period (seconds from its start; 0 ends it now)",
+      summary:
+        "Steer a running job: a key rotation's grace period (seconds from its start; 0 ends it now), a migration's concurrency and rate (bytesPerSecond; null removes the limit)",
       access: 'MEMBER',
       audit: 'job.update',
       params: z.object({ jobId: z.string() }),
-      body: z.object({ graceSeconds: z.number().int().min(0).max(maxGraceSeconds) }).strict(),
+      body: z
+        .object({
+          graceSeconds: z.number().int().min(0).max(maxGraceSeconds).optional(),
+          concurrency: z.number().int().min(1).max(maxMigrationConcurrency).optional(),
+          bytesPerSecond: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).nullable().optional(),
+        })
+        .strict(),
       response: { status: 200, description: "The job's new state" },
       async handler({ params, body, caller, auditTarget }) {
         const { id, handle, kind } = await findJob(deps.temporal, params.jobId, caller.organizationId);
-        if (kind !== 'key-rotation') throw new AppError('CONFLICT', `A ${kind} job has no grace period`);
-        auditTarget({ type: 'job', id }, { graceSeconds: body.graceSeconds });
-        const state = await handle
-          .executeUpdate(setGracePeriodUpdate, { args: [{ graceSeconds: body.graceSeconds }] })
-          .catch((error: unknown) => {
-            throw new AppError('CONFLICT', `The job did not accept the change: ${(error as Error).message}`);
-          });
+        const refused = (error: unknown): never => {
+          throw new AppError('CONFLICT', `The job did not accept the change: ${(error as Error).message}`);
+        };
+        if (body.graceSeconds !== undefined) {
+          if (kind !== 'key-rotation') throw new AppError('CONFLICT', `A ${kind} job has no grace period`);
+          auditTarget({ type: 'job', id }, { graceSeconds: body.graceSeconds });
+          const state = await handle
+            .executeUpdate(setGracePeriodUpdate, { args: [{ graceSeconds: body.graceSeconds }] })
+            .catch(refused);
+          return { body: { id, kind, state } };
+        }
+        if (body.concurrency === undefined && body.bytesPerSecond === undefined)
+          throw new AppError('VALIDATION_FAILED', 'Give graceSeconds, concurrency or bytesPerSecond');
+        if (kind !== 'migration')
+          throw new AppError('CONFLICT', `A ${kind} job has no concurrency or rate to change`);
+        auditTarget(
+          { type: 'job', id },
+          { concurrency: body.concurrency, bytesPerSecond: body.bytesPerSecond },
+        );
+        let state: unknown;
+        if (body.concurrency !== undefined)
+          state = await handle
+            .executeUpdate(setMigrationConcurrencyUpdate, { args: [{ concurrency: body.concurrency }] })
+            .catch(refused);
+        if (body.bytesPerSecond !== undefined)
+          state = await handle
+            .executeUpdate(setMigrationRateUpdate, { args: [{ bytesPerSecond: body.bytesPerSecond }] })
+            .catch(refused);
         return { body: { id, kind, state } };
       },
     }),

@@ -48,6 +48,8 @@ const validBodies: Record<string, (ids: Ids) => unknown> = {
   'post /repo/:repoId/apikey/:keyId/rotate': () => ({ graceSeconds: 60 }),
   'post /repo/:repoId/ai/apikey/:keyId/rotate': () => ({ graceSeconds: 60 }),
   'patch /jobs/:jobId': () => ({ graceSeconds: 0 }),
+  'post /jobs/migrations': (ids) => ({ sourceBucketId: ids.bucketId, destinationBucketId: ids.bucketId }),
+  'post /jobs/:jobId/pause': () => ({ reason: 'matrix' }),
   'post /bucket/:bucketId/credentials/rotate': () => ({
     credentials: { type: 'ACCESS_KEY', accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wrong' },
   }),

@@ -14,6 +14,13 @@ export { Conversation, ConversationMessage, conversationRoles } from './conversa
 export { Group, GroupGrant, groupGrantAccess } from './group.ts';
 export { Invitation } from './invitation.ts';
 export { Membership, type OrganizationRole, organizationRoles, roleAtLeast } from './membership.ts';
+export {
+  MigrationItem,
+  type MigrationItemAction,
+  type MigrationItemState,
+  migrationItemActions,
+  migrationItemStates,
+} from './migration-item.ts';
 export { MultipartPart, MultipartUpload } from './multipart-upload.ts';
 export { Organization } from './organization.ts';
 export { RepoAiKey } from './repo-ai-key.ts';
@@ -32,6 +39,7 @@ import { Conversation, ConversationMessage } from './conversation.ts';
 import { Group, GroupGrant } from './group.ts';
 import { Invitation } from './invitation.ts';
 import { Membership } from './membership.ts';
+import { MigrationItem } from './migration-item.ts';
 import { MultipartPart, MultipartUpload } from './multipart-upload.ts';
 import { Organization } from './organization.ts';
 import { RepoAiKey } from './repo-ai-key.ts';
@@ -63,4 +71,5 @@ export const allEntities = [
   AiLimitCounter,
   Conversation,
   ConversationMessage,
+  MigrationItem,
 ];

@@ -1,0 +1,721 @@
+/**
+ * JOB-2's I/O: listing both buckets into the manifest (migration_items),
+ * copying and deleting what it says, in batches that heartbeat and resume.
+ *
+ * What counts as identical (the plan's `skip`):
+ * - both sides speak S3 (provider S3 or S3_COMPATIBLE) and give ETags: equal
+ *   ETags are identical; two plain-MD5 ETags (no `-`, i.e. not multipart)
+ *   that differ are different;
+ * - otherwise (other providers' ETags are opaque version tags, and multipart
+ *   ETags depend on the part size): equal sizes, and a destination not older
+ *   than the source, are identical.
+ * A destination that differs and is newer than the source is a `conflict`:
+ * someone wrote it after the source last changed, so it is left untouched
+ * and reported, in every mode.
+ */
+import { createHash } from 'node:crypto';
+import { pipeline, type Readable, Transform } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ApplicationFailure, activityInfo, heartbeat } from '@temporalio/activity';
+import { bucketConnection } from '../core/buckets/credentials.ts';
+import { Bucket, MigrationItem, type MigrationItemAction } from '../core/db/entities/index.ts';
+import type { EntityManager } from '../core/db/orm.ts';
+import { createObjectStore } from '../providers/storage/index.ts';
+import {
+  type ObjectInfo,
+  type ObjectStore,
+  reservedKeyPrefix,
+  StorageError,
+} from '../providers/storage/object-store.ts';
+import {
+  type MigrationBatchResult,
+  type MigrationCounts,
+  type MigrationInput,
+  type MigrationPlanBatchResult,
+  type MigrationPlanCursor,
+  type MigrationSummary,
+  migrationBackoffFailure,
+} from '../workflows/definitions.ts';
+import type { BucketActivityDependencies } from './buckets.ts';
+import { asActivityFailure } from './buckets.ts';
+
+/** Listing pages per plan batch, and keys per page. */
+const PAGES_PER_PLAN_BATCH = 5;
+const LIST_PAGE_SIZE = 1000;
+/** A claim older than this is taken to belong to a dead activity. */
+const CLAIM_LEASE_SECONDS = 300;
+/** Copies of one object tried before it counts as failed. */
+const MAX_ATTEMPTS = 3;
+/** S3 CopyObject copies at most 5 GiB; larger objects are streamed. */
+const S3_MAX_COPY_BYTES = 5 * 1024 ** 3;
+
+/** Bucket validation's probe objects (activities/buckets.ts): Skybridge's own, short-lived, never migrated. */
+const PROBE_PREFIX = '.skybridge-probe/';
+
+/** Errors no retry of one object fixes, but waiting (or an operator) might: the workflow backs off, then pauses. */
+const backoffCodes = new Set(['Throttled', 'QuotaExceeded', 'AccessDenied', 'InvalidCredentials']);
+
+type Side = 'source' | 'destination';
+
+interface ClaimedItem {
+  id: string;
+  key: string;
+  size: number;
+  action: MigrationItemAction;
+  attempts: number;
+}
+
+/** A storage failure and the side that raised it. */
+class SideFailure extends Error {
+  readonly side: Side;
+  readonly error: unknown;
+  constructor(side: Side, error: unknown) {
+    super(`${side}: ${error instanceof Error ? error.message : String(error)}`);
+    this.side = side;
+    this.error = error;
+  }
+  get code(): string | undefined {
+    return this.error instanceof StorageError ? this.error.code : undefined;
+  }
+}
+
+async function onSide<T>(side: Side, action: () => Promise<T>): Promise<T> {
+  try {
+    return await action();
+  } catch (error) {
+    throw error instanceof SideFailure ? error : new SideFailure(side, error);
+  }
+}
+
+export function migrationActivities(deps: BucketActivityDependencies) {
+  const openStore = async (bucketId: string): Promise<ObjectStore> => {
+    const bucket = await deps.em.fork().findOneOrFail(Bucket, bucketId, { populate: ['credentials'] });
+    try {
+      return createObjectStore(bucketConnection(deps.keyring, bucket), deps.storageClientOptions);
+    } catch (error) {
+      throw asActivityFailure(error);
+    }
+  };
+  const openStores = async (input: MigrationInput) => ({
+    source: await openStore(input.sourceBucketId),
+    destination: await openStore(input.destinationBucketId),
+  });
+
+  return {
+    /**
+     * Lists up to a few pages (all of the source first, then the
+     * destination) into the manifest and returns where to go on. Each page
+     * is written before the heartbeat that records the cursor past it, so a
+     * retry resumes from the last heartbeat and rewrites nothing wrongly.
+     */
+    async planMigrationBatch(
+      jobId: string,
+      input: MigrationInput,
+      cursor: MigrationPlanCursor,
+    ): Promise<MigrationPlanBatchResult> {
+      const stores = await openStores(input);
+      const resumed = activityInfo().heartbeatDetails as
+        | { cursor: MigrationPlanCursor | null; listed: MigrationPlanBatchResult['listed'] }
+        | undefined;
+      let next: MigrationPlanCursor | null = resumed ? resumed.cursor : cursor;
+      const listed = resumed?.listed ?? { source: 0, destination: 0 };
+      const accepts = keyFilter(input.include, input.exclude);
+      for (let page = 0; page < PAGES_PER_PLAN_BATCH && next; page++) {
+        const side: MigrationPlanCursor['side'] = next.side;
+        const store = side === 'source' ? stores.source : stores.destination;
+        const prefix = side === 'source' ? input.sourcePrefix : input.destinationPrefix;
+        const listing = await store
+          .list({ prefix: prefix || undefined, continuationToken: next.token, maxKeys: LIST_PAGE_SIZE })
+          .catch((error: unknown) => {
+            throw planFailure(new SideFailure(side, error));
+          });
+        const objects = listing.objects
+          .filter((object) => object.key.startsWith(prefix) && !isSkybridgeObject(object.key))
+          .map((object) => ({ ...object, key: object.key.slice(prefix.length) }))
+          .filter((object) => accepts(object.key));
+        const em = deps.em.fork();
+        if (side === 'source') await recordSourcePage(em, jobId, objects);
+        else await recordDestinationPage(em, jobId, input, stores, objects);
+        listed[side] += objects.length;
+        next = listing.nextContinuationToken
+          ? { side, token: listing.nextContinuationToken }
+          : side === 'source'
+            ? { side: 'destination' }
+            : null;
+        heartbeat({ cursor: next, listed });
+      }
+      return { next, listed };
+    },
+
+    /**
+     * Copies up to `limit` pending items, `input.concurrency` at a time,
+     * each verified before it is marked done; for move, the source is
+     * deleted once its copy is verified. Backoff failures stop the batch
+     * (what was not reached stays pending) and raise `MigrationBackoff`.
+     */
+    async copyMigrationBatch(
+      jobId: string,
+      input: MigrationInput,
+      limit: number,
+    ): Promise<MigrationBatchResult> {
+      const stores = await openStores(input);
+      const em = deps.em.fork();
+      const items = await claimItems(em, jobId, ['copy', 'skip'], limit);
+      const result = emptyBatchResult();
+      const limiter = input.bytesPerSecond ? new ByteRateLimiter(input.bytesPerSecond) : undefined;
+      const copier = new ObjectCopier(stores.source, stores.destination, input, limiter, () =>
+        heartbeat(result),
+      );
+      const backoff = await runPool(em, items, input.concurrency, async (item) => {
+        try {
+          const outcome = await copier.migrate(item);
+          await settle(em, item.id, { state: 'done', method: outcome.method ?? null, error: null });
+          if (outcome.method) {
+            add(result.done, outcome.bytes);
+            result[outcome.method]++;
+          }
+          if (outcome.sourceDeleted) result.sourcesDeleted++;
+        } catch (error) {
+          return recordItemFailure(em, item, error, result);
+        } finally {
+          heartbeat(result);
+        }
+        return undefined;
+      });
+      result.remaining = await countPending(em, jobId, ['copy', 'skip']);
+      if (backoff) throw backoff;
+      return result;
+    },
+
+    /** sync: deletes up to `limit` destination objects the source lacks. */
+    async deleteMigrationBatch(
+      jobId: string,
+      input: MigrationInput,
+      limit: number,
+    ): Promise<MigrationBatchResult> {
+      const { destination } = await openStores(input);
+      const em = deps.em.fork();
+      const items = await claimItems(em, jobId, ['delete'], limit);
+      const result = emptyBatchResult();
+      const backoff = await runPool(em, items, input.concurrency, async (item) => {
+        try {
+          await onSide('destination', () => destination.delete(input.destinationPrefix + item.key));
+          await settle(em, item.id, { state: 'done', method: null, error: null });
+          result.deleted++;
+        } catch (error) {
+          return recordItemFailure(em, item, error, result);
+        } finally {
+          heartbeat(result);
+        }
+        return undefined;
+      });
+      result.remaining = await countPending(em, jobId, ['delete']);
+      if (backoff) throw backoff;
+      return result;
+    },
+
+    /** The manifest's totals; `methods` predicts how the items to copy are (or would be) copied. */
+    async summarizeMigration(jobId: string, input: MigrationInput): Promise<MigrationSummary> {
+      const stores = await openStores(input);
+      const rows = await deps.em
+        .fork()
+        .getConnection()
+        .execute<{ action: string; state: string; method: string | null; objects: number; bytes: string }[]>(
+          `select action, state, method, count(*)::int as objects, coalesce(sum(size), 0)::text as bytes
+           from migration_items where job_id = ? group by action, state, method`,
+          [jobId],
+        );
+      const nativeLimit = nativeCopyLimit(stores.source, stores.destination);
+      const nativeRows =
+        nativeLimit > 0
+          ? await deps.em.fork().count(MigrationItem, { jobId, action: 'copy', size: { $lte: nativeLimit } })
+          : 0;
+      const summary: MigrationSummary = {
+        copy: zero(),
+        skip: zero(),
+        conflict: zero(),
+        delete: zero(),
+        methods: { native: 0, streamed: 0 },
+        done: zero(),
+        failed: zero(),
+        pending: zero(),
+        deleted: 0,
+        methodsDone: { native: 0, streamed: 0 },
+      };
+      for (const row of rows) {
+        const counts = { objects: row.objects, bytes: Number(row.bytes) };
+        const action = row.action as MigrationItemAction;
+        addCounts(summary[action], counts);
+        if (row.state === 'failed') addCounts(summary.failed, counts);
+        if (row.state === 'pending') addCounts(summary.pending, counts);
+        if (row.state !== 'done') continue;
+        if (action === 'copy') addCounts(summary.done, counts);
+        if (action === 'delete') summary.deleted += counts.objects;
+        if (action === 'copy' && (row.method === 'native' || row.method === 'streamed'))
+          summary.methodsDone[row.method] += counts.objects;
+      }
+      summary.methods = { native: nativeRows, streamed: summary.copy.objects - nativeRows };
+      return summary;
+    },
+  };
+}
+
+/** Source keys enter as provisional copies; the destination pass decides. */
+async function recordSourcePage(em: EntityManager, jobId: string, objects: ObjectInfo[]): Promise<void> {
+  if (objects.length === 0) return;
+  await em
+    .createQueryBuilder(MigrationItem)
+    .insert(
+      objects.map((object) => ({
+        jobId,
+        key: object.key,
+        size: object.size,
+        sourceEtag: object.etag?.slice(0, 100) ?? null,
+        sourceModifiedAt: object.lastModified ?? null,
+        action: 'copy' as const,
+        state: 'pending' as const,
+        attempts: 0,
+      })),
+    )
+    .onConflict(['jobId', 'key'])
+    .ignore()
+    .execute();
+}
+
+/** Compares each destination object with its source item; sync adds the ones the source lacks as deletes. */
+async function recordDestinationPage(
+  em: EntityManager,
+  jobId: string,
+  input: MigrationInput,
+  stores: { source: ObjectStore; destination: ObjectStore },
+  objects: ObjectInfo[],
+): Promise<void> {
+  if (objects.length === 0) return;
+  const known = await em.find(MigrationItem, { jobId, key: { $in: objects.map((object) => object.key) } });
+  const byKey = new Map(known.map((item) => [item.key, item]));
+  const decided = new Map<string, string[]>();
+  const orphans: ObjectInfo[] = [];
+  const etagsComparable = speaksS3(stores.source) && speaksS3(stores.destination);
+  for (const object of objects) {
+    const item = byKey.get(object.key);
+    if (!item) {
+      orphans.push(object);
+      continue;
+    }
+    if (item.action === 'delete') continue;
+    const action = compareObjects(
+      {
+        size: item.size,
+        etag: item.sourceEtag ?? undefined,
+        lastModified: item.sourceModifiedAt ?? undefined,
+      },
+      object,
+      etagsComparable,
+    );
+    // For move, identical objects still wait for their source to be deleted.
+    const state = action === 'copy' || (action === 'skip' && input.mode === 'move') ? 'pending' : 'done';
+    const group = `${action}:${state}`;
+    decided.set(group, [...(decided.get(group) ?? []), object.key]);
+  }
+  for (const [group, keys] of decided) {
+    const [action, state] = group.split(':') as [MigrationItemAction, 'pending' | 'done'];
+    await em.nativeUpdate(MigrationItem, { jobId, key: { $in: keys } }, { action, state });
+  }
+  if (input.mode !== 'sync' || orphans.length === 0) return;
+  await em
+    .createQueryBuilder(MigrationItem)
+    .insert(
+      orphans.map((object) => ({
+        jobId,
+        key: object.key,
+        size: object.size,
+        action: 'delete' as const,
+        state: 'pending' as const,
+        attempts: 0,
+      })),
+    )
+    .onConflict(['jobId', 'key'])
+    .ignore()
+    .execute();
+}
+
+interface Compared {
+  size: number;
+  etag?: string;
+  lastModified?: Date;
+}
+
+/** The rule in this file's header. */
+export function compareObjects(
+  source: Compared,
+  destination: Compared,
+  etagsComparable: boolean,
+): 'copy' | 'skip' | 'conflict' {
+  const destinationNewer =
+    source.lastModified !== undefined &&
+    destination.lastModified !== undefined &&
+    destination.lastModified.getTime() > source.lastModified.getTime();
+  const differing = destinationNewer ? 'conflict' : 'copy';
+  if (source.size !== destination.size) return differing;
+  if (etagsComparable && source.etag && destination.etag) {
+    if (source.etag === destination.etag) return 'skip';
+    if (isPlainMd5(source.etag) && isPlainMd5(destination.etag)) return differing;
+  }
+  const destinationNotOlder =
+    source.lastModified === undefined ||
+    destination.lastModified === undefined ||
+    destination.lastModified.getTime() >= source.lastModified.getTime();
+  return destinationNotOlder ? 'skip' : 'copy';
+}
+
+const speaksS3 = (store: ObjectStore) => store.provider === 'S3' || store.provider === 'S3_COMPATIBLE';
+
+const isPlainMd5 = (etag: string) => /^"?[0-9a-f]{32}"?$/i.test(etag);
+
+const md5Of = (etag: string) => etag.replaceAll('"', '').toLowerCase();
+
+/** The largest object the two stores copy server-side (0: none). */
+function nativeCopyLimit(source: ObjectStore, destination: ObjectStore): number {
+  if (!source.nativeCopyScope || source.nativeCopyScope !== destination.nativeCopyScope) return 0;
+  return speaksS3(destination) ? S3_MAX_COPY_BYTES : Number.MAX_SAFE_INTEGER;
+}
+
+/**
+ * Globs over keys below the prefix: `**` crosses `/`, `*` and `?` do not; a
+ * pattern without `/` is matched against the last segment.
+ */
+export function keyFilter(include: string[] = [], exclude: string[] = []): (key: string) => boolean {
+  const compile = (pattern: string) => {
+    const source = pattern
+      .split(/(\*\*\/?|\*|\?)/)
+      .map((part) => {
+        if (part === '**/') return '(?:.*/)?';
+        if (part === '**') return '.*';
+        if (part === '*') return '[^/]*';
+        if (part === '?') return '[^/]';
+        return part.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+      })
+      .join('');
+    const regex = new RegExp(`^${source}$`);
+    const basenameOnly = !pattern.includes('/');
+    return (key: string) => regex.test(basenameOnly ? key.slice(key.lastIndexOf('/') + 1) : key);
+  };
+  const included = include.map(compile);
+  const excluded = exclude.map(compile);
+  return (key) =>
+    (included.length === 0 || included.some((matches) => matches(key))) &&
+    !excluded.some((matches) => matches(key));
+}
+
+/** Takes up to `limit` pending items of the given actions, in key order, skipping rows another activity holds. */
+async function claimItems(
+  em: EntityManager,
+  jobId: string,
+  actions: MigrationItemAction[],
+  limit: number,
+): Promise<ClaimedItem[]> {
+  const info = activityInfo();
+  // Retries of one activity share its id: a retry takes back what its crashed attempt held.
+  const claimant = `${info.workflowExecution?.runId ?? 'local'}/${info.activityId}`;
+  const rows = await em
+    .getConnection()
+    .execute<{ id: string; key: string; size: string; action: MigrationItemAction; attempts: number }[]>(
+      `update migration_items set claimed_by = ?, claimed_at = now(), attempts = attempts + 1
+     where id in (
+       select id from migration_items
+       where job_id = ? and state = 'pending' and action in (${actions.map(() => '?').join(', ')})
+         and (claimed_by is null or claimed_by = ? or claimed_at < now() - make_interval(secs => ?))
+       order by "key" limit ? for update skip locked)
+     returning id, "key", size::text as size, action, attempts`,
+      [claimant, jobId, ...actions, claimant, CLAIM_LEASE_SECONDS, limit],
+    );
+  return rows
+    .map((row) => ({ ...row, id: String(row.id), size: Number(row.size) }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+async function countPending(em: EntityManager, jobId: string, actions: MigrationItemAction[]) {
+  return em.count(MigrationItem, { jobId, state: 'pending', action: { $in: actions } });
+}
+
+async function settle(
+  em: EntityManager,
+  id: string,
+  change: {
+    state: 'pending' | 'done' | 'failed';
+    method: 'native' | 'streamed' | null;
+    error: string | null;
+    attempts?: number;
+  },
+): Promise<void> {
+  await em.nativeUpdate(MigrationItem, { id }, { ...change, claimedBy: null, claimedAt: null });
+}
+
+/**
+ * Records one item's failure. A backoff failure releases the item untried
+ * and is returned to stop the pool; a transient one leaves the item pending
+ * until its attempts run out; anything else fails it.
+ */
+async function recordItemFailure(
+  em: EntityManager,
+  item: ClaimedItem,
+  error: unknown,
+  result: MigrationBatchResult,
+): Promise<Error | undefined> {
+  const failure = error instanceof SideFailure ? error : new SideFailure('source', error);
+  const message = failure.message.slice(0, 2000);
+  if (failure.code && backoffCodes.has(failure.code)) {
+    await settle(em, item.id, {
+      state: 'pending',
+      method: null,
+      error: message,
+      attempts: item.attempts - 1,
+    });
+    return ApplicationFailure.create({
+      type: migrationBackoffFailure,
+      message: `${failure.code} from the ${failure.side}: ${(failure.error as Error).message}`,
+      nonRetryable: true,
+      details: [{ code: failure.code, side: failure.side, key: item.key }],
+    });
+  }
+  const retryable =
+    !(failure.error instanceof StorageError) || failure.error.retryable || isVerification(failure);
+  const exhausted = item.attempts >= MAX_ATTEMPTS;
+  const state = retryable && !exhausted ? 'pending' : 'failed';
+  await settle(em, item.id, { state, method: null, error: message });
+  if (state === 'failed') add(result.failed, item.size);
+  return undefined;
+}
+
+const isVerification = (failure: SideFailure) =>
+  failure.error instanceof Error && failure.error.name === 'VerificationFailed';
+
+class VerificationFailed extends Error {
+  override name = 'VerificationFailed';
+}
+
+/**
+ * Runs `work` over the claimed items, `concurrency` at a time; stops taking
+ * items at the first returned error and hands the ones it did not reach back
+ * (unclaimed, their attempt not counted), so the next batch takes them.
+ */
+async function runPool(
+  em: EntityManager,
+  items: ClaimedItem[],
+  concurrency: number,
+  work: (item: ClaimedItem) => Promise<Error | undefined>,
+): Promise<Error | undefined> {
+  let next = 0;
+  let stop: Error | undefined;
+  const worker = async () => {
+    while (!stop && next < items.length) {
+      const item = items[next++] as ClaimedItem;
+      const failure = await work(item);
+      stop ??= failure;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
+  const unreached = items.slice(next);
+  if (unreached.length > 0)
+    await em.getConnection().execute(
+      `update migration_items set claimed_by = null, claimed_at = null, attempts = greatest(attempts - 1, 0)
+       where id in (${unreached.map(() => '?').join(', ')})`,
+      unreached.map((item) => item.id),
+    );
+  return stop;
+}
+
+/** A token bucket over bytes with one second of burst, shared by the batch's streams. */
+export class ByteRateLimiter {
+  readonly #bytesPerSecond: number;
+  #nextFreeAt = 0;
+  constructor(bytesPerSecond: number) {
+    this.#bytesPerSecond = bytesPerSecond;
+  }
+  async take(bytes: number): Promise<void> {
+    const now = performance.now();
+    const start = Math.max(this.#nextFreeAt, now - 1000);
+    this.#nextFreeAt = start + (bytes / this.#bytesPerSecond) * 1000;
+    const wait = this.#nextFreeAt - now;
+    if (wait > 0) await sleep(wait);
+  }
+}
+
+interface ItemOutcome {
+  method?: 'native' | 'streamed';
+  bytes: number;
+  sourceDeleted: boolean;
+}
+
+/** One object's copy (native or streamed), its verification, and for move the source's deletion. */
+class ObjectCopier {
+  readonly #source: ObjectStore;
+  readonly #destination: ObjectStore;
+  readonly #input: MigrationInput;
+  readonly #limiter?: ByteRateLimiter;
+  readonly #beat: () => void;
+  readonly #nativeLimit: number;
+
+  constructor(
+    source: ObjectStore,
+    destination: ObjectStore,
+    input: MigrationInput,
+    limiter: ByteRateLimiter | undefined,
+    beat: () => void,
+  ) {
+    this.#source = source;
+    this.#destination = destination;
+    this.#input = input;
+    this.#limiter = limiter;
+    this.#beat = beat;
+    this.#nativeLimit = nativeCopyLimit(source, destination);
+  }
+
+  async migrate(item: ClaimedItem): Promise<ItemOutcome> {
+    const sourceKey = this.#input.sourcePrefix + item.key;
+    const destinationKey = this.#input.destinationPrefix + item.key;
+    if (item.action === 'skip') {
+      // move: the destination was identical at planning; delete the source if it still matches in size.
+      const present = await onSide('destination', () => this.#destination.head(destinationKey)).catch(
+        () => undefined,
+      );
+      if (present?.size === item.size) {
+        await onSide('source', () => this.#source.delete(sourceKey));
+        return { bytes: 0, sourceDeleted: true };
+      }
+    }
+    const copied =
+      item.size <= this.#nativeLimit
+        ? await this.#copyNative(sourceKey, destinationKey)
+        : await this.#copyStreamed(sourceKey, destinationKey);
+    if (this.#input.mode === 'move') await onSide('source', () => this.#source.delete(sourceKey));
+    return { ...copied, sourceDeleted: this.#input.mode === 'move' };
+  }
+
+  async #copyNative(sourceKey: string, destinationKey: string): Promise<ItemOutcome> {
+    const info = await onSide('source', () => this.#source.head(sourceKey));
+    await onSide('destination', () =>
+      this.#destination.copyFrom(this.#source, sourceKey, destinationKey, {
+        contentType: info.contentType,
+        metadata: info.metadata,
+      }),
+    );
+    await this.#verify(info, destinationKey);
+    return { method: 'native', bytes: info.size, sourceDeleted: false };
+  }
+
+  /** Get → Put through a metering stream: never more than a few chunks in memory. */
+  async #copyStreamed(sourceKey: string, destinationKey: string): Promise<ItemOutcome> {
+    const { info, body } = await onSide('source', () => this.#source.get(sourceKey));
+    const md5 = createHash('md5');
+    let bytes = 0;
+    const limiter = this.#limiter;
+    const beat = this.#beat;
+    const meter = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        md5.update(chunk);
+        bytes += chunk.length;
+        beat();
+        if (!limiter) return done(null, chunk);
+        limiter.take(chunk.length).then(
+          () => done(null, chunk),
+          (error: Error) => done(error),
+        );
+      },
+    });
+    let sourceError: unknown;
+    const metered: Readable = pipeline(body, meter, (error) => {
+      sourceError = error ?? undefined;
+    });
+    try {
+      await onSide('destination', () =>
+        this.#destination.put(destinationKey, metered, {
+          contentLength: info.size,
+          contentType: info.contentType,
+          metadata: info.metadata,
+        }),
+      );
+    } catch (error) {
+      body.destroy();
+      meter.destroy();
+      throw sourceError ? new SideFailure('source', sourceError) : error;
+    }
+    if (bytes !== info.size)
+      throw new SideFailure(
+        'source',
+        new VerificationFailed(`read ${bytes} bytes of ${sourceKey}, expected ${info.size}`),
+      );
+    if (
+      speaksS3(this.#source) &&
+      info.etag &&
+      isPlainMd5(info.etag) &&
+      md5Of(info.etag) !== md5.digest('hex')
+    )
+      throw new SideFailure(
+        'source',
+        new VerificationFailed(`the bytes read of ${sourceKey} differ from its MD5`),
+      );
+    await this.#verify(info, destinationKey);
+    return { method: 'streamed', bytes, sourceDeleted: false };
+  }
+
+  /** The destination's size must equal the source's; MD5 ETags, where both sides give one, must be equal. */
+  async #verify(source: ObjectInfo, destinationKey: string): Promise<void> {
+    const written = await onSide('destination', () => this.#destination.head(destinationKey));
+    if (written.size !== source.size)
+      throw new SideFailure(
+        'destination',
+        new VerificationFailed(`${destinationKey} has ${written.size} bytes, the source ${source.size}`),
+      );
+    const md5s =
+      speaksS3(this.#source) &&
+      speaksS3(this.#destination) &&
+      source.etag &&
+      written.etag &&
+      isPlainMd5(source.etag) &&
+      isPlainMd5(written.etag);
+    if (md5s && md5Of(source.etag ?? '') !== md5Of(written.etag ?? ''))
+      throw new SideFailure(
+        'destination',
+        new VerificationFailed(`${destinationKey}'s MD5 differs from the source's`),
+      );
+  }
+}
+
+/** A listing failure: backoff codes become `MigrationBackoff`, the rest keep their storage code. */
+function planFailure(failure: SideFailure): Error {
+  if (failure.code && backoffCodes.has(failure.code))
+    return ApplicationFailure.create({
+      type: migrationBackoffFailure,
+      message: `${failure.code} from the ${failure.side}: ${(failure.error as Error).message}`,
+      nonRetryable: true,
+      details: [{ code: failure.code, side: failure.side }],
+    });
+  return asActivityFailure(failure.error);
+}
+
+const isSkybridgeObject = (key: string) => key.startsWith(reservedKeyPrefix) || key.startsWith(PROBE_PREFIX);
+
+const zero = (): MigrationCounts => ({ objects: 0, bytes: 0 });
+
+function add(counts: MigrationCounts, bytes: number): void {
+  counts.objects++;
+  counts.bytes += bytes;
+}
+
+function addCounts(counts: MigrationCounts, more: MigrationCounts): void {
+  counts.objects += more.objects;
+  counts.bytes += more.bytes;
+}
+
+function emptyBatchResult(): MigrationBatchResult {
+  return {
+    done: zero(),
+    failed: zero(),
+    native: 0,
+    streamed: 0,
+    sourcesDeleted: 0,
+    deleted: 0,
+    remaining: 0,
+  };
+}

@@ -1,0 +1,365 @@
+import type { RetryPolicy } from '@temporalio/common';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  allHandlersFinished,
+  ContinueAsNew,
+  condition,
+  continueAsNew,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { createActivities } from '../activities/index.ts';
+import {
+  cancelMigrationUpdate,
+  type MigrationBatchResult,
+  type MigrationInput,
+  type MigrationPhase,
+  type MigrationPlanCursor,
+  type MigrationProgress,
+  type MigrationSummary,
+  maxDeletesExceededFailure,
+  maxMigrationConcurrency,
+  migrationBackoffFailure,
+  migrationDefaults,
+  migrationProgressQuery,
+  pauseMigrationUpdate,
+  resumeMigrationUpdate,
+  searchAttributes,
+  setMigrationConcurrencyUpdate,
+  setMigrationRateUpdate,
+} from './definitions.ts';
+import { failureReason } from './failures.ts';
+
+type Activities = ReturnType<typeof createActivities>;
+
+const batchRetry: RetryPolicy = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '1 minute',
+  maximumAttempts: 20,
+  // The workflow backs off from these itself, visibly, and pauses after repeated ones.
+  nonRetryableErrorTypes: [migrationBackoffFailure],
+};
+
+const { planMigrationBatch, copyMigrationBatch, deleteMigrationBatch } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 hour',
+  // A crashed worker's batch is retried (and resumes from its heartbeat and manifest) after this.
+  heartbeatTimeout: '1 minute',
+  retry: batchRetry,
+});
+
+const { summarizeMigration } = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 20 },
+});
+
+/** Backoff failures in a row before the job pauses itself; the waits between them, in seconds. */
+const BACKOFF_WAITS_SECONDS = [2, 4, 8, 16];
+
+/** Where a run starts: everything a continued run needs, and nothing as long as an object list. */
+export interface MigrationCarry {
+  stage: 'PLANNING' | 'COPYING' | 'DELETING';
+  cursor: MigrationPlanCursor | null;
+  progress: MigrationProgress;
+  paused: boolean;
+}
+
+const terminalPhases: MigrationPhase[] = ['DONE', 'FAILED', 'CANCELLED'];
+
+/**
+ * JOB-2: plan (list both buckets into the manifest), then unless it is a dry
+ * run copy, then (sync) delete, batch by batch. Between batches the job
+ * obeys pause, resume, cancel and new limits; on throttling, quota or access
+ * failures it backs off, then pauses itself with the reason. Long jobs
+ * continue as new, carrying only totals, the stage and the cursor.
+ */
+export async function migrationWorkflow(
+  input: MigrationInput,
+  carried?: MigrationCarry,
+): Promise<MigrationProgress> {
+  const jobId = workflowInfo().workflowId;
+  const progress: MigrationProgress = carried?.progress ?? initialProgress(input);
+  let stage: MigrationCarry['stage'] = carried?.stage ?? 'PLANNING';
+  let paused = carried?.paused ?? false;
+  let cancelled = false;
+  let batchesThisRun = 0;
+  const batchesPerRun = input.batchesPerRun ?? migrationDefaults.batchesPerRun;
+
+  const steerable = (..._args: unknown[]) => {
+    if (terminalPhases.includes(progress.phase) || cancelled)
+      throw ApplicationFailure.nonRetryable(`The migration is already ${progress.phase.toLowerCase()}`);
+  };
+  const setStatus = (status: string) =>
+    upsertSearchAttributes([{ key: searchAttributes.status, value: status }]);
+  const pause = (reason: string) => {
+    paused = true;
+    progress.pausedReason = reason;
+    progress.phase = 'PAUSED';
+    setStatus('PAUSED');
+  };
+
+  setHandler(migrationProgressQuery, () => progress);
+  setHandler(
+    pauseMigrationUpdate,
+    ({ reason }) => {
+      if (!paused) pause(reason || 'paused by an operator');
+      return progress;
+    },
+    { validator: steerable },
+  );
+  setHandler(
+    resumeMigrationUpdate,
+    () => {
+      paused = false;
+      return progress;
+    },
+    { validator: steerable },
+  );
+  setHandler(
+    cancelMigrationUpdate,
+    () => {
+      cancelled = true;
+      return progress;
+    },
+    { validator: steerable },
+  );
+  setHandler(
+    setMigrationConcurrencyUpdate,
+    ({ concurrency }) => {
+      progress.concurrency = concurrency;
+      return progress;
+    },
+    {
+      validator: ({ concurrency }) => {
+        steerable();
+        if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > maxMigrationConcurrency)
+          throw ApplicationFailure.nonRetryable(
+            `concurrency must be a whole number from 1 to ${maxMigrationConcurrency}`,
+          );
+      },
+    },
+  );
+  setHandler(
+    setMigrationRateUpdate,
+    ({ bytesPerSecond }) => {
+      progress.bytesPerSecond = bytesPerSecond;
+      return progress;
+    },
+    {
+      validator: ({ bytesPerSecond }) => {
+        steerable();
+        if (bytesPerSecond !== null && (!Number.isInteger(bytesPerSecond) || bytesPerSecond < 1))
+          throw ApplicationFailure.nonRetryable('bytesPerSecond must be a positive whole number, or null');
+      },
+    },
+  );
+
+  /** Waits while paused; false when the job was cancelled. */
+  const mayGoOn = async (): Promise<boolean> => {
+    if (paused && progress.phase !== 'PAUSED') pause(progress.pausedReason ?? 'paused by an operator');
+    await condition(() => !paused || cancelled);
+    if (progress.phase === 'PAUSED') {
+      progress.phase = stage;
+      progress.pausedReason = undefined;
+      setStatus('RUNNING');
+    }
+    return !cancelled;
+  };
+
+  /** The current limits, as the next batch should use them. */
+  const steeredInput = (): MigrationInput => ({
+    ...input,
+    concurrency: progress.concurrency,
+    bytesPerSecond: progress.bytesPerSecond ?? undefined,
+  });
+
+  /**
+   * Runs one batch; on a backoff failure waits and tries again, and after
+   * repeated ones pauses until resumed. Undefined when cancelled meanwhile.
+   */
+  const withBackoff = async <T>(batch: () => Promise<T>): Promise<T | undefined> => {
+    let failures = 0;
+    for (;;) {
+      if (!(await mayGoOn())) return undefined;
+      try {
+        const result = await batch();
+        batchesThisRun++;
+        return result;
+      } catch (error) {
+        if (!isBackoff(error)) throw error;
+        const reason = failureReason(error);
+        const wait = BACKOFF_WAITS_SECONDS[failures++];
+        if (wait === undefined) {
+          pause(`${reason} (after ${failures} attempts; resume to try again)`);
+          failures = 0;
+          continue;
+        }
+        progress.notice = `backing off ${wait} s: ${reason}`;
+        await condition(() => cancelled || paused, wait * 1000);
+        progress.notice = undefined;
+      }
+    }
+  };
+
+  const continueIfLong = async (cursor: MigrationPlanCursor | null) => {
+    if (batchesThisRun < batchesPerRun && !workflowInfo().continueAsNewSuggested) return;
+    await condition(allHandlersFinished);
+    progress.runs++;
+    await continueAsNew<typeof migrationWorkflow>(input, { stage, cursor, progress, paused });
+  };
+
+  const finish = async (phase: 'DONE' | 'CANCELLED'): Promise<MigrationProgress> => {
+    // A plan cut short by a cancel is no plan: only copies and deletes are reported then.
+    if (stage !== 'PLANNING') applyFinalSummary(progress, await summarizeMigration(jobId, input));
+    progress.phase = phase;
+    progress.etaSeconds = null;
+    progress.pausedReason = undefined;
+    setStatus(phase === 'DONE' ? 'COMPLETED' : 'CANCELLED');
+    await condition(allHandlersFinished);
+    return progress;
+  };
+
+  try {
+    if (stage === 'PLANNING') {
+      let cursor: MigrationPlanCursor | null = carried?.cursor ?? { side: 'source' };
+      progress.phase = 'PLANNING';
+      while (cursor) {
+        const planned: Awaited<ReturnType<typeof planMigrationBatch>> | undefined = await withBackoff(() =>
+          planMigrationBatch(jobId, input, cursor as MigrationPlanCursor),
+        );
+        if (!planned) return await finish('CANCELLED');
+        progress.listed.source += planned.listed.source;
+        progress.listed.destination += planned.listed.destination;
+        cursor = planned.next;
+        if (cursor) await continueIfLong(cursor);
+      }
+      applyPlan(progress, await summarizeMigration(jobId, input));
+      if (input.dryRun) {
+        progress.phase = 'DONE';
+        setStatus('COMPLETED');
+        await condition(allHandlersFinished);
+        return progress;
+      }
+      const deletes = progress.plan?.delete.objects ?? 0;
+      if (input.mode === 'sync' && input.maxDeletes !== undefined && deletes > input.maxDeletes)
+        throw ApplicationFailure.create({
+          type: maxDeletesExceededFailure,
+          message: `sync would delete ${deletes} destination objects, more than maxDeletes (${input.maxDeletes}): nothing was copied or deleted`,
+          nonRetryable: true,
+        });
+      stage = 'COPYING';
+      progress.phase = 'COPYING';
+    }
+    if (stage === 'COPYING') {
+      for (;;) {
+        const started = Date.now();
+        const batch = await withBackoff(() =>
+          copyMigrationBatch(jobId, steeredInput(), batchLimit(progress.concurrency)),
+        );
+        if (!batch) return await finish('CANCELLED');
+        applyBatch(progress, batch, Date.now() - started);
+        if (batch.remaining === 0) break;
+        await continueIfLong(null);
+      }
+      stage = 'DELETING';
+    }
+    if (stage === 'DELETING' && input.mode === 'sync') {
+      progress.phase = 'DELETING';
+      if (progress.failed.objects > 0)
+        progress.notice = `deletes withheld: ${progress.failed.objects} copies failed`;
+      else
+        for (;;) {
+          const batch = await withBackoff(() =>
+            deleteMigrationBatch(jobId, steeredInput(), batchLimit(progress.concurrency)),
+          );
+          if (!batch) return await finish('CANCELLED');
+          applyBatch(progress, batch, 0);
+          if (batch.remaining === 0) break;
+          await continueIfLong(null);
+        }
+    }
+    return await finish('DONE');
+  } catch (error) {
+    if (error instanceof ContinueAsNew) throw error;
+    if (isCancellation(error)) {
+      progress.phase = 'CANCELLED';
+      setStatus('CANCELLED');
+      throw error;
+    }
+    progress.phase = 'FAILED';
+    progress.failureReason = failureReason(error);
+    progress.etaSeconds = null;
+    setStatus('FAILED');
+    throw error instanceof ApplicationFailure
+      ? error
+      : ApplicationFailure.nonRetryable(progress.failureReason, 'MigrationFailed');
+  }
+}
+
+function initialProgress(input: MigrationInput): MigrationProgress {
+  const zero = () => ({ objects: 0, bytes: 0 });
+  return {
+    phase: 'PLANNING',
+    mode: input.mode,
+    dryRun: input.dryRun,
+    listed: { source: 0, destination: 0 },
+    planned: zero(),
+    done: zero(),
+    skipped: zero(),
+    failed: zero(),
+    conflicts: zero(),
+    deleted: 0,
+    sourcesDeleted: 0,
+    methods: { native: 0, streamed: 0 },
+    concurrency: input.concurrency,
+    bytesPerSecond: input.bytesPerSecond ?? null,
+    rateBytesPerSecond: 0,
+    etaSeconds: null,
+    runs: 1,
+  };
+}
+
+/** Objects per batch: enough to keep every slot busy, few enough that steering takes effect soon. */
+const batchLimit = (concurrency: number) => Math.min(1000, Math.max(16, concurrency * 4));
+
+function isBackoff(error: unknown): boolean {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  return cause instanceof ApplicationFailure && cause.type === migrationBackoffFailure;
+}
+
+function applyPlan(progress: MigrationProgress, summary: MigrationSummary): void {
+  const { copy, skip, conflict, methods } = summary;
+  progress.plan = { copy, skip, conflict, delete: summary.delete, methods };
+  progress.planned = { ...copy };
+  progress.skipped = { ...skip };
+  progress.conflicts = { ...conflict };
+}
+
+function applyBatch(progress: MigrationProgress, batch: MigrationBatchResult, elapsedMs: number): void {
+  progress.done.objects += batch.done.objects;
+  progress.done.bytes += batch.done.bytes;
+  progress.failed.objects += batch.failed.objects;
+  progress.failed.bytes += batch.failed.bytes;
+  progress.methods.native += batch.native;
+  progress.methods.streamed += batch.streamed;
+  progress.sourcesDeleted += batch.sourcesDeleted;
+  progress.deleted += batch.deleted;
+  if (elapsedMs <= 0) return;
+  progress.rateBytesPerSecond = Math.round((batch.done.bytes * 1000) / elapsedMs);
+  const left = progress.planned.bytes - progress.done.bytes - progress.failed.bytes;
+  progress.etaSeconds =
+    progress.rateBytesPerSecond > 0 ? Math.ceil(Math.max(0, left) / progress.rateBytesPerSecond) : null;
+}
+
+/** The manifest is the truth: a batch retried after a crash reports only what its last attempt did. */
+function applyFinalSummary(progress: MigrationProgress, summary: MigrationSummary): void {
+  if (!progress.plan) applyPlan(progress, summary);
+  progress.done = summary.done;
+  progress.failed = summary.failed;
+  progress.deleted = summary.deleted;
+  progress.methods = summary.methodsDone;
+}
