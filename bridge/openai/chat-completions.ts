@@ -76,34 +76,42 @@ export async function answerChat(call: GatewayCall, body: ChatBody, outcome: Cha
   else await completeChat(call, checked, candidates, outcome);
 }
 
+/**
+ * `ask` of the candidates in turn, with retry and fallback. The outcome
+ * records the attempts (also of a run that failed), the candidate that
+ * answered, and how long its answer took to start.
+ */
+async function askCandidates<T>(
+  call: GatewayCall,
+  candidates: Candidate[],
+  outcome: ChatOutcome,
+  ask: (candidate: Candidate) => Promise<T>,
+): Promise<T> {
+  const started = Date.now();
+  const run = await recordingAttempts(outcome, () => withFallback(candidates, ask, call.fallbackOptions));
+  outcome.candidate = run.candidate;
+  outcome.timeToFirstTokenMs = Date.now() - started;
+  return run.result;
+}
+
 async function completeChat(
   call: GatewayCall,
   body: ChatBody,
   candidates: Candidate[],
   outcome: ChatOutcome,
 ): Promise<void> {
-  const started = Date.now();
-  const run = await recordingAttempts(outcome, () =>
-    withFallback(
-      candidates,
-      (candidate) =>
-        adapterFor(candidate.config.type).chat(
-          candidate.config.connection,
-          providerRequest(body, candidate),
-          {
-            ...call.providerOptions,
-          },
-        ),
-      call.fallbackOptions,
+  const answer = await askCandidates(call, candidates, outcome, (candidate) =>
+    adapterFor(candidate.config.type).chat(
+      candidate.config.connection,
+      providerRequest(body, candidate),
+      call.providerOptions,
     ),
   );
-  outcome.candidate = run.candidate;
-  outcome.usage = run.result.usage;
-  outcome.timeToFirstTokenMs = Date.now() - started;
-  outcome.text = textOf(run.result.choices[0]?.message.content);
+  outcome.usage = answer.usage;
+  outcome.text = textOf(answer.choices[0]?.message.content);
   await call.guard.checkResponse(outcome.text);
   await outcome.beforeAnswerEnds?.(outcome);
-  const completion: ChatCompletion = { ...run.result, model: body.model };
+  const completion: ChatCompletion = { ...answer, model: body.model };
   sendJson(call.res, 200, completion);
 }
 
@@ -136,29 +144,28 @@ async function openUntilContent(stream: AsyncIterable<ChatCompletionChunk>): Pro
   }
 }
 
+/** The opening chunks, then the rest of the stream. */
+async function* wholeStream(opened: OpenedStream): AsyncGenerator<ChatCompletionChunk> {
+  yield* opened.opening;
+  if (opened.ended) return;
+  for (let next = await opened.rest.next(); !next.done; next = await opened.rest.next()) yield next.value;
+}
+
 async function streamChat(
   call: GatewayCall,
   body: ChatBody,
   candidates: Candidate[],
   outcome: ChatOutcome,
 ): Promise<void> {
-  const started = Date.now();
-  const run = await recordingAttempts(outcome, () =>
-    withFallback(
-      candidates,
-      async (candidate) =>
-        openUntilContent(
-          await adapterFor(candidate.config.type).chatStream(
-            candidate.config.connection,
-            { ...providerRequest(body, candidate), stream: true },
-            call.providerOptions,
-          ),
-        ),
-      call.fallbackOptions,
+  const opened = await askCandidates(call, candidates, outcome, async (candidate) =>
+    openUntilContent(
+      await adapterFor(candidate.config.type).chatStream(
+        candidate.config.connection,
+        { ...providerRequest(body, candidate), stream: true },
+        call.providerOptions,
+      ),
     ),
   );
-  outcome.candidate = run.candidate;
-  outcome.timeToFirstTokenMs = Date.now() - started;
   const writer = new SseWriter(call.res, body.model, body.stream_options?.include_usage === true);
   const check = call.guard.streamCheck();
   outcome.text = '';
@@ -169,15 +176,9 @@ async function streamChat(
     return check.push(text);
   };
   try {
-    for (const chunk of run.result.opening) {
+    for await (const chunk of wholeStream(opened)) {
       const blocked = await relay(chunk);
-      if (blocked) return await stopStream(run.result.rest, writer, blocked);
-    }
-    if (!run.result.ended) {
-      for (let next = await run.result.rest.next(); !next.done; next = await run.result.rest.next()) {
-        const blocked = await relay(next.value);
-        if (blocked) return await stopStream(run.result.rest, writer, blocked);
-      }
+      if (blocked) return await stopStream(opened.rest, writer, blocked);
     }
   } catch (error) {
     if (call.signal.aborted) throw error;

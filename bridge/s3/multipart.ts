@@ -17,7 +17,7 @@ import {
   readSmallBody,
   receiveBody,
   resolveCopySource,
-  s3ErrorFromStorage,
+  rethrowAsS3Error,
   sendXml,
   userMetadata,
 } from './operations.ts';
@@ -72,9 +72,7 @@ const createMultipartUpload: Operation = {
     const id = newUploadId();
     const { backendUploadId } = await served!.store
       .createMultipartUpload({ key, uploadId: id }, options)
-      .catch((error: unknown) => {
-        throw s3ErrorFromStorage(error, 'NoSuchBucket');
-      });
+      .catch(rethrowAsS3Error('NoSuchBucket'));
     await context.uploads.create(placeOf(context, served), {
       id,
       key,
@@ -114,25 +112,41 @@ async function recordPart(
   }
 }
 
-const uploadPart: Operation = {
-  name: 'UploadPart',
-  permission: 'write',
-  needsBucket: true,
-  cappedBy: 'storage',
-  async run(context, served) {
-    const partNumber = partNumberOf(context.query);
-    const upload = await uploadOf(context, served);
-    const length = declaredLength(context.req, multipartLimits.maxPartSize);
-    const part = await receiveBody(context, (body) =>
-      served!.store.uploadPart(refOf(upload), partNumber, body, length),
-    );
-    const { clientChecksum } = await context.bodyVerified();
-    await recordPart(context, upload, part, clientChecksum);
-    const headers: Record<string, string> = { etag: part.etag };
-    if (clientChecksum) headers[checksumHeaderName(clientChecksum.algorithm)] = clientChecksum.value;
-    context.res.writeHead(200, headers).end();
-  },
-};
+/** The part a request names, of an upload that exists. */
+interface PartTarget {
+  upload: UploadRecord;
+  partNumber: number;
+}
+
+/** UploadPart and UploadPartCopy: `storePart` stores the part and answers. */
+function partOperation(
+  name: string,
+  storePart: (context: OperationContext, served: ServedBucket, target: PartTarget) => Promise<void>,
+): Operation {
+  return {
+    name,
+    permission: 'write',
+    needsBucket: true,
+    cappedBy: 'storage',
+    async run(context, served) {
+      const partNumber = partNumberOf(context.query);
+      const upload = await uploadOf(context, served);
+      await storePart(context, served!, { upload, partNumber });
+    },
+  };
+}
+
+const uploadPart = partOperation('UploadPart', async (context, served, { upload, partNumber }) => {
+  const length = declaredLength(context.req, multipartLimits.maxPartSize);
+  const part = await receiveBody(context, (body) =>
+    served.store.uploadPart(refOf(upload), partNumber, body, length),
+  );
+  const { clientChecksum } = await context.bodyVerified();
+  await recordPart(context, upload, part, clientChecksum);
+  const headers: Record<string, string> = { etag: part.etag };
+  if (clientChecksum) headers[checksumHeaderName(clientChecksum.algorithm)] = clientChecksum.value;
+  context.res.writeHead(200, headers).end();
+});
 
 /** `x-amz-copy-source-range: bytes=first-last`, both required and within the source. */
 function copySourceRange(header: string | string[] | undefined, size: number): ByteRange | undefined {
@@ -148,32 +162,22 @@ function copySourceRange(header: string | string[] | undefined, size: number): B
   return range;
 }
 
-const uploadPartCopy: Operation = {
-  name: 'UploadPartCopy',
-  permission: 'write',
-  needsBucket: true,
-  cappedBy: 'storage',
-  async run(context, served) {
-    const partNumber = partNumberOf(context.query);
-    const upload = await uploadOf(context, served);
-    const { source, key, info } = await resolveCopySource(context);
-    const range = copySourceRange(context.req.headers['x-amz-copy-source-range'], info.size);
-    const length = range ? range.end! - range.start + 1 : info.size;
-    if (length > multipartLimits.maxPartSize)
-      throw new S3Error(
-        'InvalidRequest',
-        'The specified copy source is larger than the maximum allowable size for a copy source: 5368709120',
-      );
-    const part = await source.store
-      .get(key, range)
-      .then(({ body }) => served!.store.uploadPart(refOf(upload), partNumber, body, length))
-      .catch((error: unknown) => {
-        throw s3ErrorFromStorage(error, 'NoSuchKey');
-      });
-    await recordPart(context, upload, part);
-    sendXml(context.res, 200, copyPartResultXml(part.etag, new Date()));
-  },
-};
+const uploadPartCopy = partOperation('UploadPartCopy', async (context, served, { upload, partNumber }) => {
+  const { source, key, info } = await resolveCopySource(context);
+  const range = copySourceRange(context.req.headers['x-amz-copy-source-range'], info.size);
+  const length = range ? range.end! - range.start + 1 : info.size;
+  if (length > multipartLimits.maxPartSize)
+    throw new S3Error(
+      'InvalidRequest',
+      'The specified copy source is larger than the maximum allowable size for a copy source: 5368709120',
+    );
+  const part = await source.store
+    .get(key, range)
+    .then(({ body }) => served.store.uploadPart(refOf(upload), partNumber, body, length))
+    .catch(rethrowAsS3Error('NoSuchKey'));
+  await recordPart(context, upload, part);
+  sendXml(context.res, 200, copyPartResultXml(part.etag, new Date()));
+});
 
 /** 10,000 parts with long ETags and every checksum fit well below this. */
 const MAX_COMPLETE_BODY = 4 * 1024 * 1024;
@@ -213,9 +217,7 @@ const completeMultipartUpload: Operation = {
     const parts = partsToAssemble(requested, await context.uploads.parts(upload.id));
     const { etag } = await served!.store
       .completeMultipartUpload(refOf(upload), parts, upload.options)
-      .catch((error: unknown) => {
-        throw s3ErrorFromStorage(error, 'NoSuchBucket');
-      });
+      .catch(rethrowAsS3Error('NoSuchBucket'));
     await context.uploads.remove(upload.id);
     const location = `/${encodeURIComponent(context.bucketName)}/${encodeURIComponent(context.key)}`;
     sendXml(
@@ -233,9 +235,7 @@ const abortMultipartUpload: Operation = {
   async run(context, served) {
     const upload = await uploadOf(context, served);
     const parts = await context.uploads.parts(upload.id);
-    await served!.store.abortMultipartUpload(refOf(upload), parts).catch((error: unknown) => {
-      throw s3ErrorFromStorage(error, 'NoSuchBucket');
-    });
+    await served!.store.abortMultipartUpload(refOf(upload), parts).catch(rethrowAsS3Error('NoSuchBucket'));
     await context.uploads.remove(upload.id);
     context.res.writeHead(204).end();
   },

@@ -97,6 +97,13 @@ export function s3ErrorFromStorage(error: unknown, missing: 'NoSuchKey' | 'NoSuc
   return new S3Error(code, message, { cause: error });
 }
 
+/** For a storage call's `.catch`: its failure, rethrown in S3's terms. */
+export const rethrowAsS3Error =
+  (missing: 'NoSuchKey' | 'NoSuchBucket') =>
+  (error: unknown): never => {
+    throw s3ErrorFromStorage(error, missing);
+  };
+
 export const listBuckets: Operation = {
   name: 'ListBuckets',
   permission: 'read',
@@ -179,9 +186,7 @@ async function listPage(
     const remaining = maxKeys - page.objects.length - page.commonPrefixes.length;
     const next = await served.store
       .list({ prefix, delimiter, continuationToken: token, maxKeys: remaining })
-      .catch((error: unknown) => {
-        throw s3ErrorFromStorage(error, 'NoSuchBucket');
-      });
+      .catch(rethrowAsS3Error('NoSuchBucket'));
     page.objects.push(...next.objects.filter((object) => !startAfter || object.key > startAfter));
     // A prefix that contains the start-after key may still hold later keys, as S3 reports it.
     page.commonPrefixes.push(
@@ -344,9 +349,7 @@ function readObject(withBody: boolean): Operation {
         res.writeHead(range ? 206 : 200, headers).end();
         return;
       }
-      const { body } = await served!.store.get(key, range).catch((error: unknown) => {
-        throw s3ErrorFromStorage(error, 'NoSuchKey');
-      });
+      const { body } = await served!.store.get(key, range).catch(rethrowAsS3Error('NoSuchKey'));
       res.writeHead(range ? 206 : 200, headers);
       await streamTo(body, res);
     },
@@ -367,9 +370,7 @@ async function getWhole(
   served: ServedBucket,
   key: string,
 ): Promise<void> {
-  const { info, body } = await served.store.get(key).catch((error: unknown) => {
-    throw s3ErrorFromStorage(error, 'NoSuchKey');
-  });
+  const { info, body } = await served.store.get(key).catch(rethrowAsS3Error('NoSuchKey'));
   res.writeHead(200, { ...objectHeaders(info, query), 'content-length': info.size });
   await streamTo(body, res);
 }
@@ -514,9 +515,9 @@ export const copyObject: Operation = {
       contentType: replace === 'REPLACE' ? req.headers['content-type'] : info.contentType,
       metadata: replace === 'REPLACE' ? userMetadata(req) : info.metadata,
     };
-    const written = await copyBetween(source, sourceKey, served!, key, options).catch((error: unknown) => {
-      throw s3ErrorFromStorage(error, 'NoSuchKey');
-    });
+    const written = await copyBetween(source, sourceKey, served!, key, options).catch(
+      rethrowAsS3Error('NoSuchKey'),
+    );
     const copied = await headOf(served!, key);
     sendXml(
       res,
@@ -549,9 +550,7 @@ export const deleteObject: Operation = {
   permission: 'write',
   needsBucket: true,
   async run({ res, key }, served) {
-    await served!.store.delete(key).catch((error: unknown) => {
-      throw s3ErrorFromStorage(error, 'NoSuchBucket');
-    });
+    await served!.store.delete(key).catch(rethrowAsS3Error('NoSuchBucket'));
     res.writeHead(204).end();
   },
 };

@@ -24,18 +24,26 @@
 import {
   type ChatCompletion,
   type ChatCompletionChunk,
-  type ChatMessage,
   type ChatRequest,
   type ChatTool,
-  type ContentPart,
   type FinishReason,
-  type ResponseFormat,
   type ToolCall,
-  type ToolCallDelta,
-  textOf,
   usageOf,
 } from './chat.ts';
 import { asRecord, stringOf } from './http.ts';
+import {
+  alternatingTurns,
+  answerContent,
+  type BlockWriter,
+  ChunkWriter,
+  inlineDataOf,
+  maxTokensOf,
+  singleChoiceCompletion,
+  stopSequencesOf,
+  systemTextsAskingForJson,
+  toolCallOf,
+  toolInputOf,
+} from './translation.ts';
 
 /** Used when the request sets no limit: Anthropic requires one, and every current model allows this many. */
 export const defaultMaxTokens = 4096;
@@ -77,10 +85,10 @@ export function toMessagesRequest(request: ChatRequest, stream = false): Message
   const hasTools = Boolean(request.tools?.length);
   return {
     model: request.model,
-    max_tokens: request.max_completion_tokens ?? request.max_tokens ?? defaultMaxTokens,
-    messages: toTurns(request.messages),
-    system: systemText(request) || undefined,
-    stop_sequences: typeof request.stop === 'string' ? [request.stop] : (request.stop ?? undefined),
+    max_tokens: maxTokensOf(request) ?? defaultMaxTokens,
+    messages: alternatingTurns(request.messages, blockWriter),
+    system: systemTextsAskingForJson(request).filter(Boolean).join('\n\n') || undefined,
+    stop_sequences: stopSequencesOf(request),
     temperature: request.temperature ?? undefined,
     top_p: request.top_p ?? undefined,
     tools: hasTools ? request.tools?.map(toTool) : undefined,
@@ -90,78 +98,23 @@ export function toMessagesRequest(request: ChatRequest, stream = false): Message
   };
 }
 
-function systemText(request: ChatRequest): string {
-  const texts = request.messages.flatMap((message) =>
-    message.role === 'system' || message.role === 'developer' ? [textOf(message.content)] : [],
-  );
-  const instruction = jsonInstruction(request.response_format);
-  return [...texts, ...(instruction ? [instruction] : [])].filter(Boolean).join('\n\n');
-}
-
-function jsonInstruction(format: ResponseFormat | undefined | null): string | undefined {
-  const only = 'Answer with a single JSON value only: no text before or after it, no code fences.';
-  if (format?.type === 'json_object') return only;
-  if (format?.type !== 'json_schema') return undefined;
-  const schema = format.json_schema.schema;
-  return schema ? `${only} It must match this JSON schema:\n${JSON.stringify(schema)}` : only;
-}
-
-function toTurns(messages: ChatMessage[]): Turn[] {
-  const turns: Turn[] = [];
-  for (const message of messages) {
-    const turn = toTurn(message);
-    if (!turn?.content.length) continue;
-    const previous = turns.at(-1);
-    if (previous?.role === turn.role)
-      previous.content = toolResultsFirst([...previous.content, ...turn.content]);
-    else turns.push(turn);
-  }
-  return turns;
-}
-
-/** Anthropic wants a user turn's tool results before anything else in it. */
-function toolResultsFirst(blocks: ContentBlock[]): ContentBlock[] {
-  const isResult = (block: ContentBlock) => block.type === 'tool_result';
-  return [...blocks.filter(isResult), ...blocks.filter((block) => !isResult(block))];
-}
-
-function toTurn(message: ChatMessage): Turn | undefined {
-  switch (message.role) {
-    case 'system':
-    case 'developer':
-      return undefined;
-    case 'user':
-      return { role: 'user', content: userBlocks(message.content) };
-    case 'assistant':
-      return {
-        role: 'assistant',
-        content: [...textBlocks(textOf(message.content)), ...(message.tool_calls ?? []).map(toToolUse)],
-      };
-    case 'tool':
-      return {
-        role: 'user',
-        content: [
-          { type: 'tool_result', tool_use_id: message.tool_call_id, content: textOf(message.content) },
-        ],
-      };
-  }
-}
+const blockWriter: BlockWriter<ContentBlock> = {
+  texts: textBlocks,
+  image: imageBlock,
+  toolUse: toToolUse,
+  toolResult: (toolCallId, text) => ({ type: 'tool_result', tool_use_id: toolCallId, content: text }),
+  isToolResult: (block) => block.type === 'tool_result',
+};
 
 /** Anthropic refuses empty text blocks. */
 function textBlocks(text: string): TextBlock[] {
   return text ? [{ type: 'text', text }] : [];
 }
 
-function userBlocks(content: string | ContentPart[]): ContentBlock[] {
-  if (typeof content === 'string') return textBlocks(content);
-  return content.flatMap((part): ContentBlock[] =>
-    part.type === 'text' ? textBlocks(part.text) : [imageBlock(part.image_url.url)],
-  );
-}
-
 function imageBlock(url: string): ImageBlock {
-  const inline = url.match(/^data:([^;,]+);base64,(.*)$/s);
-  if (inline) return { type: 'image', source: { type: 'base64', media_type: inline[1]!, data: inline[2]! } };
+  const inline = inlineDataOf(url);
+  if (inline)
+    return { type: 'image', source: { type: 'base64', media_type: inline.mediaType, data: inline.data } };
   return { type: 'image', source: { type: 'url', url } };
 }
 
@@ -170,18 +123,8 @@ function toToolUse(call: ToolCall): ToolUseBlock {
     type: 'tool_use',
     id: call.id,
     name: call.function.name,
-    input: toolInput(call.function.arguments),
+    input: toolInputOf(call.function.arguments),
   };
-}
-
-/** Anthropic wants an object; arguments that are not a JSON object are passed on wrapped rather than refused. */
-function toolInput(argumentsText: string): Record<string, unknown> {
-  if (!argumentsText.trim()) return {};
-  try {
-    const parsed = asRecord(JSON.parse(argumentsText));
-    if (parsed) return parsed;
-  } catch {}
-  return { arguments: argumentsText };
 }
 
 function toTool(tool: ChatTool): NonNullable<MessagesRequest['tools']>[number] {
@@ -226,8 +169,6 @@ function promptTokensOf(usage: Record<string, unknown> | undefined): number {
   );
 }
 
-const nowSeconds = () => Math.floor(Date.now() / 1000);
-
 /** A Messages API answer as a chat completion; undefined when the body is not a message. */
 export function toChatCompletion(json: unknown, requestedModel: string): ChatCompletion | undefined {
   const message = asRecord(json);
@@ -239,57 +180,33 @@ export function toChatCompletion(json: unknown, requestedModel: string): ChatCom
   const text = blocks.flatMap((block) => (block.type === 'text' ? [String(block.text ?? '')] : [])).join('');
   const toolCalls = blocks.flatMap(toToolCall);
   const usage = asRecord(message.usage);
-  return {
+  return singleChoiceCompletion({
     id: stringOf(message.id) ?? `msg_${Date.now()}`,
-    object: 'chat.completion',
-    created: nowSeconds(),
     model: stringOf(message.model) ?? requestedModel,
-    choices: [
-      {
-        index: 0,
-        message: {
-          role: 'assistant',
-          content: text || (toolCalls.length ? null : ''),
-          ...(toolCalls.length ? { tool_calls: toolCalls } : {}),
-          refusal: null,
-        },
-        finish_reason: finishReasonOf(message.stop_reason, toolCalls.length > 0),
-        logprobs: null,
-      },
-    ],
+    content: answerContent(text, toolCalls),
+    toolCalls,
+    finishReason: finishReasonOf(message.stop_reason, toolCalls.length > 0),
     usage: usageOf(promptTokensOf(usage), count(usage?.output_tokens)),
-  };
+  });
 }
 
 function toToolCall(block: Record<string, unknown>): ToolCall[] {
   if (block.type !== 'tool_use') return [];
-  return [
-    {
-      id: String(block.id ?? ''),
-      type: 'function',
-      function: { name: String(block.name ?? ''), arguments: JSON.stringify(block.input ?? {}) },
-    },
-  ];
+  return [toolCallOf(String(block.id ?? ''), String(block.name ?? ''), block.input)];
 }
-
-type Delta = ChatCompletionChunk['choices'][number]['delta'];
 
 /**
  * Turns the events of a streamed Messages answer into OpenAI chunks, one
  * event at a time. Error events and the stream's end are the caller's.
  */
 export class StreamTranslator {
-  #id = '';
-  #model: string;
-  readonly #created = nowSeconds();
-  /** Anthropic indexes all content blocks; OpenAI indexes tool calls only. */
-  readonly #toolIndexByBlock = new Map<number, number>();
+  readonly #chunks: ChunkWriter;
   #promptTokens = 0;
   #completionTokens = 0;
   #usageReported = false;
 
   constructor(requestedModel: string) {
-    this.#model = requestedModel;
+    this.#chunks = new ChunkWriter('', requestedModel);
   }
 
   translate(event: Record<string, unknown>): ChatCompletionChunk[] {
@@ -310,34 +227,21 @@ export class StreamTranslator {
   }
 
   #started(message: Record<string, unknown> | undefined): ChatCompletionChunk[] {
-    this.#id = stringOf(message?.id) ?? this.#id;
-    this.#model = stringOf(message?.model) ?? this.#model;
+    this.#chunks.identify(stringOf(message?.id), stringOf(message?.model));
     this.#countUsage(asRecord(message?.usage));
-    return [this.#chunk({ role: 'assistant', content: '' })];
+    return [this.#chunks.chunk({ role: 'assistant', content: '' })];
   }
 
   #blockStarted(blockIndex: number, block: Record<string, unknown> | undefined): ChatCompletionChunk[] {
     if (block?.type !== 'tool_use') return [];
-    const index = this.#toolIndexByBlock.size;
-    this.#toolIndexByBlock.set(blockIndex, index);
-    const name = String(block.name ?? '');
-    return [
-      this.#toolCallChunk({
-        index,
-        id: String(block.id ?? ''),
-        type: 'function',
-        function: { name, arguments: '' },
-      }),
-    ];
+    return [this.#chunks.toolCallStarted(blockIndex, String(block.id ?? ''), String(block.name ?? ''))];
   }
 
   #blockDelta(blockIndex: number, delta: Record<string, unknown> | undefined): ChatCompletionChunk[] {
     if (delta?.type === 'text_delta' && typeof delta.text === 'string' && delta.text)
-      return [this.#chunk({ content: delta.text })];
-    const index = this.#toolIndexByBlock.get(blockIndex);
+      return [this.#chunks.chunk({ content: delta.text })];
     const piece = delta?.type === 'input_json_delta' ? stringOf(delta.partial_json) : undefined;
-    if (index === undefined || piece === undefined) return [];
-    return [this.#toolCallChunk({ index, function: { arguments: piece } })];
+    return this.#chunks.toolCallArguments(blockIndex, piece);
   }
 
   #finished(
@@ -345,8 +249,8 @@ export class StreamTranslator {
     usage: Record<string, unknown> | undefined,
   ): ChatCompletionChunk[] {
     this.#countUsage(usage);
-    const reason = finishReasonOf(delta?.stop_reason, this.#toolIndexByBlock.size > 0);
-    return [this.#chunk({}, reason)];
+    const reason = finishReasonOf(delta?.stop_reason, this.#chunks.hasToolCalls);
+    return [this.#chunks.chunk({}, reason)];
   }
 
   /** message_start carries the input tokens, message_delta the (cumulative) output and sometimes input tokens. */
@@ -359,18 +263,6 @@ export class StreamTranslator {
 
   #usageChunk(): ChatCompletionChunk[] {
     if (!this.#usageReported) return [];
-    return [{ ...this.#header(), choices: [], usage: usageOf(this.#promptTokens, this.#completionTokens) }];
-  }
-
-  #toolCallChunk(call: ToolCallDelta): ChatCompletionChunk {
-    return this.#chunk({ tool_calls: [call] });
-  }
-
-  #chunk(delta: Delta, finishReason: FinishReason | null = null): ChatCompletionChunk {
-    return { ...this.#header(), choices: [{ index: 0, delta, finish_reason: finishReason }] };
-  }
-
-  #header(): Pick<ChatCompletionChunk, 'id' | 'object' | 'created' | 'model'> {
-    return { id: this.#id, object: 'chat.completion.chunk', created: this.#created, model: this.#model };
+    return [this.#chunks.usageChunk(usageOf(this.#promptTokens, this.#completionTokens))];
   }
 }

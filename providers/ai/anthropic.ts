@@ -33,14 +33,18 @@ import {
 } from './errors.ts';
 import {
   asRecord,
+  assertEventStream,
   callProvider,
+  endingOnAbort,
   endpointUrl,
+  isSuccess,
+  jsonPost,
   MAX_PAGES,
   openProviderStream,
   type ProviderAnswer,
   type ProviderRequest,
   parseEndpoint,
-  readErrorAnswer,
+  parseJsonObject,
   serverSentEvents,
   stringOf,
   tooManyPages,
@@ -93,7 +97,7 @@ async function listModels(
   for (let page = 0; page < MAX_PAGES; page++) {
     const url = endpointUrl(base, 'models', { limit: String(PAGE_LIMIT), after_id: afterId });
     const answer = await callProvider({ url, headers }, options);
-    if (answer.status < 200 || answer.status > 299) throw anthropicError(answer);
+    if (!isSuccess(answer.status)) throw anthropicError(answer);
     const body = asRecord(answer.json);
     if (!body || !Array.isArray(body.data)) throw unexpectedAnswer(answer.status, url, modelsApi);
     models.push(...body.data.flatMap(toModelInfo));
@@ -137,7 +141,7 @@ async function chat(
 ): Promise<ChatCompletion> {
   const call = messagesCall(connection, request, false);
   const answer = await callProvider(call, options);
-  if (answer.status < 200 || answer.status > 299) throw anthropicError(answer, messagesApi);
+  if (!isSuccess(answer.status)) throw anthropicError(answer, messagesApi);
   const completion = toChatCompletion(answer.json, request.model);
   if (!completion) throw unexpectedAnswer(answer.status, call.url, messagesApi);
   return completion;
@@ -151,12 +155,8 @@ async function chatStream(
   const call = messagesCall(connection, request, true);
   const { url } = call;
   const response = await openProviderStream(call, options);
-  if (!response.ok) throw anthropicError(await readErrorAnswer(response, url), messagesApi);
-  if (!response.headers.get('content-type')?.includes('text/event-stream')) {
-    await response.body?.cancel().catch(() => {});
-    throw unexpectedAnswer(response.status, url, messagesApi);
-  }
-  return streamedChunks(response, url, request.model, options);
+  await assertEventStream(response, url, messagesApi, (answer) => anthropicError(answer, messagesApi));
+  return endingOnAbort(streamedChunks(response, url, request.model, options), options.signal);
 }
 
 function messagesCall(
@@ -164,16 +164,9 @@ function messagesCall(
   request: ChatRequest,
   stream: boolean,
 ): ProviderRequest {
-  return {
-    method: 'POST',
-    url: endpointUrl(anthropicBaseUrl(connection), 'messages'),
-    headers: {
-      ...anthropicHeaders(connection),
-      'content-type': 'application/json',
-      ...(stream ? { accept: 'text/event-stream' } : {}),
-    },
-    body: JSON.stringify(toMessagesRequest(request, stream)),
-  };
+  const url = endpointUrl(anthropicBaseUrl(connection), 'messages');
+  const accept = stream ? 'text/event-stream' : 'application/json';
+  return jsonPost(url, anthropicHeaders(connection), toMessagesRequest(request, stream), accept);
 }
 
 async function* streamedChunks(
@@ -183,16 +176,11 @@ async function* streamedChunks(
   options: ChatCallOptions,
 ): AsyncGenerator<ChatCompletionChunk> {
   const translator = new StreamTranslator(requestedModel);
-  try {
-    for await (const message of serverSentEvents(response, url, options.idleTimeoutMs)) {
-      const event = parseStreamEvent(message.data, url);
-      if (event.type === 'error') throw streamError(asRecord(event.error), url);
-      yield* translator.translate(event);
-      if (event.type === 'message_stop') return;
-    }
-  } catch (error) {
-    // The caller's abort is not the provider's failure: hand back the caller's reason.
-    throw options.signal?.aborted ? (options.signal.reason ?? error) : error;
+  for await (const message of serverSentEvents(response, url, options.idleTimeoutMs)) {
+    const event = parseStreamEvent(message.data, url);
+    if (event.type === 'error') throw streamError(asRecord(event.error), url);
+    yield* translator.translate(event);
+    if (event.type === 'message_stop') return;
   }
   throw new AiProviderError(
     'Transient',
@@ -201,10 +189,8 @@ async function* streamedChunks(
 }
 
 function parseStreamEvent(data: string, url: URL): Record<string, unknown> {
-  try {
-    const event = asRecord(JSON.parse(data));
-    if (event) return event;
-  } catch {}
+  const event = parseJsonObject(data);
+  if (event) return event;
   throw new AiProviderError('Transient', `${url.host} sent an unreadable event in a streamed answer`);
 }
 

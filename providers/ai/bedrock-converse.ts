@@ -39,7 +39,6 @@ import type {
   ToolChoice as ConverseToolChoice,
   ImageFormat,
   Message,
-  SystemContentBlock,
   TokenUsage,
   Tool,
   ToolConfiguration,
@@ -48,18 +47,26 @@ import type {
 import {
   type ChatCompletion,
   type ChatCompletionChunk,
-  type ChatMessage,
   type ChatRequest,
   type ChatTool,
-  type ContentPart,
   type FinishReason,
-  type ResponseFormat,
   type ToolCall,
-  type ToolCallDelta,
-  textOf,
   usageOf,
 } from './chat.ts';
 import { AiProviderError } from './provider.ts';
+import {
+  alternatingTurns,
+  answerContent,
+  type BlockWriter,
+  ChunkWriter,
+  inlineDataOf,
+  maxTokensOf,
+  singleChoiceCompletion,
+  stopSequencesOf,
+  systemTextsAskingForJson,
+  toolCallOf,
+  toolInputOf,
+} from './translation.ts';
 
 /** What a Converse and a ConverseStream request have in common, as far as the gateway fills it. */
 export type ConverseInput = Pick<
@@ -71,8 +78,10 @@ export type ConverseInput = Pick<
 type Json = NonNullable<ToolUseBlock['input']>;
 
 export function toConverseInput(request: ChatRequest): ConverseInput {
-  const messages = toMessages(request.messages);
-  const system = systemBlocks(request);
+  const messages: Message[] = alternatingTurns(request.messages, blockWriter);
+  const system = systemTextsAskingForJson(request)
+    .filter(isNotBlank)
+    .map((text) => ({ text }));
   return {
     modelId: request.model,
     messages,
@@ -82,83 +91,28 @@ export function toConverseInput(request: ChatRequest): ConverseInput {
   };
 }
 
-function systemBlocks(request: ChatRequest): SystemContentBlock[] {
-  const texts = request.messages.flatMap((message) =>
-    message.role === 'system' || message.role === 'developer' ? [textOf(message.content)] : [],
-  );
-  const instruction = jsonInstruction(request.response_format);
-  return [...texts, ...(instruction ? [instruction] : [])].filter(isNotBlank).map((text) => ({ text }));
-}
-
-function jsonInstruction(format: ResponseFormat | undefined | null): string | undefined {
-  const only = 'Answer with a single JSON value only: no text before or after it, no code fences.';
-  if (format?.type === 'json_object') return only;
-  if (format?.type !== 'json_schema') return undefined;
-  const schema = format.json_schema.schema;
-  return schema ? `${only} It must match this JSON schema:\n${JSON.stringify(schema)}` : only;
-}
-
 const isNotBlank = (text: string) => text.trim() !== '';
 
 function inferenceConfigOf(request: ChatRequest): ConverseRequest['inferenceConfig'] {
-  const stop = typeof request.stop === 'string' ? [request.stop] : (request.stop ?? []);
+  const stop = stopSequencesOf(request);
   const config = {
-    maxTokens: request.max_completion_tokens ?? request.max_tokens ?? undefined,
+    maxTokens: maxTokensOf(request),
     temperature: request.temperature ?? undefined,
     topP: request.top_p ?? undefined,
-    stopSequences: stop.length ? stop : undefined,
+    stopSequences: stop?.length ? stop : undefined,
   };
   return Object.values(config).some((value) => value !== undefined) ? config : undefined;
 }
 
-function toMessages(messages: ChatMessage[]): Message[] {
-  const turns: Message[] = [];
-  for (const message of messages) {
-    const turn = toMessage(message);
-    if (!turn?.content?.length) continue;
-    const previous = turns.at(-1);
-    if (previous && previous.role === turn.role) {
-      previous.content = toolResultsFirst([...(previous.content ?? []), ...turn.content]);
-    } else turns.push(turn);
-  }
-  return turns;
-}
-
-/** Models (Anthropic's first) want a user turn's tool results before anything else in it. */
-function toolResultsFirst(blocks: ContentBlock[]): ContentBlock[] {
-  return [...blocks.filter((block) => block.toolResult), ...blocks.filter((block) => !block.toolResult)];
-}
-
-function toMessage(message: ChatMessage): Message | undefined {
-  switch (message.role) {
-    case 'system':
-    case 'developer':
-      return undefined;
-    case 'user':
-      return { role: 'user', content: userBlocks(message.content) };
-    case 'assistant':
-      return {
-        role: 'assistant',
-        content: [...textBlocks(textOf(message.content)), ...(message.tool_calls ?? []).map(toToolUse)],
-      };
-    case 'tool': {
-      const text = textOf(message.content);
-      return {
-        role: 'user',
-        content: [{ toolResult: { toolUseId: message.tool_call_id, content: text ? [{ text }] : [] } }],
-      };
-    }
-  }
-}
-
-const textBlocks = (text: string): ContentBlock[] => (isNotBlank(text) ? [{ text }] : []);
-
-function userBlocks(content: string | ContentPart[]): ContentBlock[] {
-  if (typeof content === 'string') return textBlocks(content);
-  return content.flatMap((part) =>
-    part.type === 'text' ? textBlocks(part.text) : [imageBlock(part.image_url.url)],
-  );
-}
+const blockWriter: BlockWriter<ContentBlock> = {
+  texts: (text) => (isNotBlank(text) ? [{ text }] : []),
+  image: imageBlock,
+  toolUse: toToolUse,
+  toolResult: (toolCallId, text) => ({
+    toolResult: { toolUseId: toolCallId, content: text ? [{ text }] : [] },
+  }),
+  isToolResult: (block) => Boolean(block.toolResult),
+};
 
 const imageFormats: Readonly<Record<string, ImageFormat>> = {
   'image/png': 'png',
@@ -169,34 +123,32 @@ const imageFormats: Readonly<Record<string, ImageFormat>> = {
 };
 
 function imageBlock(url: string): ContentBlock {
-  const inline = url.match(/^data:([^;,]+);base64,(.*)$/s);
+  const inline = inlineDataOf(url);
   if (!inline) {
     throw new AiProviderError(
       'Invalid',
       'Bedrock takes images inline only: send them as data: URLs (data:image/png;base64,…), not as links',
     );
   }
-  const format = imageFormats[inline[1]!.toLowerCase()];
+  const format = imageFormats[inline.mediaType.toLowerCase()];
   if (!format) {
-    throw new AiProviderError('Invalid', `Bedrock takes PNG, JPEG, GIF and WebP images, not ${inline[1]}`);
+    throw new AiProviderError(
+      'Invalid',
+      `Bedrock takes PNG, JPEG, GIF and WebP images, not ${inline.mediaType}`,
+    );
   }
-  return { image: { format, source: { bytes: Buffer.from(inline[2]!, 'base64') } } };
+  return { image: { format, source: { bytes: Buffer.from(inline.data, 'base64') } } };
 }
 
 function toToolUse(call: ToolCall): ContentBlock {
   return {
-    toolUse: { toolUseId: call.id, name: call.function.name, input: toolInput(call.function.arguments) },
+    toolUse: {
+      toolUseId: call.id,
+      name: call.function.name,
+      // Parsed JSON: what the SDK types as a document.
+      input: toolInputOf(call.function.arguments) as Json,
+    },
   };
-}
-
-/** Bedrock wants an object; arguments that are not a JSON object are passed on wrapped rather than refused. */
-function toolInput(argumentsText: string): Json {
-  if (!argumentsText.trim()) return {};
-  try {
-    const parsed: unknown = JSON.parse(argumentsText);
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Json;
-  } catch {}
-  return { arguments: argumentsText };
 }
 
 function toolConfigOf(request: ChatRequest, messages: Message[]): ToolConfiguration | undefined {
@@ -250,8 +202,6 @@ function usageOfTokens(usage: TokenUsage) {
   return usageOf(prompt, count(usage.outputTokens));
 }
 
-const nowSeconds = () => Math.floor(Date.now() / 1000);
-
 /** Converse has no answer id; the request id is the one AWS can trace. */
 export const completionId = (requestId: string | undefined) => `chatcmpl-${requestId ?? randomUUID()}`;
 
@@ -265,53 +215,29 @@ export function toChatCompletion(
   if (!blocks) return undefined;
   const text = blocks.flatMap((block) => block.text ?? []).join('');
   const toolCalls = blocks.flatMap((block) => (block.toolUse ? [toToolCall(block.toolUse)] : []));
-  return {
+  return singleChoiceCompletion({
     id,
-    object: 'chat.completion',
-    created: nowSeconds(),
     model,
-    choices: [
-      {
-        index: 0,
-        message: {
-          role: 'assistant',
-          content: text || (toolCalls.length ? null : ''),
-          ...(toolCalls.length ? { tool_calls: toolCalls } : {}),
-          refusal: null,
-        },
-        finish_reason: finishReasonOf(response.stopReason),
-        logprobs: null,
-      },
-    ],
+    content: answerContent(text, toolCalls),
+    toolCalls,
+    finishReason: finishReasonOf(response.stopReason),
     usage: usageOfTokens(response.usage ?? { inputTokens: 0, outputTokens: 0, totalTokens: 0 }),
-  };
+  });
 }
 
-function toToolCall(toolUse: ToolUseBlock): ToolCall {
-  return {
-    id: toolUse.toolUseId ?? '',
-    type: 'function',
-    function: { name: toolUse.name ?? '', arguments: JSON.stringify(toolUse.input ?? {}) },
-  };
-}
-
-type Delta = ChatCompletionChunk['choices'][number]['delta'];
+const toToolCall = (toolUse: ToolUseBlock): ToolCall =>
+  toolCallOf(toolUse.toolUseId ?? '', toolUse.name ?? '', toolUse.input);
 
 /**
  * Turns the events of a ConverseStream answer into OpenAI chunks, one event
  * at a time. Exceptions and the stream's end are the caller's.
  */
 export class ConverseStreamTranslator {
-  readonly #id: string;
-  readonly #model: string;
-  readonly #created = nowSeconds();
-  /** Bedrock indexes all content blocks; OpenAI indexes tool calls only. */
-  readonly #toolIndexByBlock = new Map<number, number>();
+  readonly #chunks: ChunkWriter;
   #stopped = false;
 
   constructor(model: string, id: string) {
-    this.#model = model;
-    this.#id = id;
+    this.#chunks = new ChunkWriter(id, model);
   }
 
   /** messageStop came: the answer is complete (the metadata event after it is optional). */
@@ -320,51 +246,28 @@ export class ConverseStreamTranslator {
   }
 
   translate(event: ConverseStreamOutput): ChatCompletionChunk[] {
-    if (event.messageStart) return [this.#chunk({ role: 'assistant', content: '' })];
+    if (event.messageStart) return [this.#chunks.chunk({ role: 'assistant', content: '' })];
     if (event.contentBlockStart) return this.#blockStarted(event.contentBlockStart);
     if (event.contentBlockDelta) return this.#blockDelta(event.contentBlockDelta);
     if (event.messageStop) {
       this.#stopped = true;
-      return [this.#chunk({}, finishReasonOf(event.messageStop.stopReason))];
+      return [this.#chunks.chunk({}, finishReasonOf(event.messageStop.stopReason))];
     }
     const usage = event.metadata?.usage;
-    if (usage) return [{ ...this.#header(), choices: [], usage: usageOfTokens(usage) }];
+    if (usage) return [this.#chunks.usageChunk(usageOfTokens(usage))];
     return []; // contentBlockStop, and events added later
   }
 
   #blockStarted({ start, contentBlockIndex }: ContentBlockStartEvent): ChatCompletionChunk[] {
     const toolUse = start?.toolUse;
     if (!toolUse) return [];
-    const index = this.#toolIndexByBlock.size;
-    this.#toolIndexByBlock.set(count(contentBlockIndex), index);
-    const name = toolUse.name ?? '';
     return [
-      this.#toolCallChunk({
-        index,
-        id: toolUse.toolUseId ?? '',
-        type: 'function',
-        function: { name, arguments: '' },
-      }),
+      this.#chunks.toolCallStarted(count(contentBlockIndex), toolUse.toolUseId ?? '', toolUse.name ?? ''),
     ];
   }
 
   #blockDelta({ delta, contentBlockIndex }: ContentBlockDeltaEvent): ChatCompletionChunk[] {
-    if (delta?.text) return [this.#chunk({ content: delta.text })];
-    const index = this.#toolIndexByBlock.get(count(contentBlockIndex));
-    const piece = delta?.toolUse?.input;
-    if (index === undefined || !piece) return [];
-    return [this.#toolCallChunk({ index, function: { arguments: piece } })];
-  }
-
-  #toolCallChunk(call: ToolCallDelta): ChatCompletionChunk {
-    return this.#chunk({ tool_calls: [call] });
-  }
-
-  #chunk(delta: Delta, finishReason: FinishReason | null = null): ChatCompletionChunk {
-    return { ...this.#header(), choices: [{ index: 0, delta, finish_reason: finishReason }] };
-  }
-
-  #header(): Pick<ChatCompletionChunk, 'id' | 'object' | 'created' | 'model'> {
-    return { id: this.#id, object: 'chat.completion.chunk', created: this.#created, model: this.#model };
+    if (delta?.text) return [this.#chunks.chunk({ content: delta.text })];
+    return this.#chunks.toolCallArguments(count(contentBlockIndex), delta?.toolUse?.input);
   }
 }

@@ -71,7 +71,14 @@ import {
   statusLabel,
   unexpectedAnswer,
 } from './errors.ts';
-import { asRecord, defaultStreamIdleTimeoutMs, endpointUrl, timeoutOf } from './http.ts';
+import {
+  asRecord,
+  defaultStreamIdleTimeoutMs,
+  endpointUrl,
+  streamCutOff,
+  streamIdle,
+  timeoutOf,
+} from './http.ts';
 import {
   type AiProviderAdapter,
   type AiProviderConnection,
@@ -81,6 +88,7 @@ import {
   type ModelInfo,
   type ProviderCallOptions,
 } from './provider.ts';
+import { float32Base64 } from './translation.ts';
 
 const defaultRegion = 'us-east-1';
 /** us-east-1, eu-central-2, us-gov-west-1, cn-north-1, ap-southeast-5, … */
@@ -249,6 +257,22 @@ async function withClient<C extends { destroy(): void }, T>(
   }
 }
 
+/** One runtime call to a model: `send` runs within the deadline, on a client released once it settles. */
+async function callModel<T>(
+  connection: AiProviderConnection,
+  options: ChatCallOptions,
+  model: { id: string; action: string; api: ApiDescription },
+  send: (client: BedrockRuntimeClient, abortSignal: AbortSignal, operation: Operation) => Promise<T>,
+): Promise<{ output: T; operation: Operation }> {
+  return withClient(connection, 'runtime', options, BedrockRuntimeClient, async (client, base) => {
+    const operation = modelOperation(base, model.id, model.action, model.api);
+    const output = await withinDeadline(operation, options, (abortSignal) =>
+      send(client, abortSignal, operation),
+    );
+    return { output, operation };
+  });
+}
+
 async function listModels(
   connection: AiProviderConnection,
   options: ProviderCallOptions,
@@ -276,15 +300,13 @@ async function chat(
   options: ChatCallOptions,
 ): Promise<ChatCompletion> {
   const input = toConverseInput(request);
-  return withClient(connection, 'runtime', options, BedrockRuntimeClient, async (client, base) => {
-    const operation = modelOperation(base, request.model, 'converse', chatApi);
-    const output = await withinDeadline(operation, options, (abortSignal) =>
-      client.send(new ConverseCommand(input), { abortSignal }),
-    );
-    const completion = toChatCompletion(output, request.model, completionId(output.$metadata.requestId));
-    if (!completion) throw unexpectedAnswer(output.$metadata.httpStatusCode ?? 200, operation.url, chatApi);
-    return completion;
-  });
+  const converse = { id: request.model, action: 'converse', api: chatApi };
+  const { output, operation } = await callModel(connection, options, converse, (client, abortSignal) =>
+    client.send(new ConverseCommand(input), { abortSignal }),
+  );
+  const completion = toChatCompletion(output, request.model, completionId(output.$metadata.requestId));
+  if (!completion) throw unexpectedAnswer(output.$metadata.httpStatusCode ?? 200, operation.url, chatApi);
+  return completion;
 }
 
 async function chatStream(
@@ -377,17 +399,6 @@ async function nextEvent<T>(iterator: AsyncIterator<T>, stream: StreamContext): 
   }
 }
 
-function streamIdle(url: URL, idleTimeoutMs: number): AiProviderError {
-  return new AiProviderError(
-    'Transient',
-    `${url.host} sent nothing for ${idleTimeoutMs / 1000} s in the middle of a streamed answer`,
-  );
-}
-
-function streamCutOff(url: URL, cause?: unknown): AiProviderError {
-  return new AiProviderError('Transient', `The streamed answer from ${url.host} was cut off`, { cause });
-}
-
 /** An exception frame is Bedrock's own error; anything else means the connection broke. */
 function streamFailure(error: unknown, operation: Operation): AiProviderError {
   if (error instanceof AiProviderError) return error;
@@ -406,34 +417,32 @@ async function embeddings(
   options: ChatCallOptions,
 ): Promise<EmbeddingsResponse> {
   const inputs = textInputsOf(request);
-  return withClient(connection, 'runtime', options, BedrockRuntimeClient, async (client, base) => {
-    const operation = modelOperation(base, request.model, 'invoke', embeddingsApi);
-    const results = await withinDeadline(operation, options, (abortSignal) =>
-      mapConcurrently(inputs, EMBEDDING_CONCURRENCY, async (inputText) => {
-        const output = await client.send(
-          new InvokeModelCommand({
-            modelId: request.model,
-            contentType: 'application/json',
-            accept: 'application/json',
-            body: JSON.stringify(titanBody(request, inputText)),
-          }),
-          { abortSignal },
-        );
-        return titanEmbedding(output.body, operation.url);
-      }),
-    );
-    const tokens = results.reduce((sum, result) => sum + result.tokens, 0);
-    return {
-      object: 'list',
-      data: results.map((result, index) => ({
-        object: 'embedding',
-        index,
-        embedding: request.encoding_format === 'base64' ? float32Base64(result.embedding) : result.embedding,
-      })),
-      model: request.model,
-      usage: { prompt_tokens: tokens, total_tokens: tokens },
-    };
-  });
+  const invoke = { id: request.model, action: 'invoke', api: embeddingsApi };
+  const { output: results } = await callModel(connection, options, invoke, (client, abortSignal, operation) =>
+    mapConcurrently(inputs, EMBEDDING_CONCURRENCY, async (inputText) => {
+      const output = await client.send(
+        new InvokeModelCommand({
+          modelId: request.model,
+          contentType: 'application/json',
+          accept: 'application/json',
+          body: JSON.stringify(titanBody(request, inputText)),
+        }),
+        { abortSignal },
+      );
+      return titanEmbedding(output.body, operation.url);
+    }),
+  );
+  const tokens = results.reduce((sum, result) => sum + result.tokens, 0);
+  return {
+    object: 'list',
+    data: results.map((result, index) => ({
+      object: 'embedding',
+      index,
+      embedding: request.encoding_format === 'base64' ? float32Base64(result.embedding) : result.embedding,
+    })),
+    model: request.model,
+    usage: { prompt_tokens: tokens, total_tokens: tokens },
+  };
 }
 
 function textInputsOf(request: EmbeddingsRequest): string[] {
@@ -464,13 +473,6 @@ function titanEmbedding(body: Uint8Array, url: URL): { embedding: number[]; toke
   }
   const tokens = typeof answer?.inputTextTokenCount === 'number' ? answer.inputTextTokenCount : 0;
   return { embedding, tokens };
-}
-
-/** OpenAI's `encoding_format: 'base64'`: the vector's float32 bytes, little-endian. */
-function float32Base64(vector: number[]): string {
-  const bytes = Buffer.alloc(vector.length * 4);
-  for (const [index, value] of vector.entries()) bytes.writeFloatLE(value, index * 4);
-  return bytes.toString('base64');
 }
 
 /** `work` on every item, at most `limit` at a time, results in order; the first failure stops the rest. */

@@ -27,8 +27,9 @@ import type {
   Usage,
 } from './chat.ts';
 import { textOf, usageOf } from './chat.ts';
-import { asRecord, stringOf } from './http.ts';
+import { asRecord, parseJsonObject, stringOf } from './http.ts';
 import { AiProviderError } from './provider.ts';
+import { ChunkWriter, inlineDataOf, singleChoiceCompletion, systemTexts, toolCallOf } from './translation.ts';
 
 type Json = Record<string, unknown>;
 
@@ -60,9 +61,7 @@ export interface GenerateContentRequest {
 }
 
 export function toGenerateContentRequest(request: ChatRequest): GenerateContentRequest {
-  const instructions = request.messages.flatMap((message) =>
-    message.role === 'system' || message.role === 'developer' ? [textOf(message.content)] : [],
-  );
+  const instructions = systemTexts(request.messages);
   return {
     contents: toContents(request.messages),
     systemInstruction: instructions.length ? { parts: instructions.map((text) => ({ text })) } : undefined,
@@ -115,18 +114,18 @@ function contentParts(content: string | ContentPart[]): GeminiPart[] {
 }
 
 function inlineImage(url: string): GeminiPart {
-  const dataUrl = url.match(/^data:([^;,]+);base64,(.*)$/s);
-  if (!dataUrl) {
+  const inline = inlineDataOf(url);
+  if (!inline) {
     throw new AiProviderError(
       'Invalid',
       'Gemini takes images only as base64 data: URLs (data:image/png;base64,…); the gateway does not fetch image URLs',
     );
   }
-  return { inlineData: { mimeType: dataUrl[1]!, data: dataUrl[2]! } };
+  return { inlineData: { mimeType: inline.mediaType, data: inline.data } };
 }
 
 function functionCallPart(call: ToolCall): GeminiPart {
-  const args = parseObject(call.function.arguments || '{}');
+  const args = parseJsonObject(call.function.arguments || '{}');
   if (!args) {
     throw new AiProviderError('Invalid', `The arguments of tool call ${call.id} are not a JSON object`);
   }
@@ -147,15 +146,7 @@ function functionResponsePart(
   }
   const text = textOf(message.content);
   // `response` must be a JSON object: a result that is not one is wrapped.
-  return { functionResponse: { name, response: parseObject(text) ?? { content: text } } };
-}
-
-function parseObject(text: string): Json | undefined {
-  try {
-    return asRecord(JSON.parse(text));
-  } catch {
-    return undefined;
-  }
+  return { functionResponse: { name, response: parseJsonObject(text) ?? { content: text } } };
 }
 
 function toFunctionDeclaration({ function: declared }: ChatTool): FunctionDeclaration {
@@ -280,26 +271,14 @@ export function toChatCompletion(body: Json, model: string): ChatCompletion {
   const parts = partsOf(body);
   const callId = toolCallIds();
   const toolCalls = functionCallsOf(parts).map((call, index) => toToolCall(call, callId(index)));
-  return {
+  return singleChoiceCompletion({
     id: completionId(body),
-    object: 'chat.completion',
-    created: nowInSeconds(),
     model,
-    choices: [
-      {
-        index: 0,
-        message: {
-          role: 'assistant',
-          content: textOfParts(parts) || null,
-          ...(toolCalls.length ? { tool_calls: toolCalls } : {}),
-          refusal: null,
-        },
-        finish_reason: toFinishReason(geminiFinishOf(body), toolCalls.length > 0),
-        logprobs: null,
-      },
-    ],
+    content: textOfParts(parts) || null,
+    toolCalls,
+    finishReason: toFinishReason(geminiFinishOf(body), toolCalls.length > 0),
     usage: usageFrom(body.usageMetadata),
-  };
+  });
 }
 
 /**
@@ -314,14 +293,14 @@ export async function* toChatChunks(
   host: string,
 ): AsyncGenerator<ChatCompletionChunk> {
   const callId = toolCallIds();
-  let chunk: ((delta: Delta, finish?: FinishReason) => ChatCompletionChunk) | undefined;
+  let chunks: ChunkWriter | undefined;
   let toolCallCount = 0;
   let geminiFinish: string | undefined;
   let usage: unknown;
   for await (const event of events) {
-    if (!chunk) {
-      chunk = chunkMaker(completionId(event), model);
-      yield chunk({ role: 'assistant', content: '' });
+    if (!chunks) {
+      chunks = new ChunkWriter(completionId(event), model);
+      yield chunks.chunk({ role: 'assistant', content: '' });
     }
     const parts = partsOf(event);
     const toolCalls = functionCallsOf(parts).map((call) => {
@@ -331,7 +310,7 @@ export async function* toChatChunks(
     });
     const content = textOfParts(parts);
     if (content || toolCalls.length) {
-      yield chunk({
+      yield chunks.chunk({
         ...(content ? { content } : {}),
         ...(toolCalls.length ? { tool_calls: toolCalls } : {}),
       });
@@ -339,24 +318,11 @@ export async function* toChatChunks(
     geminiFinish = geminiFinishOf(event) ?? geminiFinish;
     usage = event.usageMetadata ?? usage;
   }
-  if (!chunk || !geminiFinish) {
+  if (!chunks || !geminiFinish) {
     throw new AiProviderError('Transient', `The streamed answer from ${host} ended before it was complete`);
   }
-  yield chunk({}, toFinishReason(geminiFinish, toolCallCount > 0));
-  if (usage) yield { ...chunk({}), choices: [], usage: usageFrom(usage) };
-}
-
-type Delta = ChatCompletionChunk['choices'][number]['delta'];
-
-function chunkMaker(id: string, model: string) {
-  const created = nowInSeconds();
-  return (delta: Delta, finish?: FinishReason): ChatCompletionChunk => ({
-    id,
-    object: 'chat.completion.chunk',
-    created,
-    model,
-    choices: [{ index: 0, delta, finish_reason: finish ?? null }],
-  });
+  yield chunks.chunk({}, toFinishReason(geminiFinish, toolCallCount > 0));
+  if (usage) yield chunks.usageChunk(usageFrom(usage));
 }
 
 /** Only the first candidate: the gateway never asks for more (`candidateCount`). */
@@ -388,11 +354,7 @@ function functionCallsOf(parts: Json[]): Json[] {
 }
 
 function toToolCall(call: Json, fallbackId: string): ToolCall {
-  return {
-    id: stringOf(call.id) ?? fallbackId,
-    type: 'function',
-    function: { name: stringOf(call.name) ?? '', arguments: JSON.stringify(call.args ?? {}) },
-  };
+  return toolCallOf(stringOf(call.id) ?? fallbackId, stringOf(call.name) ?? '', call.args);
 }
 
 function toolCallIds(): (index: number) => string {
@@ -424,8 +386,4 @@ function usageFrom(metadata: unknown): Usage {
 
 function completionId(body: Json): string {
   return `chatcmpl-${stringOf(body.responseId) ?? randomBytes(12).toString('hex')}`;
-}
-
-function nowInSeconds(): number {
-  return Math.floor(Date.now() / 1000);
 }

@@ -46,13 +46,17 @@ import {
 } from './gemini-contents.ts';
 import {
   asRecord,
+  assertEventStream,
   callProvider,
+  endingOnAbort,
   endpointUrl,
+  isSuccess,
+  jsonPost,
   MAX_PAGES,
   openProviderStream,
   type ProviderAnswer,
   parseEndpoint,
-  readErrorAnswer,
+  parseJsonObject,
   serverSentEvents,
   stringOf,
   tooManyPages,
@@ -66,6 +70,7 @@ import type {
   ModelInfo,
   ProviderCallOptions,
 } from './provider.ts';
+import { float32Base64 } from './translation.ts';
 
 export const geminiDefaultEndpoint = 'https://generativelanguage.googleapis.com/v1beta';
 /** The API's maximum page size. */
@@ -101,7 +106,7 @@ async function listModels(
   for (let page = 0; page < MAX_PAGES; page++) {
     const url = endpointUrl(base, 'models', { pageSize: String(PAGE_SIZE), pageToken });
     const answer = await callProvider({ url, headers }, options);
-    if (answer.status < 200 || answer.status > 299) throw geminiError(answer);
+    if (!isSuccess(answer.status)) throw geminiError(answer);
     const body = asRecord(answer.json);
     // An account with no models answers `{}`; anything else without a `models` array is not this API.
     if (!body || (body.models !== undefined && !Array.isArray(body.models))) {
@@ -199,20 +204,14 @@ function modelUrl(
   return endpointUrl(geminiBaseUrl(connection), path, query);
 }
 
-function postHeaders(connection: AiProviderConnection, accept = 'application/json'): Record<string, string> {
-  return { ...geminiHeaders(connection), accept, 'content-type': 'application/json' };
-}
-
-const isSuccess = (status: number) => status >= 200 && status <= 299;
-
 async function chat(
   connection: AiProviderConnection,
   request: ChatRequest,
   options: ChatCallOptions,
 ): Promise<ChatCompletion> {
   const url = modelUrl(connection, request.model, 'generateContent');
-  const body = JSON.stringify(toGenerateContentRequest(request));
-  const answer = await callProvider({ method: 'POST', url, headers: postHeaders(connection), body }, options);
+  const post = jsonPost(url, geminiHeaders(connection), toGenerateContentRequest(request));
+  const answer = await callProvider(post, options);
   if (!isSuccess(answer.status)) throw modelCallError(answer, request.model);
   const completion = asRecord(answer.json);
   if (!completion || !isGenerateContentAnswer(completion)) {
@@ -227,15 +226,12 @@ async function chatStream(
   options: ChatCallOptions,
 ): Promise<AsyncIterable<ChatCompletionChunk>> {
   const url = modelUrl(connection, request.model, 'streamGenerateContent', { alt: 'sse' });
-  const body = JSON.stringify(toGenerateContentRequest(request));
-  const headers = postHeaders(connection, 'text/event-stream');
-  const response = await openProviderStream({ method: 'POST', url, headers, body }, options);
-  if (!isSuccess(response.status)) throw modelCallError(await readErrorAnswer(response, url), request.model);
-  if (!response.headers.get('content-type')?.startsWith('text/event-stream')) {
-    await response.body?.cancel().catch(() => {});
-    throw unexpectedAnswer(response.status, url, modelCallsApi);
-  }
-  return toChatChunks(streamedAnswers(response, url, options), request.model, url.host);
+  const body = toGenerateContentRequest(request);
+  const post = jsonPost(url, geminiHeaders(connection), body, 'text/event-stream');
+  const response = await openProviderStream(post, options);
+  await assertEventStream(response, url, modelCallsApi, (answer) => modelCallError(answer, request.model));
+  const answers = endingOnAbort(streamedAnswers(response, url, options), options.signal);
+  return toChatChunks(answers, request.model, url.host);
 }
 
 /** The stream's GenerateContentResponse chunks; an error event throws. */
@@ -244,32 +240,18 @@ async function* streamedAnswers(
   url: URL,
   options: ChatCallOptions,
 ): AsyncGenerator<Record<string, unknown>> {
-  try {
-    for await (const event of serverSentEvents(response, url, options.idleTimeoutMs)) {
-      const chunk = parseEvent(event.data);
-      if (!chunk) throw unexpectedAnswer(response.status, url, modelCallsApi);
-      const error = asRecord(chunk.error);
-      if (error) {
-        const status = typeof error.code === 'number' ? error.code : 500;
-        throw geminiError(
-          { status, headers: response.headers, url, json: chunk, text: event.data },
-          modelCallsApi,
-        );
-      }
-      yield chunk;
+  for await (const event of serverSentEvents(response, url, options.idleTimeoutMs)) {
+    const chunk = parseJsonObject(event.data);
+    if (!chunk) throw unexpectedAnswer(response.status, url, modelCallsApi);
+    const error = asRecord(chunk.error);
+    if (error) {
+      const status = typeof error.code === 'number' ? error.code : 500;
+      throw geminiError(
+        { status, headers: response.headers, url, json: chunk, text: event.data },
+        modelCallsApi,
+      );
     }
-  } catch (error) {
-    // The caller's own abort is not the provider's failure: it gets its reason back, as openProviderStream does.
-    if (options.signal?.aborted) throw options.signal.reason ?? error;
-    throw error;
-  }
-}
-
-function parseEvent(data: string): Record<string, unknown> | undefined {
-  try {
-    return asRecord(JSON.parse(data));
-  } catch {
-    return undefined;
+    yield chunk;
   }
 }
 
@@ -285,8 +267,7 @@ async function embeddings(
     content: { parts: [{ text }] },
     outputDimensionality: request.dimensions,
   }));
-  const body = JSON.stringify({ requests });
-  const answer = await callProvider({ method: 'POST', url, headers: postHeaders(connection), body }, options);
+  const answer = await callProvider(jsonPost(url, geminiHeaders(connection), { requests }), options);
   if (!isSuccess(answer.status)) throw modelCallError(answer, request.model);
   const vectors = embeddingValues(answer.json);
   if (vectors?.length !== inputs.length) throw unexpectedAnswer(answer.status, url, modelCallsApi);
@@ -320,11 +301,6 @@ function embeddingValues(json: unknown): number[][] | undefined {
  */
 function estimateTokens(inputs: string[]): number {
   return inputs.reduce((total, text) => total + Math.max(1, Math.ceil(text.length / 4)), 0);
-}
-
-/** OpenAI's `encoding_format: 'base64'`: the vector's float32 bytes, little-endian (the byte order of x64 and arm64). */
-function float32Base64(values: number[]): string {
-  return Buffer.from(new Float32Array(values).buffer).toString('base64');
 }
 
 export const geminiAdapter: AiProviderAdapter = { listModels, chat, chatStream, embeddings };

@@ -8,7 +8,7 @@
 import type { ReadableStreamDefaultReader, ReadableStreamReadResult } from 'node:stream/web';
 import { type EventSourceMessage, EventSourceParserStream } from 'eventsource-parser/stream';
 import { guardedFetch } from '../../core/net/outbound-guard.ts';
-import { connectionFailure } from './errors.ts';
+import { type ApiDescription, connectionFailure, unexpectedAnswer } from './errors.ts';
 import {
   AiProviderError,
   type ProviderCallOptions as CallOptions,
@@ -34,6 +34,23 @@ export interface ProviderAnswer {
   json: unknown;
   text: string;
 }
+
+/** A POST of `body` as JSON; `accept` says whether a document or an event stream is wanted. */
+export function jsonPost(
+  url: URL,
+  headers: Record<string, string>,
+  body: unknown,
+  accept = 'application/json',
+): ProviderRequest {
+  return {
+    method: 'POST',
+    url,
+    headers: { ...headers, accept, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  };
+}
+
+export const isSuccess = (status: number) => status >= 200 && status <= 299;
 
 export function timeoutOf(options: CallOptions): number {
   return options.timeoutMs ?? defaultProviderTimeoutMs;
@@ -106,6 +123,11 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** The JSON object `text` holds; undefined when it is not JSON or not an object. */
+export function parseJsonObject(text: string): Record<string, unknown> | undefined {
+  return asRecord(parseJson(text));
 }
 
 /**
@@ -208,6 +230,22 @@ export async function readErrorAnswer(response: Response, url: URL): Promise<Pro
 }
 
 /**
+ * Throws the provider's refusal (`refused` reads its error body), or an
+ * Unexpected answer when a 2xx answer is not an event stream.
+ */
+export async function assertEventStream(
+  response: Response,
+  url: URL,
+  api: ApiDescription,
+  refused: (answer: ProviderAnswer) => AiProviderError,
+): Promise<void> {
+  if (!response.ok) throw refused(await readErrorAnswer(response, url));
+  if (response.headers.get('content-type')?.includes('text/event-stream')) return;
+  await response.body?.cancel().catch(() => {});
+  throw unexpectedAnswer(response.status, url, api);
+}
+
+/**
  * The server-sent events of a streamed answer. A gap longer than
  * `idleTimeoutMs` between two reads, or a connection cut before the end,
  * throws a Transient AiProviderError.
@@ -241,25 +279,41 @@ export async function readWithin<T>(
 ): Promise<ReadableStreamReadResult<T>> {
   let timer: NodeJS.Timeout | undefined;
   const idle = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new AiProviderError(
-            'Transient',
-            `${url.host} sent nothing for ${idleTimeoutMs / 1000} s in the middle of a streamed answer`,
-          ),
-        ),
-      idleTimeoutMs,
-    );
+    timer = setTimeout(() => reject(streamIdle(url, idleTimeoutMs)), idleTimeoutMs);
   });
   try {
     return await Promise.race([reader.read(), idle]);
   } catch (error) {
     if (error instanceof AiProviderError) throw error;
-    throw new AiProviderError('Transient', `The streamed answer from ${url.host} was cut off`, {
-      cause: error,
-    });
+    throw streamCutOff(url, error);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+export function streamIdle(url: URL, idleTimeoutMs: number): AiProviderError {
+  return new AiProviderError(
+    'Transient',
+    `${url.host} sent nothing for ${idleTimeoutMs / 1000} s in the middle of a streamed answer`,
+  );
+}
+
+export function streamCutOff(url: URL, cause?: unknown): AiProviderError {
+  return new AiProviderError('Transient', `The streamed answer from ${url.host} was cut off`, { cause });
+}
+
+/**
+ * The items, ending with the caller's abort reason when the caller aborted:
+ * the caller's abort is not the provider's failure, and it ends the
+ * iteration as it does before the answer started.
+ */
+export async function* endingOnAbort<T>(
+  items: AsyncIterable<T>,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<T> {
+  try {
+    yield* items;
+  } catch (error) {
+    throw signal?.aborted ? (signal.reason ?? error) : error;
   }
 }

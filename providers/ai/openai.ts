@@ -48,12 +48,16 @@ import {
 import {
   asRecord,
   callProvider,
+  endingOnAbort,
   endpointUrl,
   hasNoPath,
+  isSuccess,
+  jsonPost,
   openProviderStream,
   type ProviderAnswer,
   type ProviderRequest,
   parseEndpoint,
+  parseJsonObject,
   readErrorAnswer,
   serverSentEvents,
   stringOf,
@@ -67,6 +71,7 @@ import {
   type ModelInfo,
   type ProviderCallOptions,
 } from './provider.ts';
+import { nowSeconds } from './translation.ts';
 
 export const openAiDefaultEndpoint = 'https://api.openai.com/v1';
 
@@ -96,18 +101,13 @@ export function openAiHeaders(connection: AiProviderConnection): Record<string, 
   return headers;
 }
 
-function jsonPost(
+function openAiPost(
   connection: AiProviderConnection,
   path: string,
   body: unknown,
-  accept = 'application/json',
+  accept?: string,
 ): ProviderRequest {
-  return {
-    method: 'POST',
-    url: endpointUrl(openAiBaseUrl(connection), path),
-    headers: { ...openAiHeaders(connection), accept, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  };
+  return jsonPost(endpointUrl(openAiBaseUrl(connection), path), openAiHeaders(connection), body, accept);
 }
 
 /** The answer's body and its `listField` array; anything else is the provider's error or not this API. */
@@ -116,7 +116,7 @@ function listAnswer(
   listField: string,
   api: ApiDescription,
 ): { body: Record<string, unknown>; list: unknown[] } {
-  if (answer.status < 200 || answer.status > 299) throw openAiError(answer, api);
+  if (!isSuccess(answer.status)) throw openAiError(answer, api);
   const body = asRecord(answer.json);
   const list = body?.[listField];
   if (body && Array.isArray(list)) return { body, list };
@@ -150,7 +150,7 @@ async function chat(
 ): Promise<ChatCompletion> {
   options.signal?.throwIfAborted();
   const answer = await callProvider(
-    jsonPost(connection, 'chat/completions', withoutStreaming(request)),
+    openAiPost(connection, 'chat/completions', withoutStreaming(request)),
     options,
   );
   const { body, list } = listAnswer(answer, 'choices', chatApi);
@@ -181,8 +181,7 @@ function identityOf(body: Record<string, unknown>, requestedModel: string): Answ
   const created = body.created;
   return {
     id: stringOf(body.id) ?? `chatcmpl-${randomUUID()}`,
-    created:
-      typeof created === 'number' && Number.isInteger(created) ? created : Math.floor(Date.now() / 1000),
+    created: typeof created === 'number' && Number.isInteger(created) ? created : nowSeconds(),
     model: stringOf(body.model) ?? requestedModel,
   };
 }
@@ -261,7 +260,7 @@ async function chatStream(
   request: ChatRequest,
   options: ChatCallOptions,
 ): Promise<AsyncIterable<ChatCompletionChunk>> {
-  const post = jsonPost(connection, 'chat/completions', streaming(request), 'text/event-stream');
+  const post = openAiPost(connection, 'chat/completions', streaming(request), 'text/event-stream');
   const response = await openProviderStream(post, options);
   await expectEventStream(response, post.url);
   const chunks = openAiChunks(response, post.url, request.model, options.idleTimeoutMs);
@@ -311,12 +310,7 @@ async function* openAiChunks(
 
 function eventPayload(event: EventSourceMessage, url: URL): Record<string, unknown> | undefined {
   if (event.data.trim() === '') return undefined;
-  let payload: Record<string, unknown> | undefined;
-  try {
-    payload = asRecord(JSON.parse(event.data));
-  } catch {
-    payload = undefined;
-  }
+  const payload = parseJsonObject(event.data);
   if (event.event === 'error' || payload?.error !== undefined) {
     throw reportedError(payload ?? { error: event.data }, url);
   }
@@ -388,18 +382,6 @@ function firstTime(started: Set<string>, key: string): boolean {
   return true;
 }
 
-/** A caller's abort ends the iteration with the abort's reason, as it does before the answer started. */
-async function* endingOnAbort<T>(
-  items: AsyncGenerator<T>,
-  signal: AbortSignal | undefined,
-): AsyncGenerator<T> {
-  try {
-    yield* items;
-  } catch (error) {
-    throw signal?.aborted ? (signal.reason ?? error) : error;
-  }
-}
-
 const throttlingCodes = new Set(['rate_limit_exceeded', 'rate_limit_error', 'requests', 'tokens']);
 const refusalCodes = new Set(['invalid_request_error', 'context_length_exceeded', 'BadRequestError']);
 
@@ -438,7 +420,7 @@ async function embeddings(
   options: ChatCallOptions,
 ): Promise<EmbeddingsResponse> {
   options.signal?.throwIfAborted();
-  const answer = await callProvider(jsonPost(connection, 'embeddings', request), options);
+  const answer = await callProvider(openAiPost(connection, 'embeddings', request), options);
   const { body, list } = listAnswer(answer, 'data', embeddingsApi);
   const usage = asRecord(body.usage);
   const promptTokens = tokenCount(usage?.prompt_tokens) ?? 0;

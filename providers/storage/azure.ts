@@ -31,6 +31,7 @@ import {
   type PutOptions,
   StorageError,
   type StorageProvider,
+  sameAccountSource,
   type UploadedPart,
 } from './object-store.ts';
 import { agentForUrl, type OutboundAgents } from './outbound-agents.ts';
@@ -254,10 +255,9 @@ export class AzureObjectStore implements ObjectStore {
     key: string,
     options: PutOptions,
   ): Promise<{ etag?: string }> {
-    if (!(source instanceof AzureObjectStore) || source.nativeCopyScope !== this.nativeCopyScope)
-      throw new StorageError('Invalid', 'a server-side copy needs a source in the same Azure account');
+    const sourceStore = sameAccountSource(source, this, AzureObjectStore, 'Azure');
     const blob = this.container.getBlobClient(key);
-    const sourceUrl = source.container.getBlobClient(sourceKey).url;
+    const sourceUrl = sourceStore.container.getBlobClient(sourceKey).url;
     await this.call(async () => {
       const copy = await blob.beginCopyFromURL(sourceUrl, { intervalInMs: COPY_POLL_INTERVAL_MS });
       return copy.pollUntilDone();

@@ -37,6 +37,7 @@ import {
   reservedKeyPrefix,
   StorageError,
   type StorageProvider,
+  sameAccountSource,
   type UploadedPart,
 } from './object-store.ts';
 import { agentForUrl, hasOutboundAgents, type OutboundAgents } from './outbound-agents.ts';
@@ -301,11 +302,10 @@ export class GcsObjectStore implements ObjectStore {
     key: string,
     options: PutOptions,
   ): Promise<{ etag?: string }> {
-    if (!(source instanceof GcsObjectStore) || source.nativeCopyScope !== this.nativeCopyScope)
-      throw new StorageError('Invalid', 'a server-side copy needs a source in the same GCS account');
+    const sourceStore = sameAccountSource(source, this, GcsObjectStore, 'GCS');
     const destination = this.bucket.file(key);
     const [, response] = await this.call(() =>
-      source.bucket.file(sourceKey).copy(destination, {
+      sourceStore.bucket.file(sourceKey).copy(destination, {
         contentType: options.contentType,
         metadata: options.metadata,
       }),

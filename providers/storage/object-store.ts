@@ -184,6 +184,22 @@ export class StorageError extends Error {
 }
 
 /**
+ * `source` as a store of `destination`'s own class in the same account (its
+ * nativeCopyScope), the only source a server-side copy can read from;
+ * `account` names the kind of account in the error.
+ */
+export function sameAccountSource<Store extends ObjectStore>(
+  source: ObjectStore,
+  destination: Store,
+  storeClass: abstract new (...args: never[]) => Store,
+  account: string,
+): Store {
+  if (!(source instanceof storeClass) || source.nativeCopyScope !== destination.nativeCopyScope)
+    throw new StorageError('Invalid', `a server-side copy needs a source in the same ${account} account`);
+  return source;
+}
+
+/**
  * Keys under this prefix belong to Skybridge (e.g. GCS multipart parts
  * waiting to be composed): adapters hide them from listings and the bridge
  * refuses them as object keys.

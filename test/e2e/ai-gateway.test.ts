@@ -9,8 +9,8 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageEvent } from '../../core/db/entities/index.ts';
 import { type FakeProvider, startFakeProvider } from '../fakes/index.ts';
-import { startTestAiGateway, type TestAiGateway } from '../helpers/ai-gateway.ts';
-import { api, login, startTestStack, type TestStack } from '../helpers/context.ts';
+import { registerFakeConfig, startTestAiGateway, type TestAiGateway } from '../helpers/ai-gateway.ts';
+import { type ApiCall, adminApi, startTestStack, type TestStack } from '../helpers/context.ts';
 
 const chatModels = {
   OPENAI: 'gpt-4o-mini',
@@ -24,38 +24,25 @@ const providers = Object.keys(chatModels) as Provider[];
 describe('AI gateway with the openai SDK', () => {
   let stack: TestStack;
   let gateway: TestAiGateway;
-  let token: string;
+  let call: ApiCall;
   const fakes = {} as Record<Provider | 'BACKUP', FakeProvider>;
   let client: OpenAI;
   let otherRepoClient: OpenAI;
   let aiKeyId: string;
   let repoId: string;
-  const call = (method: string, path: string, body?: unknown) =>
-    api(stack.baseUrl, method, path, { token, body });
-
-  async function registerConfig(name: string, type: Provider, fake: FakeProvider): Promise<string> {
-    const created = await call('POST', '/ai/llm', {
-      name,
-      type,
-      apiEndpoint: fake.baseUrl,
-      ...fake.credentials,
-    });
-    expect(created.status, JSON.stringify(created.body)).toBe(201);
-    return created.body.id;
-  }
 
   beforeAll(async () => {
     stack = await startTestStack();
     gateway = await startTestAiGateway(stack);
-    token = await login(stack.baseUrl, stack.admin);
+    call = await adminApi(stack);
     for (const type of providers) fakes[type] = await startFakeProvider(type);
     fakes.BACKUP = await startFakeProvider('OPENAI');
     const ids = [
-      await registerConfig('openai-primary', 'OPENAI', fakes.OPENAI),
-      await registerConfig('anthropic', 'ANTHROPIC', fakes.ANTHROPIC),
-      await registerConfig('gemini', 'GOOGLE', fakes.GOOGLE),
-      await registerConfig('bedrock', 'AWS', fakes.AWS),
-      await registerConfig('openai-backup', 'OPENAI', fakes.BACKUP),
+      await registerFakeConfig(call, 'openai-primary', fakes.OPENAI),
+      await registerFakeConfig(call, 'anthropic', fakes.ANTHROPIC),
+      await registerFakeConfig(call, 'gemini', fakes.GOOGLE),
+      await registerFakeConfig(call, 'bedrock', fakes.AWS),
+      await registerFakeConfig(call, 'openai-backup', fakes.BACKUP),
     ];
     const repo = await call('POST', '/repo', { name: 'ai', aiConfigIds: ids });
     repoId = repo.body.id;

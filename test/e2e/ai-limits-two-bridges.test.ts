@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/services/free-port.ts';
 import { projectRoot } from '../../scripts/tools.ts';
 import { type FakeProvider, startFakeProvider } from '../fakes/index.ts';
+import { registerFakeConfig } from '../helpers/ai-gateway.ts';
 import { api, login, services, startTestStack, type TestStack } from '../helpers/context.ts';
 
 const TOKENS_PER_REQUEST = 14; // the fake's word count for the prompt below and its answer
@@ -59,13 +60,8 @@ describe('AI limits across two bridge processes', () => {
   beforeAll(async () => {
     stack = await startTestStack();
     fake = await startFakeProvider('OPENAI');
-    const config = await call('POST', '/ai/llm', {
-      name: 'openai',
-      type: 'OPENAI',
-      apiEndpoint: fake.baseUrl,
-      ...fake.credentials,
-    });
-    repoId = (await call('POST', '/repo', { name: 'limited', aiConfigIds: [config.body.id] })).body.id;
+    const configId = await registerFakeConfig(call, 'openai', fake);
+    repoId = (await call('POST', '/repo', { name: 'limited', aiConfigIds: [configId] })).body.id;
     bridges = await Promise.all([startBridge(stack), startBridge(stack)]);
   }, 120_000);
   afterAll(async () => {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conversationContext, estimateTokens } from '../../core/ai/conversation-context.ts';
 import { UsageEvent } from '../../core/db/entities/index.ts';
 import { type FakeProvider, startFakeProvider } from '../fakes/index.ts';
+import { registerFakeConfig } from '../helpers/ai-gateway.ts';
 import { api, login, startTestStack, type TestStack } from '../helpers/context.ts';
 
 describe('conversations', () => {
@@ -25,13 +26,8 @@ describe('conversations', () => {
     stack = await startTestStack();
     token = await login(stack.baseUrl, stack.admin);
     fake = await startFakeProvider('OPENAI');
-    const config = await call('POST', '/ai/llm', {
-      name: 'openai',
-      type: 'OPENAI',
-      apiEndpoint: fake.baseUrl,
-      ...fake.credentials,
-    });
-    repoId = (await call('POST', '/repo', { name: 'chat', aiConfigIds: [config.body.id] })).body.id;
+    const configId = await registerFakeConfig(call, 'openai', fake);
+    repoId = (await call('POST', '/repo', { name: 'chat', aiConfigIds: [configId] })).body.id;
   });
   afterAll(async () => {
     await fake?.close();

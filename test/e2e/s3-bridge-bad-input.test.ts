@@ -6,7 +6,7 @@ import { request as httpRequest } from 'node:http';
 import { HeadObjectCommand, ListBucketsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBridge, type TestBridge } from '../helpers/bridge.ts';
-import { api, login, startTestStack, type TestStack } from '../helpers/context.ts';
+import { adminApi, startTestStack, type TestStack } from '../helpers/context.ts';
 import { minioBucketRegistration } from '../helpers/emulator-buckets.ts';
 import { s3ErrorCode, signedFetch, signHeaders } from '../helpers/signed-request.ts';
 
@@ -20,9 +20,7 @@ describe('S3 bridge: bad input', () => {
   beforeAll(async () => {
     stack = await startTestStack();
     bridge = await startTestBridge(stack);
-    const token = await login(stack.baseUrl, stack.admin);
-    const call = (method: string, path: string, body?: unknown) =>
-      api(stack.baseUrl, method, path, { token, body });
+    const call = await adminApi(stack);
     const registered = await call('POST', '/bucket', await minioBucketRegistration());
     bucket = registered.body.name;
     const repo = await call('POST', '/repo', { name: 'bad-input', bucketIds: [registered.body.id] });

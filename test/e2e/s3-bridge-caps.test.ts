@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBridge, type TestBridge } from '../helpers/bridge.ts';
-import { api, login, startTestStack, type TestStack } from '../helpers/context.ts';
+import { adminApi, startTestStack, type TestStack } from '../helpers/context.ts';
 import { minioBucketRegistration } from '../helpers/emulator-buckets.ts';
 import { s3ErrorCode, signedFetch } from '../helpers/signed-request.ts';
 
@@ -18,9 +18,7 @@ describe('S3 bridge bucket caps', () => {
   beforeAll(async () => {
     stack = await startTestStack();
     bridge = await startTestBridge(stack);
-    const token = await login(stack.baseUrl, stack.admin);
-    const call = (method: string, path: string, body?: unknown) =>
-      api(stack.baseUrl, method, path, { token, body });
+    const call = await adminApi(stack);
     const caps = {
       rate: { requestsPerMinuteCap: 3 },
       egress: { egressCapBytesPerDay: 10_000 },

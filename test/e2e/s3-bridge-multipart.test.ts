@@ -24,7 +24,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBridge, type TestBridge } from '../helpers/bridge.ts';
-import { api, login, startTestStack, type TestStack } from '../helpers/context.ts';
+import { adminApi, startTestStack, type TestStack } from '../helpers/context.ts';
 import { type Backend, backends, createThreeBackendRepository } from '../helpers/emulator-buckets.ts';
 import { s3ErrorCode, signedFetch, signHeaders } from '../helpers/signed-request.ts';
 
@@ -47,9 +47,7 @@ describe('S3 bridge multipart uploads', () => {
   beforeAll(async () => {
     stack = await startTestStack();
     bridge = await startTestBridge(stack);
-    const token = await login(stack.baseUrl, stack.admin);
-    const call = (method: string, path: string, body?: unknown) =>
-      api(stack.baseUrl, method, path, { token, body });
+    const call = await adminApi(stack);
     const repository = await createThreeBackendRepository(call, 'multipart');
     names = repository.names;
     for (const scope of ['READ', 'WRITE', 'READ_WRITE', 'ADMIN']) {

@@ -19,24 +19,19 @@ const codec = new EventStreamCodec(
 const jsonPayload = (payload: unknown) => Buffer.from(JSON.stringify(payload), 'utf8');
 
 /** An event (`messageStart`, `contentBlockDelta`, …) with a JSON payload. */
-export function eventFrame(eventType: string, payload: unknown): Uint8Array {
-  return codec.encode({
-    headers: {
-      ':event-type': { type: 'string', value: eventType },
-      ':content-type': { type: 'string', value: 'application/json' },
-      ':message-type': { type: 'string', value: 'event' },
-    },
-    body: jsonPayload(payload),
-  });
-}
+export const eventFrame = (eventType: string, payload: unknown): Uint8Array =>
+  jsonFrame('event', eventType, payload);
 
 /** A modeled error in the middle of a stream (`throttlingException`, `modelStreamErrorException`, …). */
-export function exceptionFrame(exceptionType: string, payload: Record<string, unknown>): Uint8Array {
+export const exceptionFrame = (exceptionType: string, payload: Record<string, unknown>): Uint8Array =>
+  jsonFrame('exception', exceptionType, payload);
+
+function jsonFrame(messageType: 'event' | 'exception', type: string, payload: unknown): Uint8Array {
   return codec.encode({
     headers: {
-      ':exception-type': { type: 'string', value: exceptionType },
+      [`:${messageType}-type`]: { type: 'string', value: type },
       ':content-type': { type: 'string', value: 'application/json' },
-      ':message-type': { type: 'string', value: 'exception' },
+      ':message-type': { type: 'string', value: messageType },
     },
     body: jsonPayload(payload),
   });

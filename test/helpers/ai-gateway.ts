@@ -5,7 +5,8 @@ import type { FallbackPolicy } from '../../bridge/openai/fallback.ts';
 import { createAiGateway } from '../../bridge/openai/gateway.ts';
 import { UsageRecorder } from '../../core/metering/usage-recorder.ts';
 import { createMetricsRegistry } from '../../core/observability/metrics.ts';
-import { quietLogger, type TestStack, testOutboundPolicy } from './context.ts';
+import type { FakeProvider } from '../fakes/index.ts';
+import { type ApiCall, quietLogger, type TestStack, testOutboundPolicy } from './context.ts';
 
 export interface TestAiGateway {
   /** What apps set as the openai SDK's `baseURL` (`FB_OPENAI_BASE_URL`). */
@@ -57,4 +58,17 @@ export async function startTestAiGateway(
       await gateway.close();
     },
   };
+}
+
+/** Registers `fake` through the API as an AI LLM config named `name`; its id. */
+export async function registerFakeConfig(call: ApiCall, name: string, fake: FakeProvider): Promise<string> {
+  const created = await call('POST', '/ai/llm', {
+    name,
+    type: fake.type,
+    apiEndpoint: fake.baseUrl,
+    ...fake.credentials,
+  });
+  if (created.status !== 201)
+    throw new Error(`registering the AI config ${name} failed: ${JSON.stringify(created.body)}`);
+  return created.body.id;
 }

@@ -220,3 +220,13 @@ export async function login(
     throw new Error(`login failed: ${response.status} ${JSON.stringify(response.body)}`);
   return response.body.token as string;
 }
+
+// biome-ignore lint/suspicious/noExplicitAny: API answers are read field by field in tests
+type ApiAnswer = { status: number; body: any };
+export type ApiCall = (method: string, path: string, body?: unknown) => Promise<ApiAnswer>;
+
+/** The stack's API as its admin would call it. */
+export async function adminApi(stack: TestStack): Promise<ApiCall> {
+  const token = await login(stack.baseUrl, stack.admin);
+  return (method, path, body) => api(stack.baseUrl, method, path, { token, body });
+}

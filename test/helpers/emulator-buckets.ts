@@ -2,7 +2,7 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { services } from './context.ts';
+import { type ApiCall, services } from './context.ts';
 
 export const uniqueBucketName = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
 
@@ -68,9 +68,6 @@ export async function minioBucketRegistration(
 
 export const backends = ['minio', 'gcs', 'azure'] as const;
 export type Backend = (typeof backends)[number];
-
-// biome-ignore lint/suspicious/noExplicitAny: API answers are read field by field in tests
-type ApiCall = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
 
 /** A repository whose buckets live on MinIO, fake-gcs-server and Azurite, registered through the API. */
 export async function createThreeBackendRepository(

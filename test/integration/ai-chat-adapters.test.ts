@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatCompletionChunk, ChatRequest } from '../../providers/ai/chat.ts';
 import { AiProviderError, type AiProviderType, adapterFor } from '../../providers/ai/index.ts';
 import { type FakeProvider, startFakeProvider } from '../fakes/index.ts';
+import { collectChunks, weatherTool } from '../helpers/ai-chat.ts';
 import { testOutboundPolicy } from '../helpers/context.ts';
 
 const providers: AiProviderType[] = ['OPENAI', 'ANTHROPIC', 'GOOGLE', 'AWS'];
@@ -17,21 +18,6 @@ const models: Record<string, string> = {
   AWS: 'anthropic.claude-3-5-sonnet-20240620-v1:0',
 };
 const options = { outboundPolicy: testOutboundPolicy, timeoutMs: 5_000 };
-
-const weatherTool = {
-  type: 'function' as const,
-  function: {
-    name: 'get_weather',
-    description: 'The weather in a city',
-    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
-  },
-};
-
-async function collect(stream: AsyncIterable<ChatCompletionChunk>): Promise<ChatCompletionChunk[]> {
-  const chunks: ChatCompletionChunk[] = [];
-  for await (const chunk of stream) chunks.push(chunk);
-  return chunks;
-}
 
 const contentOf = (chunks: ChatCompletionChunk[]) =>
   chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('');
@@ -113,7 +99,7 @@ describe.each(providers)('%s adapter', (type) => {
   });
 
   it('streams text in OpenAI chunks: role first, the pieces, a finish reason, then usage', async () => {
-    const chunks = await collect(await adapter.chatStream(fake.connection(), request(), options));
+    const chunks = await collectChunks(await adapter.chatStream(fake.connection(), request(), options));
     expect(chunks.every((chunk) => chunk.object === 'chat.completion.chunk')).toBe(true);
     expect(chunks[0]?.choices[0]?.delta.role).toBe('assistant');
     expect(contentOf(chunks)).toBe('Fake answer to: Say hello to Ada');
@@ -139,7 +125,7 @@ describe.each(providers)('%s adapter', (type) => {
         ],
       },
     });
-    const chunks = await collect(
+    const chunks = await collectChunks(
       await adapter.chatStream(fake.connection(), request({ tools: [weatherTool] }), options),
     );
     const calls = new Map<number, { id?: string; name?: string; arguments: string }>();
@@ -196,7 +182,7 @@ describe.each(providers)('%s adapter', (type) => {
   it('throws Transient from a stream whose connection drops', async () => {
     fake.script({ kind: 'stream-drop', afterPieces: 2 });
     const stream = await adapter.chatStream(fake.connection(), request(), options);
-    await expect(collect(stream)).rejects.toMatchObject({ code: 'Transient' });
+    await expect(collectChunks(stream)).rejects.toMatchObject({ code: 'Transient' });
   });
 
   it('gives up on a slow first byte after timeoutMs, streamed or not', async () => {

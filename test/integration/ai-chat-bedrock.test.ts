@@ -7,23 +7,14 @@ import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { bedrockAdapter, bedrockEndpoint } from '../../providers/ai/bedrock.ts';
 import type { ChatCompletionChunk, ChatRequest } from '../../providers/ai/chat.ts';
-import { AiProviderError } from '../../providers/ai/provider.ts';
 import { decodeEventStream, eventFrame, exceptionFrame } from '../fakes/event-stream.ts';
 import { type FakeProvider, startFakeProvider } from '../fakes/index.ts';
+import { collectChunks, failureOf, weatherTool } from '../helpers/ai-chat.ts';
 import { testOutboundPolicy } from '../helpers/context.ts';
 import { signHeaders } from '../helpers/signed-request.ts';
 
 const model = 'anthropic.claude-3-5-sonnet-20240620-v1:0';
 const options = { outboundPolicy: testOutboundPolicy, timeoutMs: 5_000 };
-
-const weatherTool = {
-  type: 'function' as const,
-  function: {
-    name: 'get_weather',
-    description: 'The weather in a city',
-    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
-  },
-};
 
 const toolConversation: ChatRequest['messages'] = [
   { role: 'system', content: 'You are terse.' },
@@ -41,21 +32,6 @@ const toolConversation: ChatRequest['messages'] = [
   { role: 'tool', tool_call_id: 'call_2', content: '{"temperature":9}' },
   { role: 'user', content: 'And tomorrow?' },
 ];
-
-async function collect(stream: AsyncIterable<ChatCompletionChunk>): Promise<ChatCompletionChunk[]> {
-  const chunks: ChatCompletionChunk[] = [];
-  for await (const chunk of stream) chunks.push(chunk);
-  return chunks;
-}
-
-async function failureOf(call: Promise<unknown>): Promise<AiProviderError> {
-  const error = await call.then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(error).toBeInstanceOf(AiProviderError);
-  return error as AiProviderError;
-}
 
 describe('Bedrock Converse', () => {
   let fake: FakeProvider;
@@ -242,7 +218,7 @@ describe('Bedrock Converse', () => {
       { model, messages: toolConversation.slice(2, 3) },
       options,
     );
-    await expect(collect(failed)).rejects.toMatchObject({
+    await expect(collectChunks(failed)).rejects.toMatchObject({
       code: 'Transient',
       vendorCode: 'ModelStreamErrorException',
     });
@@ -251,7 +227,7 @@ describe('Bedrock Converse', () => {
       response: { status: 200, chunks: [eventFrame('messageStart', { role: 'assistant' })] },
     });
     const cut = await bedrockAdapter.chatStream(fake.connection(), { model, messages: [] }, options);
-    await expect(collect(cut)).rejects.toThrow(/cut off/);
+    await expect(collectChunks(cut)).rejects.toThrow(/cut off/);
   });
 
   it('delivers the pieces before a dropped connection, then throws Transient "cut off"', async () => {
@@ -278,7 +254,7 @@ describe('Bedrock Converse', () => {
       { model, messages: [{ role: 'user', content: 'Hi' }] },
       { ...options, idleTimeoutMs: 100 },
     );
-    await expect(collect(stream)).rejects.toMatchObject({
+    await expect(collectChunks(stream)).rejects.toMatchObject({
       code: 'Transient',
       message: /sent nothing for 0.1 s/,
     });

@@ -5,9 +5,10 @@
  * The behaviour every adapter shares is in ai-chat-adapters.test.ts.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { ChatCompletionChunk, ChatRequest } from '../../providers/ai/chat.ts';
+import type { ChatRequest } from '../../providers/ai/chat.ts';
 import { geminiAdapter } from '../../providers/ai/gemini.ts';
 import { type FakeProvider, startFakeProvider } from '../fakes/index.ts';
+import { collectChunks } from '../helpers/ai-chat.ts';
 import { testOutboundPolicy } from '../helpers/context.ts';
 
 const options = { outboundPolicy: testOutboundPolicy, timeoutMs: 5_000 };
@@ -18,12 +19,6 @@ const weatherCall = {
   type: 'function' as const,
   function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
 };
-
-async function collect(stream: AsyncIterable<ChatCompletionChunk>): Promise<ChatCompletionChunk[]> {
-  const chunks: ChatCompletionChunk[] = [];
-  for await (const chunk of stream) chunks.push(chunk);
-  return chunks;
-}
 
 const sse = (...events: unknown[]) => ({
   kind: 'respond' as const,
@@ -324,7 +319,7 @@ describe('Gemini chat translation', () => {
 describe('Gemini streams', () => {
   let fake: FakeProvider;
   const stream = async () =>
-    collect(
+    collectChunks(
       await geminiAdapter.chatStream(
         fake.connection(),
         { model: 'gemini-2.5-flash', messages: [{ role: 'user', content: 'Hi' }] },

@@ -4,11 +4,12 @@
  * and completes the answers of compatible servers that leave fields out.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { ChatCompletionChunk, ChatRequest } from '../../providers/ai/chat.ts';
+import type { ChatRequest } from '../../providers/ai/chat.ts';
 import { openAiAdapter } from '../../providers/ai/openai.ts';
 import { AiProviderError } from '../../providers/ai/provider.ts';
 import { type FakeProvider, startFakeProvider } from '../fakes/index.ts';
 import { fakeEmbedding } from '../fakes/openai.ts';
+import { collectChunks } from '../helpers/ai-chat.ts';
 import { testOutboundPolicy } from '../helpers/context.ts';
 
 const options = { outboundPolicy: testOutboundPolicy, timeoutMs: 5_000 };
@@ -17,12 +18,6 @@ const request = (overrides: Partial<ChatRequest> = {}): ChatRequest => ({
   messages: [{ role: 'user', content: 'Say hello to Ada' }],
   ...overrides,
 });
-
-async function collect(stream: AsyncIterable<ChatCompletionChunk>): Promise<ChatCompletionChunk[]> {
-  const chunks: ChatCompletionChunk[] = [];
-  for await (const chunk of stream) chunks.push(chunk);
-  return chunks;
-}
 
 const failureOf = (promise: Promise<unknown>) =>
   promise.then(() => undefined).catch((error: unknown) => error);
@@ -77,7 +72,7 @@ describe('OpenAI-compatible chat', () => {
   });
 
   it('streams with usage always asked for, keeping the stream options the app gave', async () => {
-    await collect(
+    await collectChunks(
       await openAiAdapter.chatStream(
         fake.connection(),
         request({ stream_options: { include_obfuscation: false } }),
@@ -119,7 +114,7 @@ describe('OpenAI-compatible chat', () => {
         '[DONE]',
       ),
     );
-    const chunks = await collect(await openAiAdapter.chatStream(fake.connection(), request(), options));
+    const chunks = await collectChunks(await openAiAdapter.chatStream(fake.connection(), request(), options));
     expect(chunks.map((chunk) => chunk.choices[0]?.delta.role)).toEqual([
       'assistant',
       undefined,
@@ -146,7 +141,7 @@ describe('OpenAI-compatible chat', () => {
         '[DONE]',
       ),
     );
-    const chunks = await collect(await openAiAdapter.chatStream(fake.connection(), request(), options));
+    const chunks = await collectChunks(await openAiAdapter.chatStream(fake.connection(), request(), options));
     expect(chunks).toHaveLength(1);
     expect(chunks[0]).toMatchObject({ id: 'x', choices: [{ finish_reason: 'stop' }] });
   });
@@ -154,7 +149,7 @@ describe('OpenAI-compatible chat', () => {
   it('maps an error event in the stream by its type: server errors are Transient, rate limits Throttled', async () => {
     fake.script({ kind: 'stream-error', afterPieces: 1, message: 'The engine crashed' });
     const crash = await failureOf(
-      collect(await openAiAdapter.chatStream(fake.connection(), request(), options)),
+      collectChunks(await openAiAdapter.chatStream(fake.connection(), request(), options)),
     );
     expect(crash).toMatchObject({
       code: 'Transient',
@@ -166,7 +161,7 @@ describe('OpenAI-compatible chat', () => {
       eventStream('{"error":{"message":"Slow down","type":"tokens","code":"rate_limit_exceeded"}}'),
     );
     const throttled = await failureOf(
-      collect(await openAiAdapter.chatStream(fake.connection(), request(), options)),
+      collectChunks(await openAiAdapter.chatStream(fake.connection(), request(), options)),
     );
     expect(throttled).toMatchObject({ code: 'Throttled', vendorCode: 'rate_limit_exceeded' });
 
@@ -174,7 +169,7 @@ describe('OpenAI-compatible chat', () => {
       eventStream('{"error":{"object":"error","message":"too long","type":"BadRequestError","code":400}}'),
     );
     const invalid = await failureOf(
-      collect(await openAiAdapter.chatStream(fake.connection(), request(), options)),
+      collectChunks(await openAiAdapter.chatStream(fake.connection(), request(), options)),
     );
     expect(invalid).toMatchObject({ code: 'Invalid', providerMessage: 'too long' });
   });
@@ -182,7 +177,7 @@ describe('OpenAI-compatible chat', () => {
   it('counts a stream that ends without [DONE] as cut off', async () => {
     fake.script(eventStream('{"choices":[{"index":0,"delta":{"content":"a"}}]}'));
     const failure = await failureOf(
-      collect(await openAiAdapter.chatStream(fake.connection(), request(), options)),
+      collectChunks(await openAiAdapter.chatStream(fake.connection(), request(), options)),
     );
     expect(failure).toMatchObject({ code: 'Transient', message: expect.stringMatching(/cut off/) });
   });
@@ -216,7 +211,7 @@ describe('OpenAI-compatible chat', () => {
       ...options,
       idleTimeoutMs: 200,
     });
-    const failure = await failureOf(collect(stream));
+    const failure = await failureOf(collectChunks(stream));
     expect(failure).toMatchObject({ code: 'Transient', message: expect.stringMatching(/sent nothing/) });
   });
 
@@ -229,7 +224,7 @@ describe('OpenAI-compatible chat', () => {
     });
     const reason = new Error('the app went away');
     setTimeout(() => controller.abort(reason), 50);
-    expect(await failureOf(collect(stream))).toBe(reason);
+    expect(await failureOf(collectChunks(stream))).toBe(reason);
     await expect(
       openAiAdapter.chat(fake.connection(), request(), { ...options, signal: controller.signal }),
     ).rejects.toBe(reason);

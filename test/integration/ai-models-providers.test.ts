@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { OutboundAddressRefused, type OutboundPolicy } from '../../core/net/outbound-guard.ts';
 import {
-  AiProviderError,
+  type AiProviderError,
   type AiProviderErrorCode,
   type AiProviderType,
   listModels,
@@ -16,6 +16,7 @@ import {
 } from '../../providers/ai/index.ts';
 import { freePort } from '../../scripts/services/free-port.ts';
 import { type FakeModel, type FakeProvider, startFakeProvider } from '../fakes/index.ts';
+import { failureOf } from '../helpers/ai-chat.ts';
 
 /** The fakes listen on 127.0.0.1. */
 const outboundPolicy: OutboundPolicy = { allowLoopback: true, allowPrivateNetworks: false };
@@ -65,16 +66,6 @@ const cases: ProviderCase[] = [
     serverErrors: [500, 503],
   },
 ];
-
-/** The AiProviderError a call fails with (fails the test if it succeeds or throws something else). */
-async function failureOf(call: Promise<unknown>): Promise<AiProviderError> {
-  const error = await call.then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(error).toBeInstanceOf(AiProviderError);
-  return error as AiProviderError;
-}
 
 function expectCode(error: AiProviderError, code: AiProviderErrorCode): void {
   expect({ code: error.code, message: error.message }).toMatchObject({ code });
