@@ -5,9 +5,9 @@
  * PostgreSQL NOTIFY on `storage_key_changes`, which evicts the cached entry.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import pg from 'pg';
 import { RepoStorageKey, type StorageKeyScope } from '../db/entities/index.ts';
 import type { MasterKeyring } from '../secrets/keyring.ts';
+import { announceChange, NotifiedCache } from './notified-cache.ts';
 import { openStorageKeySecret } from './repo-keys.ts';
 
 export const STORAGE_KEY_CHANGES_CHANNEL = 'storage_key_changes';
@@ -24,56 +24,37 @@ export interface ResolvedStorageKey {
 }
 
 /** Tells every bridge that a key changed; call inside the transaction that changes it (delivered on commit). */
-export async function announceStorageKeyChange(em: EntityManager, accessKeyId: string): Promise<void> {
-  await em.getConnection().execute('select pg_notify(?, ?)', [STORAGE_KEY_CHANGES_CHANNEL, accessKeyId]);
-}
-
-interface CacheEntry {
-  value: ResolvedStorageKey | null;
-  expires: number;
-}
+export const announceStorageKeyChange = (em: EntityManager, accessKeyId: string) =>
+  announceChange(em, STORAGE_KEY_CHANGES_CHANNEL, accessKeyId);
 
 export class StorageKeyResolver {
   readonly #em: EntityManager;
   readonly #keyring: MasterKeyring;
-  readonly #ttlMs: number;
-  readonly #maxEntries: number;
-  readonly #cache = new Map<string, CacheEntry>();
-  #listener: pg.Client | undefined;
+  readonly #cache: NotifiedCache<ResolvedStorageKey>;
 
   constructor(options: { em: EntityManager; keyring: MasterKeyring; ttlMs?: number; maxEntries?: number }) {
     this.#em = options.em;
     this.#keyring = options.keyring;
-    this.#ttlMs = options.ttlMs ?? 30_000;
-    this.#maxEntries = options.maxEntries ?? 10_000;
+    this.#cache = new NotifiedCache({
+      channel: STORAGE_KEY_CHANGES_CHANNEL,
+      ttlMs: options.ttlMs,
+      maxEntries: options.maxEntries,
+      load: (accessKeyId) => this.#load(accessKeyId),
+    });
   }
 
   /** Starts listening for key changes; without it, entries still expire after the TTL. */
-  async listen(databaseUrl: string): Promise<void> {
-    const client = new pg.Client({ connectionString: databaseUrl });
-    await client.connect();
-    client.on('notification', (message) => {
-      if (message.channel === STORAGE_KEY_CHANGES_CHANNEL && message.payload)
-        this.#cache.delete(message.payload);
-    });
-    // A lost connection means lost notifications: forget everything rather than serve stale keys.
-    client.on('error', () => this.#cache.clear());
-    await client.query(`listen ${STORAGE_KEY_CHANGES_CHANNEL}`);
-    this.#listener = client;
+  listen(databaseUrl: string): Promise<void> {
+    return this.#cache.listen(databaseUrl);
   }
 
-  async close(): Promise<void> {
-    await this.#listener?.end();
+  close(): Promise<void> {
+    return this.#cache.close();
   }
 
   /** The key, or null when no such key exists (cached too, so unknown keys cannot hammer the database). */
-  async resolve(accessKeyId: string): Promise<ResolvedStorageKey | null> {
-    const cached = this.#cache.get(accessKeyId);
-    if (cached && cached.expires > Date.now()) return cached.value;
-    const value = await this.#load(accessKeyId);
-    if (this.#cache.size >= this.#maxEntries) this.#cache.delete(this.#cache.keys().next().value as string);
-    this.#cache.set(accessKeyId, { value, expires: Date.now() + this.#ttlMs });
-    return value;
+  resolve(accessKeyId: string): Promise<ResolvedStorageKey | null> {
+    return this.#cache.get(accessKeyId);
   }
 
   async #load(accessKeyId: string): Promise<ResolvedStorageKey | null> {
