@@ -4,8 +4,10 @@
  * written by test/helpers/s3-operation-log.ts). Rewrites the part of README.md
  * between the two markers.
  */
+import { execFile } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { servedOperations } from '../bridge/s3/routing.ts';
 import { type ObservedOperation, s3OperationsDir } from '../test/helpers/s3-operation-log.ts';
 import { projectRoot } from './tools.ts';
@@ -50,4 +52,11 @@ const end = readme.indexOf(END);
 if (start === -1 || end < start) throw new Error(`README.md lacks the ${START} … ${END} markers`);
 const generated = `${START}\n${table(await observed())}\n${END}`;
 await writeFile(readmePath, readme.slice(0, start) + generated + readme.slice(end + END.length));
+// Aligned as the project's formatter (and `npm run lint`) wants markdown tables.
+await promisify(execFile)(process.execPath, [
+  path.join(projectRoot, 'node_modules/@biomejs/biome/bin/biome'),
+  'format',
+  '--write',
+  readmePath,
+]);
 console.log('README.md: S3 compatibility table updated');
