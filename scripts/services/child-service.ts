@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -75,7 +76,7 @@ async function waitUntilReady(options: ChildServiceOptions, exited: ChildService
   while (Date.now() < deadline) {
     if (exit) {
       throw new Error(
-        `${options.name} exited during start-up (code ${exit.code}, signal ${exit.signal}); see ${options.logFile}`,
+        `${options.name} exited during start-up (code ${exit.code}, signal ${exit.signal}); see ${options.logFile}${await logTail(options.logFile)}`,
       );
     }
     if (await options.isReady().catch(() => false)) return;
@@ -103,4 +104,11 @@ export async function httpOk(url: string): Promise<boolean> {
   const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
   await response.body?.cancel();
   return response.ok;
+}
+
+/** The end of a service's log, so a start-up failure says why even when the log is gone by the time anyone looks. */
+async function logTail(logFile: string, lines = 15): Promise<string> {
+  const text = await readFile(logFile, 'utf8').catch(() => '');
+  const tail = text.trimEnd().split('\n').slice(-lines).join('\n');
+  return tail ? `; its log ends with:\n${tail}` : '';
 }
