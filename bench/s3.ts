@@ -4,9 +4,13 @@
  * on free ports, registers the MinIO bucket behind a repository with a
  * READ_WRITE key through the API, then measures small-object ops/s and
  * latency, large-object throughput, and the bridge's RSS while a very large
- * object streams through it. Writes bench/results/s3-latest.json and prints a
- * markdown table. Every loop is bounded in time and count, only 127.0.0.1 is
- * used, and everything started here is stopped at the end.
+ * object streams through it. Direct and bridge take turns, round by round, so
+ * that load from outside the bench (the machine is shared) hits both alike;
+ * the bridge process's CPU time per request and per MB is recorded too, a
+ * figure such load disturbs much less than throughput. Writes
+ * bench/results/s3-latest.json and prints a markdown table. Every loop is
+ * bounded in time and count, only 127.0.0.1 is used, and everything started
+ * here is stopped at the end.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -36,7 +40,9 @@ const SMALL_WARMUP_MS = 1_000;
 const SMALL_SIZE = 4 * 1024;
 const MAX_SMALL_OPS = 200_000;
 const LARGE_SIZE = 256 * 2 ** 20;
-const LARGE_RUNS = 2;
+/** Every scenario runs in rounds, direct and bridge in turn, so that load from outside the bench hits both alike. */
+const SMALL_ROUNDS = 3;
+const LARGE_RUNS = 3;
 const HUGE_SIZE_PREFERRED = 2 * 2 ** 30;
 const HUGE_SIZE_FALLBACK = 2 ** 30;
 const HUGE_BUDGET_S = 120;
@@ -56,15 +62,23 @@ const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 
-interface SmallResult {
-  target: 'direct' | 'bridge';
-  op: 'PUT' | 'GET';
-  concurrency: number;
+/** One timed round of a small-object scenario. */
+interface SmallRound {
   ops: number;
   errors: number;
   opsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
+  /** The bridge process's CPU time per request (bridge target only): steadier than ops/s on a shared machine. */
+  cpuMsPerOp?: number;
+}
+
+/** A target's best round (highest ops/s) of a scenario, with every round's ops/s. */
+interface SmallResult extends SmallRound {
+  target: 'direct' | 'bridge';
+  op: 'PUT' | 'GET';
+  concurrency: number;
+  roundsOpsPerSecond: number[];
 }
 
 interface LargeResult {
@@ -73,6 +87,8 @@ interface LargeResult {
   bytes: number;
   runsMBps: number[];
   bestMBps: number;
+  /** The bridge process's CPU time per MB moved, per run (bridge target only). */
+  runsCpuMsPerMB?: number[];
 }
 
 /** `concurrency` loops issuing `request` until the time or count budget is spent. */
@@ -143,9 +159,22 @@ interface Target {
   name: 'direct' | 'bridge';
   client: S3Client;
   bucket: string;
+  /** CPU seconds used so far by the process serving the target, when it is one of ours. */
+  cpuSeconds?: () => Promise<number>;
 }
 
-async function smallScenario(target: Target, op: 'PUT' | 'GET', concurrency: number): Promise<SmallResult> {
+/** CPU time (user + system) of `run` as seen by `cpuSeconds`, in ms; undefined without a process to watch. */
+async function cpuMsOf<T>(
+  cpuSeconds: (() => Promise<number>) | undefined,
+  run: () => Promise<T>,
+): Promise<{ result: T; cpuMs?: number }> {
+  const before = await cpuSeconds?.();
+  const result = await run();
+  const after = await cpuSeconds?.();
+  return { result, cpuMs: before === undefined || after === undefined ? undefined : (after - before) * 1000 };
+}
+
+async function smallRound(target: Target, op: 'PUT' | 'GET', concurrency: number): Promise<SmallRound> {
   const body = randomBytes(SMALL_SIZE);
   const getKey = 'small/get-object';
   let counter = 0;
@@ -163,19 +192,40 @@ async function smallScenario(target: Target, op: 'PUT' | 'GET', concurrency: num
     await target.client.send(new PutObjectCommand({ Bucket: target.bucket, Key: getKey, Body: body }));
   const request = op === 'PUT' ? put : get;
   await load(concurrency, request, SMALL_WARMUP_MS);
-  const { latencies, errors, elapsedMs, firstError } = await load(concurrency, request, SMALL_DURATION_MS);
+  const { result, cpuMs } = await cpuMsOf(target.cpuSeconds, () =>
+    load(concurrency, request, SMALL_DURATION_MS),
+  );
+  const { latencies, errors, elapsedMs, firstError } = result;
   if (firstError) log(`${target.name} ${op} c${concurrency}: ${errors} errors, first: ${firstError}`);
   const sorted = latencies.sort((a, b) => a - b);
   return {
-    target: target.name,
-    op,
-    concurrency,
     ops: latencies.length,
     errors,
     opsPerSecond: Math.round((latencies.length / elapsedMs) * 1000),
     p50Ms: round(percentile(sorted, 0.5)),
     p99Ms: round(percentile(sorted, 0.99)),
+    ...(cpuMs !== undefined && { cpuMsPerOp: round(cpuMs / Math.max(1, latencies.length), 3) }),
   };
+}
+
+/** SMALL_ROUNDS rounds of one scenario, the targets' order swapped every round. */
+async function smallScenario(
+  targets: Target[],
+  op: 'PUT' | 'GET',
+  concurrency: number,
+): Promise<SmallResult[]> {
+  const rounds = new Map<Target, SmallRound[]>(targets.map((target) => [target, []]));
+  for (let index = 0; index < SMALL_ROUNDS; index++)
+    for (const target of index % 2 === 0 ? targets : [...targets].reverse()) {
+      log(`4 KiB ${op} c${concurrency} ${target.name}, round ${index + 1}/${SMALL_ROUNDS}...`);
+      rounds.get(target)!.push(await smallRound(target, op, concurrency));
+    }
+  return targets.map((target) => {
+    const runs = rounds.get(target)!;
+    const best = runs.reduce((a, b) => (b.opsPerSecond > a.opsPerSecond ? b : a));
+    const roundsOpsPerSecond = runs.map((run) => run.opsPerSecond);
+    return { target: target.name, op, concurrency, ...best, roundsOpsPerSecond };
+  });
 }
 
 async function putLarge(target: Target, key: string, size: number): Promise<number> {
@@ -194,18 +244,37 @@ async function getLarge(target: Target, key: string, size: number): Promise<numb
   return (performance.now() - t0) / 1000;
 }
 
-async function largeScenarios(target: Target): Promise<LargeResult[]> {
+/** LARGE_RUNS runs of PUT then GET, the targets in turn as for the small objects; best run reported. */
+async function largeScenarios(targets: Target[]): Promise<LargeResult[]> {
   const key = 'large/object-256MiB';
-  const put: number[] = [];
-  const get: number[] = [];
-  for (let run = 0; run < LARGE_RUNS; run++) {
-    put.push(round(LARGE_SIZE / MB / (await putLarge(target, key, LARGE_SIZE)), 1));
-    get.push(round(LARGE_SIZE / MB / (await getLarge(target, key, LARGE_SIZE)), 1));
-  }
-  return [
-    { target: target.name, op: 'PUT', bytes: LARGE_SIZE, runsMBps: put, bestMBps: Math.max(...put) },
-    { target: target.name, op: 'GET', bytes: LARGE_SIZE, runsMBps: get, bestMBps: Math.max(...get) },
-  ];
+  type Runs = { MBps: number[]; cpuMsPerMB: number[] };
+  const runs = new Map<string, Runs>();
+  const record = async (target: Target, op: 'PUT' | 'GET', transfer: () => Promise<number>) => {
+    const { result: seconds, cpuMs } = await cpuMsOf(target.cpuSeconds, transfer);
+    const entry = runs.get(`${target.name} ${op}`) ?? { MBps: [], cpuMsPerMB: [] };
+    entry.MBps.push(round(LARGE_SIZE / MB / seconds, 1));
+    if (cpuMs !== undefined) entry.cpuMsPerMB.push(round(cpuMs / (LARGE_SIZE / MB), 2));
+    runs.set(`${target.name} ${op}`, entry);
+  };
+  for (let run = 0; run < LARGE_RUNS; run++)
+    for (const target of run % 2 === 0 ? targets : [...targets].reverse()) {
+      log(`256 MiB PUT/GET ${target.name}, run ${run + 1}/${LARGE_RUNS}...`);
+      await record(target, 'PUT', () => putLarge(target, key, LARGE_SIZE));
+      await record(target, 'GET', () => getLarge(target, key, LARGE_SIZE));
+    }
+  return targets.flatMap((target) =>
+    (['PUT', 'GET'] as const).map((op): LargeResult => {
+      const { MBps, cpuMsPerMB } = runs.get(`${target.name} ${op}`)!;
+      return {
+        target: target.name,
+        op,
+        bytes: LARGE_SIZE,
+        runsMBps: MBps,
+        bestMBps: Math.max(...MBps),
+        ...(cpuMsPerMB.length > 0 && { runsCpuMsPerMB: cpuMsPerMB }),
+      };
+    }),
+  );
 }
 
 const run = promisify(execFile);
@@ -230,6 +299,13 @@ async function bridgePid(platform: PlatformProcess): Promise<number> {
 async function groupAlive(platform: PlatformProcess): Promise<boolean> {
   const { stdout } = await run('ps', ['-eo', 'pgid=']).catch(() => ({ stdout: '' }));
   return stdout.split('\n').some((line) => Number(line.trim()) === platform.child.pid);
+}
+
+/** utime + stime of `pid`, from /proc (in clock ticks of 1/100 s on Linux). */
+async function cpuSecondsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function rssMB(pid: number): Promise<number> {
@@ -390,27 +466,20 @@ try {
     String(key.body.secretAccessKey),
   );
   clients.push(bridge);
-  const startRssMB = round(await rssMB(await bridgePid(platform)), 1);
+  const servingPid = await bridgePid(platform);
+  const startRssMB = round(await rssMB(servingPid), 1);
   log(`bucket ${bucketName} registered and VALID; bridge at port ${ports.BRIDGE_S3_PORT}`);
 
   const targets: Target[] = [
     { name: 'direct', client: direct, bucket: minioBucket },
-    { name: 'bridge', client: bridge, bucket: bucketName },
+    { name: 'bridge', client: bridge, bucket: bucketName, cpuSeconds: () => cpuSecondsOf(servingPid) },
   ];
 
   const small: SmallResult[] = [];
   for (const op of ['PUT', 'GET'] as const)
-    for (const concurrency of [1, 64])
-      for (const target of targets) {
-        log(`4 KiB ${op} c${concurrency} ${target.name}...`);
-        small.push(await smallScenario(target, op, concurrency));
-      }
+    for (const concurrency of [1, 64]) small.push(...(await smallScenario(targets, op, concurrency)));
 
-  const large: LargeResult[] = [];
-  for (const target of targets) {
-    log(`256 MiB PUT/GET ${target.name} (${LARGE_RUNS} runs)...`);
-    large.push(...(await largeScenarios(target)));
-  }
+  const large = await largeScenarios(targets);
 
   // The very large object: 2 GiB if the measured bridge throughput says it fits the time budget.
   const bridgePut = large.find((r) => r.target === 'bridge' && r.op === 'PUT')!.bestMBps;
@@ -520,10 +589,12 @@ try {
       smallObjectBytes: SMALL_SIZE,
       smallDurationMsPerScenario: SMALL_DURATION_MS,
       smallWarmupMsPerScenario: SMALL_WARMUP_MS,
+      smallRounds: SMALL_ROUNDS,
+      smallFigure: 'the best round (highest ops/s), targets alternating round by round',
       smallConcurrencies: [1, 64],
       largeObjectBytes: LARGE_SIZE,
       largeRuns: LARGE_RUNS,
-      largeFigure: 'best of the runs',
+      largeFigure: 'best of the runs, targets alternating run by run',
       hugeObjectBytes: hugeSize,
       rssSampleMs: RSS_SAMPLE_MS,
       client:
@@ -545,23 +616,27 @@ try {
   const lines = [
     `S3: MinIO direct vs through the Skybridge bridge (${report.machine.cpus} cores, everything on 127.0.0.1; MB = 10^6 bytes)`,
     '',
-    '| scenario | direct ops/s | bridge ops/s | direct p50 / p99 ms | bridge p50 / p99 ms | errors (d/b) |',
-    '|---|---|---|---|---|---|',
+    '| scenario | direct ops/s (rounds) | bridge ops/s (rounds) | direct p50 / p99 ms | bridge p50 / p99 ms | bridge CPU ms/op | errors (d/b) |',
+    '|---|---|---|---|---|---|---|',
   ];
   for (const op of ['PUT', 'GET'] as const)
     for (const concurrency of [1, 64]) {
       const d = find('direct', op, concurrency);
       const b = find('bridge', op, concurrency);
       lines.push(
-        `| 4 KiB ${op} c${concurrency} | ${d.opsPerSecond} | ${b.opsPerSecond} | ${d.p50Ms} / ${d.p99Ms} | ${b.p50Ms} / ${b.p99Ms} | ${d.errors}/${b.errors} |`,
+        `| 4 KiB ${op} c${concurrency} | ${d.opsPerSecond} (${d.roundsOpsPerSecond.join(', ')}) | ${b.opsPerSecond} (${b.roundsOpsPerSecond.join(', ')}) | ${d.p50Ms} / ${d.p99Ms} | ${b.p50Ms} / ${b.p99Ms} | ${b.cpuMsPerOp ?? '—'} | ${d.errors}/${b.errors} |`,
       );
     }
-  lines.push('', '| scenario | direct MB/s (runs) | bridge MB/s (runs) |', '|---|---|---|');
+  lines.push(
+    '',
+    '| scenario | direct MB/s (runs) | bridge MB/s (runs) | bridge CPU ms/MB (runs) |',
+    '|---|---|---|---|',
+  );
   for (const op of ['PUT', 'GET'] as const) {
     const d = largeFind('direct', op);
     const b = largeFind('bridge', op);
     lines.push(
-      `| 256 MiB ${op} | ${d.bestMBps} (${d.runsMBps.join(', ')}) | ${b.bestMBps} (${b.runsMBps.join(', ')}) |`,
+      `| 256 MiB ${op} | ${d.bestMBps} (${d.runsMBps.join(', ')}) | ${b.bestMBps} (${b.runsMBps.join(', ')}) | ${b.runsCpuMsPerMB?.join(', ') ?? '—'} |`,
     );
   }
   lines.push(
