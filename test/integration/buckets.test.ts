@@ -72,7 +72,12 @@ describe('buckets', () => {
       'list',
       'put',
     ]);
-    const state = await api(stack.baseUrl, 'GET', `/bucket/${created.body.id}/validation`, { token });
+    // The bucket row is written by the workflow's last activity, a moment before the workflow itself completes.
+    let state = await api(stack.baseUrl, 'GET', `/bucket/${created.body.id}/validation`, { token });
+    for (let attempt = 0; attempt < 50 && state.body.status === 'RUNNING'; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      state = await api(stack.baseUrl, 'GET', `/bucket/${created.body.id}/validation`, { token });
+    }
     expect(state.body).toMatchObject({ status: 'COMPLETED', state: { phase: 'DONE', outcome: 'VALID' } });
     const again = await api(stack.baseUrl, 'POST', `/bucket/${created.body.id}/validate`, { token });
     expect(again).toMatchObject({ status: 202, body: { status: 'VALIDATING' } });
