@@ -3,7 +3,7 @@
  * updates, search attributes and payload types. Imported by workflow code, so
  * it must stay deterministic and free of I/O.
  */
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { type ActivityOptions, defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 
 /** Custom search attributes registered on the namespace so operators can filter jobs in the Temporal UI. */
@@ -75,6 +75,18 @@ export const permanentProbeFailures = [
   'Invalid',
   'QuotaExceeded',
 ];
+
+/** How workflows call a probe activity: transient failures retried with backoff, the permanent ones not. */
+export const probeActivityOptions: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '20 seconds',
+    maximumAttempts: 4,
+    nonRetryableErrorTypes: permanentProbeFailures,
+  },
+};
 
 /**
  * JOB-3: a repo key's rotation. The successor is issued by the API (its

@@ -4,23 +4,14 @@ import {
   type CredentialRotationInput,
   type CredentialRotationState,
   credentialRotationStateQuery,
-  permanentProbeFailures,
+  probeActivityOptions,
   searchAttributes,
 } from './definitions.ts';
 import { failureReason } from './failures.ts';
 
 type Activities = ReturnType<typeof createActivities>;
 
-const { probeCredentials } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '20 seconds',
-    maximumAttempts: 4,
-    nonRetryableErrorTypes: permanentProbeFailures,
-  },
-});
+const { probeCredentials } = proxyActivities<Activities>(probeActivityOptions);
 
 const { switchToPendingCredentials, rollBackBucketCredentials, clearRotatedCredentials } =
   proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: { maximumInterval: '1 minute' } });

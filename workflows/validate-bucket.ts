@@ -4,23 +4,14 @@ import {
   type BucketValidationInput,
   type BucketValidationState,
   bucketValidationStateQuery,
-  permanentProbeFailures,
+  probeActivityOptions,
   searchAttributes,
 } from './definitions.ts';
 import { failureReason } from './failures.ts';
 
 type Activities = ReturnType<typeof createActivities>;
 
-const { probeBucket } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '20 seconds',
-    maximumAttempts: 4,
-    nonRetryableErrorTypes: permanentProbeFailures,
-  },
-});
+const { probeBucket } = proxyActivities<Activities>(probeActivityOptions);
 
 const { recordBucketValidation } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',

@@ -6,9 +6,11 @@
  * revokes the old one. `PATCH /jobs/{id}` with `graceSeconds` moves the end.
  */
 import { randomUUID } from 'node:crypto';
+import type { EntityName } from '@mikro-orm/core';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import { RepoAiKey, RepoStorageKey } from '../../core/db/entities/index.ts';
+import type { EntityManager } from '../../core/db/orm.ts';
 import { AppError } from '../../core/errors.ts';
 import type { MasterKeyring } from '../../core/secrets/keyring.ts';
 import { type KeyRotationInput, maxGraceSeconds, searchAttributes } from '../../workflows/definitions.ts';
@@ -60,86 +62,89 @@ function startRotation(
 
 const graceEndOf = (graceSeconds: number) => new Date(Date.now() + graceSeconds * 1000).toISOString();
 
+/** What differs between rotating a storage key and an AI key. */
+interface RotatableKey<K extends RepoStorageKey | RepoAiKey> {
+  keyKind: 'storage' | 'ai';
+  entity: EntityName<K>;
+  path: string;
+  what: string;
+  /** The successor, with the old key's settings; `present()` includes its secret. */
+  issue(em: EntityManager, old: K, createdBy: string): { key: { id: string }; present(): unknown };
+}
+
+function rotationRoute<K extends RepoStorageKey | RepoAiKey>(
+  deps: KeyRotationDependencies,
+  spec: RotatableKey<K>,
+): AnyRoute {
+  return protectedRoute({
+    method: 'post',
+    path: spec.path,
+    tag: 'repository keys',
+    summary: `Rotate ${spec.what}: a successor now (its secret shown once), the old key revoked after the grace period`,
+    access: 'MEMBER',
+    audit: `${spec.keyKind === 'storage' ? 'storage-key' : 'ai-key'}.rotate`,
+    params: keyParams,
+    body: rotateBody,
+    response: { status: 202, description: 'The successor key and the rotation job' },
+    async handler({ em, tenant, caller, params, body, auditTarget, afterCommit }) {
+      const old = await tenant.findInRepository(spec.entity, 'Key', params.repoId, params.keyId);
+      assertRotatable(old);
+      await em.populate(old, ['repository.workspace'] as never);
+      const issued = spec.issue(em, old, caller.userId);
+      await em.flush();
+      const scope = { workspaceId: old.repository.workspace.id, repositoryId: old.repository.id };
+      const input = {
+        keyKind: spec.keyKind,
+        oldKeyId: old.id,
+        newKeyId: issued.key.id,
+        graceSeconds: body.graceSeconds,
+      };
+      const jobId = startRotation(deps, { tenant, afterCommit }, input, scope);
+      auditTarget(
+        {
+          type: `${spec.keyKind === 'storage' ? 'storage' : 'ai'}-key`,
+          id: old.id,
+          workspaceId: scope.workspaceId,
+        },
+        { jobId, successor: issued.key.id },
+      );
+      return {
+        headers: { location: `/jobs/${jobId}` },
+        body: { jobId, graceEndsAt: graceEndOf(body.graceSeconds), key: issued.present() },
+      };
+    },
+  });
+}
+
 export function keyRotationRoutes(deps: KeyRotationDependencies): AnyRoute[] {
   return [
-    protectedRoute({
-      method: 'post',
+    rotationRoute<RepoStorageKey>(deps, {
+      keyKind: 'storage',
+      entity: RepoStorageKey,
       path: '/repo/:repoId/apikey/:keyId/rotate',
-      tag: 'repository keys',
-      summary:
-        'Rotate a storage key: a successor now (secret shown once), the old key revoked after the grace period',
-      access: 'MEMBER',
-      audit: 'storage-key.rotate',
-      params: keyParams,
-      body: rotateBody,
-      response: { status: 202, description: 'The successor key and the rotation job' },
-      async handler({ em, tenant, caller, params, body, auditTarget, afterCommit }) {
-        const old = await tenant.findInRepository(RepoStorageKey, 'Key', params.repoId, params.keyId);
-        assertRotatable(old);
-        await em.populate(old, ['repository.workspace']);
-        const issued = issueStorageKey(em, deps.keyring, {
+      what: 'a storage key',
+      issue: (em, old, createdBy) =>
+        issueStorageKey(em, deps.keyring, {
           repository: old.repository,
           name: old.name,
           scope: old.scope,
           expiresAt: old.expiresAt,
-          createdBy: caller.userId,
-        });
-        await em.flush();
-        const scope = { workspaceId: old.repository.workspace.id, repositoryId: old.repository.id };
-        const jobId = startRotation(
-          deps,
-          { tenant, afterCommit },
-          { keyKind: 'storage', oldKeyId: old.id, newKeyId: issued.key.id, graceSeconds: body.graceSeconds },
-          scope,
-        );
-        auditTarget(
-          { type: 'storage-key', id: old.id, workspaceId: scope.workspaceId },
-          { jobId, successor: issued.key.id },
-        );
-        return {
-          headers: { location: `/jobs/${jobId}` },
-          body: { jobId, graceEndsAt: graceEndOf(body.graceSeconds), key: issued.present() },
-        };
-      },
+          createdBy,
+        }),
     }),
-    protectedRoute({
-      method: 'post',
+    rotationRoute<RepoAiKey>(deps, {
+      keyKind: 'ai',
+      entity: RepoAiKey,
       path: '/repo/:repoId/ai/apikey/:keyId/rotate',
-      tag: 'repository keys',
-      summary: 'Rotate an AI key: a successor now (shown once), the old key revoked after the grace period',
-      access: 'MEMBER',
-      audit: 'ai-key.rotate',
-      params: keyParams,
-      body: rotateBody,
-      response: { status: 202, description: 'The successor key and the rotation job' },
-      async handler({ em, tenant, caller, params, body, auditTarget, afterCommit }) {
-        const old = await tenant.findInRepository(RepoAiKey, 'Key', params.repoId, params.keyId);
-        assertRotatable(old);
-        await em.populate(old, ['repository.workspace']);
-        const issued = issueAiKey(em, {
+      what: 'an AI key',
+      issue: (em, old, createdBy) =>
+        issueAiKey(em, {
           repository: old.repository,
           name: old.name,
           expiresAt: old.expiresAt,
           aiLimits: old.aiLimits,
-          createdBy: caller.userId,
-        });
-        await em.flush();
-        const scope = { workspaceId: old.repository.workspace.id, repositoryId: old.repository.id };
-        const jobId = startRotation(
-          deps,
-          { tenant, afterCommit },
-          { keyKind: 'ai', oldKeyId: old.id, newKeyId: issued.key.id, graceSeconds: body.graceSeconds },
-          scope,
-        );
-        auditTarget(
-          { type: 'ai-key', id: old.id, workspaceId: scope.workspaceId },
-          { jobId, successor: issued.key.id },
-        );
-        return {
-          headers: { location: `/jobs/${jobId}` },
-          body: { jobId, graceEndsAt: graceEndOf(body.graceSeconds), key: issued.present() },
-        };
-      },
+          createdBy,
+        }),
     }),
   ];
 }
