@@ -12,6 +12,8 @@ export const searchAttributes = {
   workspace: defineSearchAttributeKey('SkybridgeWorkspace', SearchAttributeType.KEYWORD),
   repository: defineSearchAttributeKey('SkybridgeRepository', SearchAttributeType.KEYWORD),
   status: defineSearchAttributeKey('SkybridgeStatus', SearchAttributeType.KEYWORD),
+  /** Every bucket a job reads or writes (a migration: source and destination). */
+  buckets: defineSearchAttributeKey('SkybridgeBuckets', SearchAttributeType.KEYWORD_LIST),
 } as const;
 
 export const jobKinds = [

@@ -117,6 +117,7 @@ export function bucketRoutes(deps: BucketRouteDependencies): AnyRoute[] {
         typedSearchAttributes: [
           { key: searchAttributes.kind, value: 'bucket-validation' },
           { key: searchAttributes.workspace, value: bucket.workspace.id },
+          { key: searchAttributes.buckets, value: [bucket.id] },
           { key: searchAttributes.status, value: 'RUNNING' },
         ],
       });
@@ -320,6 +321,7 @@ export function bucketRoutes(deps: BucketRouteDependencies): AnyRoute[] {
             typedSearchAttributes: [
               { key: searchAttributes.kind, value: 'credential-rotation' },
               { key: searchAttributes.workspace, value: bucket.workspace.id },
+              { key: searchAttributes.buckets, value: [bucket.id] },
               { key: searchAttributes.status, value: 'RUNNING' },
             ],
           });

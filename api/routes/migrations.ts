@@ -132,6 +132,7 @@ export function migrationRoutes(deps: MigrationRouteDependencies): AnyRoute[] {
             typedSearchAttributes: [
               { key: searchAttributes.kind, value: 'migration' },
               { key: searchAttributes.workspace, value: source.workspace.id },
+              { key: searchAttributes.buckets, value: [...new Set([source.id, destination.id])] },
               { key: searchAttributes.status, value: 'RUNNING' },
             ],
           });

@@ -3,6 +3,7 @@
  * persisted to one SQLite file, with Skybridge's search attributes registered.
  */
 import { Connection } from '@temporalio/client';
+import { SearchAttributeType } from '@temporalio/common';
 import { searchAttributes } from '../../workflows/definitions.ts';
 import { type ChildService, startChildService } from './child-service.ts';
 
@@ -24,7 +25,7 @@ export async function startTemporalDevServer(options: {
   const address = `127.0.0.1:${options.port}`;
   const searchAttributeFlags = Object.values(searchAttributes).flatMap((key) => [
     '--search-attribute',
-    `${key.name}=Keyword`,
+    `${key.name}=${key.type === SearchAttributeType.KEYWORD_LIST ? 'KeywordList' : 'Keyword'}`,
   ]);
   const uiFlags = options.uiPort ? ['--ui-port', String(options.uiPort)] : ['--headless'];
   const service = await startChildService({

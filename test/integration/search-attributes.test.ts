@@ -30,7 +30,7 @@ describe('registering search attributes', () => {
       });
     }
     expect(first?.stdout).toContain(
-      'registered SkybridgeKind, SkybridgeWorkspace, SkybridgeRepository, SkybridgeStatus',
+      'registered SkybridgeKind, SkybridgeWorkspace, SkybridgeRepository, SkybridgeStatus, SkybridgeBuckets',
     );
     const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
     expect(Object.keys(customAttributes ?? {})).toEqual(
@@ -39,6 +39,7 @@ describe('registering search attributes', () => {
         'SkybridgeWorkspace',
         'SkybridgeRepository',
         'SkybridgeStatus',
+        'SkybridgeBuckets',
       ]),
     );
     expect((await run()).stdout).toContain('already has');
