@@ -8,6 +8,7 @@ import { defineQuery, defineUpdate } from '@temporalio/workflow';
 
 /** Custom search attributes registered on the namespace so operators can filter jobs in the Temporal UI. */
 export const searchAttributes = {
+  organization: defineSearchAttributeKey('SkybridgeOrganization', SearchAttributeType.KEYWORD),
   kind: defineSearchAttributeKey('SkybridgeKind', SearchAttributeType.KEYWORD),
   workspace: defineSearchAttributeKey('SkybridgeWorkspace', SearchAttributeType.KEYWORD),
   repository: defineSearchAttributeKey('SkybridgeRepository', SearchAttributeType.KEYWORD),

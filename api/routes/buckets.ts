@@ -13,11 +13,11 @@ import { AppError } from '../../core/errors.ts';
 import type { OutboundPolicy } from '../../core/net/outbound-guard.ts';
 import { assertUrlAllowed } from '../../core/net/outbound-guard.ts';
 import type { MasterKeyring } from '../../core/secrets/keyring.ts';
-import { bucketValidationStateQuery, searchAttributes } from '../../workflows/definitions.ts';
+import { bucketValidationStateQuery } from '../../workflows/definitions.ts';
 import { type AnyRoute, protectedRoute } from '../routing/route.ts';
 import { idParam, iso, uuid, workspaceSelector } from '../schemas.ts';
 import { assertNameFree } from '../unique-names.ts';
-import { jobMemo } from './jobs.ts';
+import { jobStartOptions } from './jobs.ts';
 
 /** S3's bucket naming rules: the name is what S3 clients address through the bridge. */
 const bridgeBucketName = z
@@ -113,13 +113,13 @@ export function bucketRoutes(deps: BucketRouteDependencies): AnyRoute[] {
         workflowId: jobId,
         taskQueue: deps.taskQueue,
         args: [{ bucketId: bucket.id }],
-        memo: jobMemo(bucket.workspace.organization.id, startedBy),
-        typedSearchAttributes: [
-          { key: searchAttributes.kind, value: 'bucket-validation' },
-          { key: searchAttributes.workspace, value: bucket.workspace.id },
-          { key: searchAttributes.buckets, value: [bucket.id] },
-          { key: searchAttributes.status, value: 'RUNNING' },
-        ],
+        ...jobStartOptions({
+          kind: 'bucket-validation',
+          organizationId: bucket.workspace.organization.id,
+          startedBy,
+          workspaceId: bucket.workspace.id,
+          bucketIds: [bucket.id],
+        }),
       });
     });
     return jobId;
@@ -317,13 +317,13 @@ export function bucketRoutes(deps: BucketRouteDependencies): AnyRoute[] {
             workflowId: jobId,
             taskQueue: deps.taskQueue,
             args: [{ bucketId: bucket.id }],
-            memo: jobMemo(bucket.workspace.organization.id, caller.userId),
-            typedSearchAttributes: [
-              { key: searchAttributes.kind, value: 'credential-rotation' },
-              { key: searchAttributes.workspace, value: bucket.workspace.id },
-              { key: searchAttributes.buckets, value: [bucket.id] },
-              { key: searchAttributes.status, value: 'RUNNING' },
-            ],
+            ...jobStartOptions({
+              kind: 'credential-rotation',
+              organizationId: bucket.workspace.organization.id,
+              startedBy: caller.userId,
+              workspaceId: bucket.workspace.id,
+              bucketIds: [bucket.id],
+            }),
           });
         });
         auditTarget({ type: 'bucket', id: bucket.id, workspaceId: bucket.workspace.id }, { jobId });

@@ -4,11 +4,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import type { SearchAttributePair } from '@temporalio/common';
 import { z } from 'zod';
 import { AppError, notFound } from '../../core/errors.ts';
 import {
   bucketValidationStateQuery,
   credentialRotationStateQuery,
+  type JobKind,
   type JobMemo,
   keyRotationStateQuery,
   maxGraceSeconds,
@@ -24,8 +26,30 @@ import { type AnyRoute, protectedRoute } from '../routing/route.ts';
 
 const jobId = z.string().regex(/^[a-z][a-z-]*-[0-9a-f-]{36}$/, 'not a job id');
 
-export function jobMemo(organizationId: string, startedBy: string): Record<string, unknown> {
-  return { organizationId, startedBy } satisfies JobMemo;
+/** Who started a job and what it touches: its memo and the search attributes operators filter on. */
+export interface JobLabels {
+  kind: JobKind;
+  organizationId: string;
+  startedBy: string;
+  workspaceId?: string;
+  repositoryId?: string;
+  bucketIds?: string[];
+}
+
+/** The memo and search attributes of a job about to start, status RUNNING. */
+export function jobStartOptions(labels: JobLabels) {
+  const { kind, organizationId, startedBy, workspaceId, repositoryId, bucketIds } = labels;
+  const memo: Record<string, unknown> = { organizationId, startedBy } satisfies JobMemo;
+  const typedSearchAttributes: SearchAttributePair[] = [
+    { key: searchAttributes.kind, value: kind },
+    { key: searchAttributes.organization, value: organizationId },
+    { key: searchAttributes.status, value: 'RUNNING' },
+  ];
+  if (workspaceId) typedSearchAttributes.push({ key: searchAttributes.workspace, value: workspaceId });
+  if (repositoryId) typedSearchAttributes.push({ key: searchAttributes.repository, value: repositoryId });
+  if (bucketIds?.length)
+    typedSearchAttributes.push({ key: searchAttributes.buckets, value: [...new Set(bucketIds)] });
+  return { memo, typedSearchAttributes };
 }
 
 /** The query that reads each kind of job's live state. */
@@ -73,11 +97,11 @@ export function jobRoutes(deps: { temporal: Client; taskQueue: string }): AnyRou
           workflowId: id,
           taskQueue: deps.taskQueue,
           args: [{ message: body.message }],
-          memo: jobMemo(caller.organizationId, caller.userId),
-          typedSearchAttributes: [
-            { key: searchAttributes.kind, value: 'ping' },
-            { key: searchAttributes.status, value: 'RUNNING' },
-          ],
+          ...jobStartOptions({
+            kind: 'ping',
+            organizationId: caller.organizationId,
+            startedBy: caller.userId,
+          }),
         });
         auditTarget({ type: 'job', id });
         return { headers: { location: `/jobs/${id}` }, body: { id, kind: 'ping', status: 'RUNNING' } };

@@ -13,11 +13,11 @@ import { RepoAiKey, RepoStorageKey } from '../../core/db/entities/index.ts';
 import type { EntityManager } from '../../core/db/orm.ts';
 import { AppError } from '../../core/errors.ts';
 import type { MasterKeyring } from '../../core/secrets/keyring.ts';
-import { type KeyRotationInput, maxGraceSeconds, searchAttributes } from '../../workflows/definitions.ts';
+import { type KeyRotationInput, maxGraceSeconds } from '../../workflows/definitions.ts';
 import { type AnyRoute, protectedRoute } from '../routing/route.ts';
 import { uuid } from '../schemas.ts';
 import type { TenantScope } from '../tenancy.ts';
-import { jobMemo } from './jobs.ts';
+import { jobStartOptions } from './jobs.ts';
 import { issueAiKey, issueStorageKey } from './repo-keys.ts';
 
 const keyParams = z.object({ repoId: uuid, keyId: uuid });
@@ -48,13 +48,13 @@ function startRotation(
       workflowId: jobId,
       taskQueue: deps.taskQueue,
       args: [input],
-      memo: jobMemo(context.tenant.organizationId, context.tenant.caller.userId),
-      typedSearchAttributes: [
-        { key: searchAttributes.kind, value: 'key-rotation' },
-        { key: searchAttributes.workspace, value: scope.workspaceId },
-        { key: searchAttributes.repository, value: scope.repositoryId },
-        { key: searchAttributes.status, value: 'RUNNING' },
-      ],
+      ...jobStartOptions({
+        kind: 'key-rotation',
+        organizationId: context.tenant.organizationId,
+        startedBy: context.tenant.caller.userId,
+        workspaceId: scope.workspaceId,
+        repositoryId: scope.repositoryId,
+      }),
     });
   });
   return jobId;

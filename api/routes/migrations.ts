@@ -19,11 +19,10 @@ import {
   migrationModes,
   pauseMigrationUpdate,
   resumeMigrationUpdate,
-  searchAttributes,
 } from '../../workflows/definitions.ts';
 import { type AnyRoute, protectedRoute } from '../routing/route.ts';
 import { uuid } from '../schemas.ts';
-import { findJob, jobMemo } from './jobs.ts';
+import { findJob, jobStartOptions } from './jobs.ts';
 
 const keyPrefix = z.string().max(1024).default('');
 const globs = z.array(z.string().min(1).max(1024)).max(100).optional();
@@ -128,13 +127,13 @@ export function migrationRoutes(deps: MigrationRouteDependencies): AnyRoute[] {
             workflowId: id,
             taskQueue: deps.taskQueue,
             args: [input],
-            memo: jobMemo(caller.organizationId, caller.userId),
-            typedSearchAttributes: [
-              { key: searchAttributes.kind, value: 'migration' },
-              { key: searchAttributes.workspace, value: source.workspace.id },
-              { key: searchAttributes.buckets, value: [...new Set([source.id, destination.id])] },
-              { key: searchAttributes.status, value: 'RUNNING' },
-            ],
+            ...jobStartOptions({
+              kind: 'migration',
+              organizationId: caller.organizationId,
+              startedBy: caller.userId,
+              workspaceId: source.workspace.id,
+              bucketIds: [source.id, destination.id],
+            }),
           });
         });
         auditTarget(

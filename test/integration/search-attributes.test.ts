@@ -30,7 +30,7 @@ describe('registering search attributes', () => {
       });
     }
     expect(first?.stdout).toContain(
-      'registered SkybridgeKind, SkybridgeWorkspace, SkybridgeRepository, SkybridgeStatus, SkybridgeBuckets',
+      'registered SkybridgeOrganization, SkybridgeKind, SkybridgeWorkspace, SkybridgeRepository, SkybridgeStatus, SkybridgeBuckets',
     );
     const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
     expect(Object.keys(customAttributes ?? {})).toEqual(
