@@ -1,5 +1,6 @@
 /** Every activity the worker registers, built from the process's dependencies. */
 
+import { auditActivities } from './audit.ts';
 import { bucketCredentialActivities } from './bucket-credentials.ts';
 import { type BucketActivityDependencies, bucketActivities } from './buckets.ts';
 import { keyActivities } from './keys.ts';
@@ -11,6 +12,7 @@ export type ActivityDependencies = BucketActivityDependencies;
 export function createActivities(deps: ActivityDependencies) {
   return {
     answerPing,
+    ...auditActivities(deps),
     ...bucketActivities(deps),
     ...keyActivities(deps),
     ...bucketCredentialActivities(deps),

@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import { pipeline, type Readable, Transform } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure, activityInfo, heartbeat } from '@temporalio/activity';
+import { BucketCaps, type CappedBucket } from '../core/buckets/caps.ts';
 import { bucketConnection } from '../core/buckets/credentials.ts';
 import { Bucket, MigrationItem, type MigrationItemAction } from '../core/db/entities/index.ts';
 import type { EntityManager } from '../core/db/orm.ts';
@@ -28,6 +29,7 @@ import {
   StorageError,
 } from '../providers/storage/object-store.ts';
 import {
+  type MigrationBackoffDetails,
   type MigrationBatchResult,
   type MigrationCounts,
   type MigrationInput,
@@ -44,6 +46,8 @@ const PAGES_PER_PLAN_BATCH = 5;
 const LIST_PAGE_SIZE = 1000;
 /** A claim older than this is taken to belong to a dead activity. */
 const CLAIM_LEASE_SECONDS = 300;
+/** How often a batch heartbeats while it works (the workflow's heartbeat timeout is a few times this). */
+const KEEPALIVE_MS = 3_000;
 /** Copies of one object tried before it counts as failed. */
 const MAX_ATTEMPTS = 3;
 /** S3 CopyObject copies at most 5 GiB; larger objects are streamed. */
@@ -88,17 +92,23 @@ async function onSide<T>(side: Side, action: () => Promise<T>): Promise<T> {
 }
 
 export function migrationActivities(deps: BucketActivityDependencies) {
-  const openStore = async (bucketId: string): Promise<ObjectStore> => {
+  // The destination's storage cap holds for migrations too (its size measured now and then, as the bridge does).
+  const caps = new BucketCaps({ em: deps.em });
+  /** The bucket as it is now (an operator may have just raised its cap) and a store on it. */
+  const openBucket = async (bucketId: string): Promise<CappedBucket> => {
     const bucket = await deps.em.fork().findOneOrFail(Bucket, bucketId, { populate: ['credentials'] });
     try {
-      return createObjectStore(bucketConnection(deps.keyring, bucket), deps.storageClientOptions);
+      return {
+        bucket,
+        store: createObjectStore(bucketConnection(deps.keyring, bucket), deps.storageClientOptions),
+      };
     } catch (error) {
       throw asActivityFailure(error);
     }
   };
   const openStores = async (input: MigrationInput) => ({
-    source: await openStore(input.sourceBucketId),
-    destination: await openStore(input.destinationBucketId),
+    source: (await openBucket(input.sourceBucketId)).store,
+    destination: (await openBucket(input.destinationBucketId)).store,
   });
 
   return {
@@ -158,32 +168,42 @@ export function migrationActivities(deps: BucketActivityDependencies) {
       input: MigrationInput,
       limit: number,
     ): Promise<MigrationBatchResult> {
-      const stores = await openStores(input);
+      const source = await openBucket(input.sourceBucketId);
+      const destination = await openBucket(input.destinationBucketId);
       const em = deps.em.fork();
       const items = await claimItems(em, jobId, ['copy', 'skip'], limit);
       const result = emptyBatchResult();
       const limiter = input.bytesPerSecond ? new ByteRateLimiter(input.bytesPerSecond) : undefined;
-      const copier = new ObjectCopier(stores.source, stores.destination, input, limiter, () =>
+      const copier = new ObjectCopier(source.store, destination.store, input, limiter, () =>
         heartbeat(result),
       );
-      const backoff = await runPool(em, items, input.concurrency, async (item) => {
-        try {
-          const outcome = await copier.migrate(item);
-          await settle(em, item.id, { state: 'done', method: outcome.method ?? null, error: null });
-          if (outcome.method) {
-            add(result.done, outcome.bytes);
-            result[outcome.method]++;
+      const backoff = await runPool(
+        em,
+        items,
+        input.concurrency,
+        () => heartbeat(result),
+        async (item) => {
+          try {
+            if (item.action === 'copy')
+              await onSide('destination', () => caps.assertRoomFor(destination, item.size));
+            const outcome = await copier.migrate(item);
+            caps.recordTransfer(destination.bucket.id, 'storage', outcome.bytes, 0);
+            await settle(em, item.id, { state: 'done', method: outcome.method ?? null, error: null });
+            if (outcome.method) {
+              add(result.done, outcome.bytes);
+              result[outcome.method]++;
+            }
+            if (outcome.sourceDeleted) result.sourcesDeleted++;
+          } catch (error) {
+            return recordItemFailure(em, item, error, result);
+          } finally {
+            heartbeat(result);
           }
-          if (outcome.sourceDeleted) result.sourcesDeleted++;
-        } catch (error) {
-          return recordItemFailure(em, item, error, result);
-        } finally {
-          heartbeat(result);
-        }
-        return undefined;
-      });
+          return undefined;
+        },
+      );
       result.remaining = await countPending(em, jobId, ['copy', 'skip']);
-      if (backoff) throw backoff;
+      if (backoff) throw backoffFailure(backoff, result);
       return result;
     },
 
@@ -197,20 +217,26 @@ export function migrationActivities(deps: BucketActivityDependencies) {
       const em = deps.em.fork();
       const items = await claimItems(em, jobId, ['delete'], limit);
       const result = emptyBatchResult();
-      const backoff = await runPool(em, items, input.concurrency, async (item) => {
-        try {
-          await onSide('destination', () => destination.delete(input.destinationPrefix + item.key));
-          await settle(em, item.id, { state: 'done', method: null, error: null });
-          result.deleted++;
-        } catch (error) {
-          return recordItemFailure(em, item, error, result);
-        } finally {
-          heartbeat(result);
-        }
-        return undefined;
-      });
+      const backoff = await runPool(
+        em,
+        items,
+        input.concurrency,
+        () => heartbeat(result),
+        async (item) => {
+          try {
+            await onSide('destination', () => destination.delete(input.destinationPrefix + item.key));
+            await settle(em, item.id, { state: 'done', method: null, error: null });
+            result.deleted++;
+          } catch (error) {
+            return recordItemFailure(em, item, error, result);
+          } finally {
+            heartbeat(result);
+          }
+          return undefined;
+        },
+      );
       result.remaining = await countPending(em, jobId, ['delete']);
-      if (backoff) throw backoff;
+      if (backoff) throw backoffFailure(backoff, result);
       return result;
     },
 
@@ -220,8 +246,18 @@ export function migrationActivities(deps: BucketActivityDependencies) {
       const rows = await deps.em
         .fork()
         .getConnection()
-        .execute<{ action: string; state: string; method: string | null; objects: number; bytes: string }[]>(
-          `select action, state, method, count(*)::int as objects, coalesce(sum(size), 0)::text as bytes
+        .execute<
+          {
+            action: string;
+            state: string;
+            method: string | null;
+            objects: number;
+            bytes: string;
+            retried: number;
+          }[]
+        >(
+          `select action, state, method, count(*)::int as objects, coalesce(sum(size), 0)::text as bytes,
+             count(*) filter (where attempts > 1)::int as retried
            from migration_items where job_id = ? group by action, state, method`,
           [jobId],
         );
@@ -241,6 +277,7 @@ export function migrationActivities(deps: BucketActivityDependencies) {
         pending: zero(),
         deleted: 0,
         methodsDone: { native: 0, streamed: 0 },
+        retried: 0,
       };
       for (const row of rows) {
         const counts = { objects: row.objects, bytes: Number(row.bytes) };
@@ -249,7 +286,10 @@ export function migrationActivities(deps: BucketActivityDependencies) {
         if (row.state === 'failed') addCounts(summary.failed, counts);
         if (row.state === 'pending') addCounts(summary.pending, counts);
         if (row.state !== 'done') continue;
-        if (action === 'copy') addCounts(summary.done, counts);
+        if (action === 'copy') {
+          addCounts(summary.done, counts);
+          summary.retried += row.retried;
+        }
         if (action === 'delete') summary.deleted += counts.objects;
         if (action === 'copy' && (row.method === 'native' || row.method === 'streamed'))
           summary.methodsDone[row.method] += counts.objects;
@@ -461,7 +501,7 @@ async function recordItemFailure(
   item: ClaimedItem,
   error: unknown,
   result: MigrationBatchResult,
-): Promise<Error | undefined> {
+): Promise<SideFailure | undefined> {
   const failure = error instanceof SideFailure ? error : new SideFailure('source', error);
   const message = failure.message.slice(0, 2000);
   if (failure.code && backoffCodes.has(failure.code)) {
@@ -471,12 +511,7 @@ async function recordItemFailure(
       error: message,
       attempts: item.attempts - 1,
     });
-    return ApplicationFailure.create({
-      type: migrationBackoffFailure,
-      message: `${failure.code} from the ${failure.side}: ${(failure.error as Error).message}`,
-      nonRetryable: true,
-      details: [{ code: failure.code, side: failure.side, key: item.key }],
-    });
+    return failure;
   }
   const retryable =
     !(failure.error instanceof StorageError) || failure.error.retryable || isVerification(failure);
@@ -498,15 +533,19 @@ class VerificationFailed extends Error {
  * Runs `work` over the claimed items, `concurrency` at a time; stops taking
  * items at the first returned error and hands the ones it did not reach back
  * (unclaimed, their attempt not counted), so the next batch takes them.
+ * Heartbeats every few seconds meanwhile: a server-side copy of a large
+ * object sends none of its own, and the heartbeat timeout must stay short
+ * for a dead worker's batch to be retried soon.
  */
 async function runPool(
   em: EntityManager,
   items: ClaimedItem[],
   concurrency: number,
-  work: (item: ClaimedItem) => Promise<Error | undefined>,
-): Promise<Error | undefined> {
+  beat: () => void,
+  work: (item: ClaimedItem) => Promise<SideFailure | undefined>,
+): Promise<SideFailure | undefined> {
   let next = 0;
-  let stop: Error | undefined;
+  let stop: SideFailure | undefined;
   const worker = async () => {
     while (!stop && next < items.length) {
       const item = items[next++] as ClaimedItem;
@@ -514,7 +553,12 @@ async function runPool(
       stop ??= failure;
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
+  const keepAlive = setInterval(beat, KEEPALIVE_MS);
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
+  } finally {
+    clearInterval(keepAlive);
+  }
   const unreached = items.slice(next);
   if (unreached.length > 0)
     await em.getConnection().execute(
@@ -684,14 +728,19 @@ class ObjectCopier {
 
 /** A listing failure: backoff codes become `MigrationBackoff`, the rest keep their storage code. */
 function planFailure(failure: SideFailure): Error {
-  if (failure.code && backoffCodes.has(failure.code))
-    return ApplicationFailure.create({
-      type: migrationBackoffFailure,
-      message: `${failure.code} from the ${failure.side}: ${(failure.error as Error).message}`,
-      nonRetryable: true,
-      details: [{ code: failure.code, side: failure.side }],
-    });
+  if (failure.code && backoffCodes.has(failure.code)) return backoffFailure(failure);
   return asActivityFailure(failure.error);
+}
+
+/** `MigrationBackoff`, carrying what the batch did before it stopped so the progress counts it. */
+function backoffFailure(failure: SideFailure, batch?: MigrationBatchResult): ApplicationFailure {
+  const details: MigrationBackoffDetails = { code: failure.code ?? 'Unknown', side: failure.side, batch };
+  return ApplicationFailure.create({
+    type: migrationBackoffFailure,
+    message: `${failure.code} from the ${failure.side}: ${(failure.error as Error).message}`,
+    nonRetryable: true,
+    details: [details],
+  });
 }
 
 const isSkybridgeObject = (key: string) => key.startsWith(reservedKeyPrefix) || key.startsWith(PROBE_PREFIX);

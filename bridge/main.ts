@@ -1,6 +1,7 @@
 /** Data-plane process: `npm run bridge`. */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { BucketCaps } from '../core/buckets/caps.ts';
 import { openMigratedDatabase } from '../core/db/migrate.ts';
 import { StorageKeyResolver } from '../core/keys/storage-key-resolver.ts';
 import { UsageRecorder } from '../core/metering/usage-recorder.ts';
@@ -13,7 +14,6 @@ import { loadMasterKeyring } from '../core/secrets/load.ts';
 import { openTemporalClient, temporalReadiness } from '../core/temporal-connection.ts';
 import { createAiGateway } from './openai/gateway.ts';
 import { createS3Authenticator } from './s3/authenticate.ts';
-import { BucketCaps } from './s3/bucket-caps.ts';
 import { MultipartUploads } from './s3/multipart-uploads.ts';
 import { RepositoryBuckets } from './s3/repository-buckets.ts';
 import { createS3Server } from './s3/server.ts';

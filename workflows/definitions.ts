@@ -32,6 +32,16 @@ export interface JobMemo {
   startedBy: string;
 }
 
+/** An audit log entry a job writes about itself (no user acted): e.g. a migration pausing on a quota. */
+export interface JobAuditEntry {
+  organizationId: string;
+  jobId: string;
+  workspaceId?: string;
+  action: string;
+  outcome: 'SUCCESS' | 'FAILURE';
+  details?: Record<string, unknown>;
+}
+
 export interface PingInput {
   message: string;
 }
@@ -211,6 +221,13 @@ export interface MigrationProgress {
   /** sync: destination objects deleted; move: source objects deleted. */
   deleted: number;
   sourcesDeleted: number;
+  /**
+   * Copied objects claimed by more than one attempt: their batch was retried
+   * after a worker crash, or a transient failure was retried. An upper bound
+   * on the objects copied twice; a crash adds at most one batch (known when
+   * the job ends).
+   */
+  retried: number;
   /** Copies done, by method. */
   methods: { native: number; streamed: number };
   concurrency: number;
@@ -247,6 +264,13 @@ export const setMigrationRateUpdate = defineUpdate<MigrationProgress, [{ bytesPe
  */
 export const migrationBackoffFailure = 'MigrationBackoff';
 
+/** The details of a `MigrationBackoff` failure: who refused, and what the batch did before it stopped. */
+export interface MigrationBackoffDetails {
+  code: string;
+  side: 'source' | 'destination';
+  batch?: MigrationBatchResult;
+}
+
 /** Failure type when a sync would delete more than `maxDeletes`. */
 export const maxDeletesExceededFailure = 'MaxDeletesExceeded';
 
@@ -280,4 +304,6 @@ export interface MigrationSummary extends MigrationPlan {
   pending: MigrationCounts;
   deleted: number;
   methodsDone: { native: number; streamed: number };
+  /** Done copies that took more than one attempt (see MigrationProgress.retried). */
+  retried: number;
 }

@@ -15,6 +15,8 @@ import {
 import type { createActivities } from '../activities/index.ts';
 import {
   cancelMigrationUpdate,
+  type JobMemo,
+  type MigrationBackoffDetails,
   type MigrationBatchResult,
   type MigrationInput,
   type MigrationPhase,
@@ -47,12 +49,13 @@ const batchRetry: RetryPolicy = {
 
 const { planMigrationBatch, copyMigrationBatch, deleteMigrationBatch } = proxyActivities<Activities>({
   startToCloseTimeout: '1 hour',
-  // A crashed worker's batch is retried (and resumes from its heartbeat and manifest) after this.
-  heartbeatTimeout: '1 minute',
+  // A crashed worker's batch is retried (and resumes from its heartbeat and manifest) after this;
+  // batches heartbeat every few seconds even during long server-side copies.
+  heartbeatTimeout: '15 seconds',
   retry: batchRetry,
 });
 
-const { summarizeMigration } = proxyActivities<Activities>({
+const { summarizeMigration, recordJobAudit } = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 20 },
 });
@@ -100,6 +103,19 @@ export async function migrationWorkflow(
     progress.pausedReason = reason;
     progress.phase = 'PAUSED';
     setStatus('PAUSED');
+  };
+  const audit = async (action: string, outcome: 'SUCCESS' | 'FAILURE', details: Record<string, unknown>) => {
+    const { organizationId } = (workflowInfo().memo ?? {}) as Partial<JobMemo>;
+    if (!organizationId) return;
+    const workspaceId = workflowInfo().typedSearchAttributes.get(searchAttributes.workspace);
+    await recordJobAudit({
+      organizationId,
+      workspaceId,
+      jobId,
+      action: `job.migration.${action}`,
+      outcome,
+      details,
+    });
   };
 
   setHandler(migrationProgressQuery, () => progress);
@@ -190,11 +206,14 @@ export async function migrationWorkflow(
         batchesThisRun++;
         return result;
       } catch (error) {
-        if (!isBackoff(error)) throw error;
+        const backoff = backoffDetails(error);
+        if (!backoff) throw error;
+        if (backoff.batch) applyBatch(progress, backoff.batch, 0);
         const reason = failureReason(error);
         const wait = BACKOFF_WAITS_SECONDS[failures++];
         if (wait === undefined) {
           pause(`${reason} (after ${failures} attempts; resume to try again)`);
+          await audit('paused', 'FAILURE', { reason });
           failures = 0;
           continue;
         }
@@ -219,6 +238,7 @@ export async function migrationWorkflow(
     progress.etaSeconds = null;
     progress.pausedReason = undefined;
     setStatus(phase === 'DONE' ? 'COMPLETED' : 'CANCELLED');
+    await audit(phase === 'DONE' ? 'completed' : 'cancelled', 'SUCCESS', outcomeDetails(progress));
     await condition(allHandlersFinished);
     return progress;
   };
@@ -294,10 +314,17 @@ export async function migrationWorkflow(
     progress.failureReason = failureReason(error);
     progress.etaSeconds = null;
     setStatus('FAILED');
+    await audit('failed', 'FAILURE', { ...outcomeDetails(progress), reason: progress.failureReason });
     throw error instanceof ApplicationFailure
       ? error
       : ApplicationFailure.nonRetryable(progress.failureReason, 'MigrationFailed');
   }
+}
+
+/** What the audit log keeps of a finished migration: counts, never keys. */
+function outcomeDetails(progress: MigrationProgress): Record<string, unknown> {
+  const { dryRun, mode, done, skipped, failed, conflicts, deleted, sourcesDeleted, retried } = progress;
+  return { dryRun, mode, done, skipped, failed, conflicts, deleted, sourcesDeleted, retried };
 }
 
 function initialProgress(input: MigrationInput): MigrationProgress {
@@ -314,6 +341,7 @@ function initialProgress(input: MigrationInput): MigrationProgress {
     conflicts: zero(),
     deleted: 0,
     sourcesDeleted: 0,
+    retried: 0,
     methods: { native: 0, streamed: 0 },
     concurrency: input.concurrency,
     bytesPerSecond: input.bytesPerSecond ?? null,
@@ -326,9 +354,11 @@ function initialProgress(input: MigrationInput): MigrationProgress {
 /** Objects per batch: enough to keep every slot busy, few enough that steering takes effect soon. */
 const batchLimit = (concurrency: number) => Math.min(1000, Math.max(16, concurrency * 4));
 
-function isBackoff(error: unknown): boolean {
+/** The details of a `MigrationBackoff` failure; undefined for any other error. */
+function backoffDetails(error: unknown): MigrationBackoffDetails | undefined {
   const cause = error instanceof ActivityFailure ? error.cause : error;
-  return cause instanceof ApplicationFailure && cause.type === migrationBackoffFailure;
+  if (!(cause instanceof ApplicationFailure) || cause.type !== migrationBackoffFailure) return undefined;
+  return (cause.details?.[0] as MigrationBackoffDetails | undefined) ?? { code: 'Unknown', side: 'source' };
 }
 
 function applyPlan(progress: MigrationProgress, summary: MigrationSummary): void {
@@ -362,4 +392,5 @@ function applyFinalSummary(progress: MigrationProgress, summary: MigrationSummar
   progress.failed = summary.failed;
   progress.deleted = summary.deleted;
   progress.methods = summary.methodsDone;
+  progress.retried = summary.retried;
 }

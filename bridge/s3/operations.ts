@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline, type Readable } from 'node:stream';
+import { BucketCapExceeded, type CappedBy } from '../../core/buckets/caps.ts';
 import type { StorageKeyScope } from '../../core/db/entities/index.ts';
 import {
   type ByteRange,
@@ -14,7 +15,6 @@ import {
 } from '../../providers/storage/object-store.ts';
 import { decodeKey } from './addressing.ts';
 import type { PayloadResult } from './auth/payload.ts';
-import type { CappedBy } from './bucket-caps.ts';
 import { S3Error } from './errors.ts';
 import type { MultipartUploads } from './multipart-uploads.ts';
 import type { RepositoryBuckets, ServedBucket } from './repository-buckets.ts';
@@ -64,7 +64,7 @@ export interface Operation {
   name: string;
   permission: Permission;
   needsBucket: boolean;
-  /** The bucket cap its bytes count against, if any (bucket-caps.ts). */
+  /** The bucket cap its bytes count against, if any (core/buckets/caps.ts). */
   cappedBy?: CappedBy;
   run(context: OperationContext, served: ServedBucket | undefined): Promise<void>;
 }
@@ -94,7 +94,8 @@ export function s3ErrorFromStorage(error: unknown, missing: 'NoSuchKey' | 'NoSuc
     Invalid: ['InvalidRequest', error.message],
   };
   const [code, message] = byCode[error.code];
-  return new S3Error(code, message, { cause: error });
+  // Skybridge's own caps say which cap in their message; a backend's message stays behind.
+  return new S3Error(code, error instanceof BucketCapExceeded ? error.message : message, { cause: error });
 }
 
 /** For a storage call's `.catch`: its failure, rethrown in S3's terms. */

@@ -6,6 +6,7 @@ import { randomFillSync } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Counter, Histogram, type Registry } from 'prom-client';
+import type { BucketCaps, CappedBy } from '../../core/buckets/caps.ts';
 import type { ResolvedStorageKey } from '../../core/keys/storage-key-resolver.ts';
 import type { Logger } from '../../core/logging.ts';
 import {
@@ -16,10 +17,15 @@ import {
 import type { UsageRecorder } from '../../core/metering/usage-recorder.ts';
 import { resolveTarget } from './addressing.ts';
 import type { PayloadResult } from './auth/payload.ts';
-import type { BucketCaps, CappedBy } from './bucket-caps.ts';
 import { S3Error, sendS3Error } from './errors.ts';
 import type { MultipartUploads } from './multipart-uploads.ts';
-import { type Operation, type OperationContext, s3ErrorFromStorage, scopeAllows } from './operations.ts';
+import {
+  type Operation,
+  type OperationContext,
+  rethrowAsS3Error,
+  s3ErrorFromStorage,
+  scopeAllows,
+} from './operations.ts';
 import type { RepositoryBuckets } from './repository-buckets.ts';
 import { selectOperation } from './routing.ts';
 
@@ -160,7 +166,10 @@ async function handle(
   resolved.cappedBy = operation.cappedBy;
   if (operation.needsBucket && !served)
     throw new S3Error('NoSuchBucket', 'The specified bucket does not exist');
-  if (served && deps.caps) await deps.caps.admit(served, operation.cappedBy, declaredBodySize(req));
+  if (served && deps.caps)
+    await deps.caps
+      .admit(served, operation.cappedBy, declaredBodySize(req))
+      .catch(rethrowAsS3Error('NoSuchBucket'));
   const context: OperationContext = {
     req,
     res,

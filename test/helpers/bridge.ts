@@ -2,10 +2,10 @@
 import type { AddressInfo } from 'node:net';
 import { S3Client } from '@aws-sdk/client-s3';
 import { createS3Authenticator } from '../../bridge/s3/authenticate.ts';
-import { BucketCaps } from '../../bridge/s3/bucket-caps.ts';
 import { MultipartUploads } from '../../bridge/s3/multipart-uploads.ts';
 import { RepositoryBuckets } from '../../bridge/s3/repository-buckets.ts';
 import { createS3Server } from '../../bridge/s3/server.ts';
+import { BucketCaps } from '../../core/buckets/caps.ts';
 import { StorageKeyResolver } from '../../core/keys/storage-key-resolver.ts';
 import {
   type UsageEventInput,

@@ -1,5 +1,6 @@
 /**
- * The caps an operator sets on a bucket, as the S3 bridge enforces them:
+ * The caps an operator sets on a bucket, as the S3 bridge (and, for the
+ * storage cap, migrations writing into the bucket) enforce them:
  *
  * - `requestsPerMinuteCap`: requests to the bucket in the last minute, per
  *   bridge process (a sliding window). Over it: 503 `SlowDown`, S3's own
@@ -21,11 +22,10 @@
  *
  * Buckets without caps cost nothing here.
  */
-import { UsageEvent } from '../../core/db/entities/index.ts';
-import type { EntityManager } from '../../core/db/orm.ts';
 import type { ObjectStore } from '../../providers/storage/object-store.ts';
-import { S3Error } from './errors.ts';
-import type { ServedBucket } from './repository-buckets.ts';
+import { StorageError } from '../../providers/storage/object-store.ts';
+import { type Bucket, UsageEvent } from '../db/entities/index.ts';
+import type { EntityManager } from '../db/orm.ts';
 
 /** Which byte cap an operation counts against: reads that send objects out, writes that store bytes. */
 export type CappedBy = 'egress' | 'storage';
@@ -50,6 +50,20 @@ interface Tally {
   refreshing?: Promise<void>;
 }
 
+/** A cap of Skybridge's own, not the backend's: its message says which, and callers show it as is. */
+export class BucketCapExceeded extends StorageError {
+  constructor(code: 'QuotaExceeded' | 'Throttled', message: string) {
+    super(code, message);
+    this.name = 'BucketCapExceeded';
+  }
+}
+
+/** A bucket and the store that reaches it. */
+export interface CappedBucket {
+  bucket: Pick<Bucket, 'id' | 'storageCapBytes' | 'egressCapBytesPerDay' | 'requestsPerMinuteCap'>;
+  store: ObjectStore;
+}
+
 export class BucketCaps {
   readonly #em: EntityManager;
   readonly #egressRefreshMs: number;
@@ -66,18 +80,23 @@ export class BucketCaps {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Throws the S3 error of the first cap the request would break. */
-  async admit(served: ServedBucket, counts: CappedBy | undefined, incomingBytes: number): Promise<void> {
+  /** Throws `BucketCapExceeded` for the first cap the request would break. */
+  async admit(served: CappedBucket, counts: CappedBy | undefined, incomingBytes: number): Promise<void> {
     const { bucket } = served;
     if (bucket.requestsPerMinuteCap != null) this.#countRequest(bucket.id, bucket.requestsPerMinuteCap);
     if (counts === 'egress' && bucket.egressCapBytesPerDay != null) {
       if ((await this.#egressToday(bucket.id)) >= bucket.egressCapBytesPerDay)
-        throw new S3Error('QUOTA_EXCEEDED', 'The bucket has reached its egress cap for today (UTC)');
+        throw new BucketCapExceeded('QuotaExceeded', 'The bucket has reached its egress cap for today (UTC)');
     }
-    if (counts === 'storage' && bucket.storageCapBytes != null) {
-      if ((await this.#storedBytes(bucket.id, served.store)) + incomingBytes > bucket.storageCapBytes)
-        throw new S3Error('QUOTA_EXCEEDED', 'The bucket has reached its storage cap');
-    }
+    if (counts === 'storage') await this.assertRoomFor(served, incomingBytes);
+  }
+
+  /** Throws `BucketCapExceeded` when `incomingBytes` more would pass the bucket's storage cap. */
+  async assertRoomFor(served: CappedBucket, incomingBytes: number): Promise<void> {
+    const { bucket, store } = served;
+    if (bucket.storageCapBytes == null) return;
+    if ((await this.#storedBytes(bucket.id, store)) + incomingBytes > bucket.storageCapBytes)
+      throw new BucketCapExceeded('QuotaExceeded', 'The bucket has reached its storage cap');
   }
 
   /** What a finished request moved, for the caps that count bytes. */
@@ -93,7 +112,7 @@ export class BucketCaps {
     const recent = (this.#requests.get(bucketId) ?? []).filter((at) => at > now - MINUTE_MS);
     if (recent.length >= cap) {
       this.#requests.set(bucketId, recent);
-      throw new S3Error('SlowDown', 'Please reduce your request rate.');
+      throw new BucketCapExceeded('Throttled', 'Please reduce your request rate.');
     }
     recent.push(now);
     this.#requests.set(bucketId, recent);
