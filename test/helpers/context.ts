@@ -73,9 +73,17 @@ export interface TestStack {
   close(): Promise<void>;
 }
 
-/** The API and a worker on their own database and task queue, against the shared Temporal. */
+/**
+ * The API and a worker on their own database and task queue, against the
+ * shared Temporal. `worker: false` leaves the worker to the test (a worker
+ * process it can kill: test/helpers/worker-process.ts).
+ */
 export async function startTestStack(
-  options: { logDestination?: DestinationStream; signupMode?: ApiDependencies['signupMode'] } = {},
+  options: {
+    logDestination?: DestinationStream;
+    signupMode?: ApiDependencies['signupMode'];
+    worker?: boolean;
+  } = {},
 ): Promise<TestStack> {
   const log = options.logDestination
     ? createLogger({ level: 'debug', component: 'api', destination: options.logDestination })
@@ -90,11 +98,14 @@ export async function startTestStack(
   const temporal = new Client({ connection, namespace });
   const { keyring, masterKeys } = testKeyring();
   const jwtSecret = randomBytes(32).toString('hex');
-  const worker = await startWorker(address, namespace, taskQueue, {
-    em: orm.em,
-    keyring,
-    storageClientOptions: createGuardedAgents(testOutboundPolicy),
-  });
+  const worker =
+    options.worker === false
+      ? undefined
+      : await startWorker(address, namespace, taskQueue, {
+          em: orm.em,
+          keyring,
+          storageClientOptions: createGuardedAgents(testOutboundPolicy),
+        });
   const metrics = createMetricsRegistry('api');
   const chat = createChatEngine({
     em: orm.em,
@@ -149,7 +160,7 @@ export async function startTestStack(
       await new Promise((resolve) => server.close(resolve));
       chat.stop();
       await usage.stop();
-      await worker.stop();
+      await worker?.stop();
       await connection.close();
       await orm.close();
     },

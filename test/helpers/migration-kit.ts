@@ -163,6 +163,6 @@ export function migrationKit(call: ApiCall) {
       `job ${id} did not get there: ${JSON.stringify((await call('GET', `/jobs/${id}`)).body)}`,
     );
   }
-  const finished = (id: string) => waitFor(id, (job) => job.status !== 'RUNNING');
+  const finished = (id: string, seconds?: number) => waitFor(id, (job) => job.status !== 'RUNNING', seconds);
   return { bucket, seeds, put, snapshot, expectCopied, startMigration, waitFor, finished };
 }
