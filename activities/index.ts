@@ -6,8 +6,9 @@ import { type BucketActivityDependencies, bucketActivities } from './buckets.ts'
 import { keyActivities } from './keys.ts';
 import { migrationActivities } from './migrations.ts';
 import { answerPing } from './ping.ts';
+import { type RebalancingActivityDependencies, rebalancingActivities } from './rebalancing.ts';
 
-export type ActivityDependencies = BucketActivityDependencies;
+export type ActivityDependencies = BucketActivityDependencies & RebalancingActivityDependencies;
 
 export function createActivities(deps: ActivityDependencies) {
   return {
@@ -17,5 +18,6 @@ export function createActivities(deps: ActivityDependencies) {
     ...keyActivities(deps),
     ...bucketCredentialActivities(deps),
     ...migrationActivities(deps),
+    ...rebalancingActivities(deps),
   };
 }

@@ -26,6 +26,7 @@ import { jobRoutes } from './routes/jobs.ts';
 import { keyRotationRoutes } from './routes/key-rotation.ts';
 import { migrationRoutes } from './routes/migrations.ts';
 import { organizationRoutes } from './routes/organization.ts';
+import { rebalanceRoutes } from './routes/rebalance.ts';
 import { aiKeyRoutes, storageKeyRoutes } from './routes/repo-keys.ts';
 import { repositoryRoutes } from './routes/repositories.ts';
 import { mountRoutes } from './routing/mount.ts';
@@ -57,8 +58,11 @@ export function apiRoutes(deps: ApiDependencies): AnyRoute[] {
     ...authRoutes({ tokens: deps.tokens, signupMode: deps.signupMode }),
     ...organizationRoutes(),
     ...groupRoutes(),
-    ...jobRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue }),
+    // Before jobRoutes: GET /jobs/rebalance must not be taken for GET /jobs/:jobId.
+    ...rebalanceRoutes(deps),
+    // Before jobRoutes: `/jobs/migrations` is not a job id.
     ...migrationRoutes(deps),
+    ...jobRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue }),
     ...bucketRoutes(deps),
     ...repositoryRoutes(),
     ...storageKeyRoutes(deps),

@@ -33,6 +33,7 @@ await runProcess('worker', ['database', 'temporal', 'masterKeys'], async (config
       em: orm.em,
       keyring: await loadMasterKeyring(config.secrets),
       storageClientOptions: createGuardedAgents(config.outbound),
+      outboundPolicy: config.outbound,
     },
   });
   const ops = createOpsEndpoints({

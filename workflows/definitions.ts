@@ -5,6 +5,8 @@
  */
 import { type ActivityOptions, defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { AgentReview } from '../core/rebalancing/agent-review.ts';
+import type { PlannerThresholds, RebalancePlan } from '../core/rebalancing/plan.ts';
 
 /** Custom search attributes registered on the namespace so operators can filter jobs in the Temporal UI. */
 export const searchAttributes = {
@@ -23,6 +25,7 @@ export const jobKinds = [
   'key-rotation',
   'credential-rotation',
   'migration',
+  'rebalance',
 ] as const;
 export type JobKind = (typeof jobKinds)[number];
 
@@ -307,3 +310,91 @@ export interface MigrationSummary extends MigrationPlan {
   /** Done copies that took more than one attempt (see MigrationProgress.retried). */
   retried: number;
 }
+
+/*
+ * Rebalancing (JOB-6): a plan of prefix moves between a workspace's buckets,
+ * proposed by the planner in core/rebalancing/, optionally reviewed by an AI
+ * agent, approved by an operator (or automatically when small), then run as
+ * child migrations in move mode.
+ */
+export interface RebalanceSettings {
+  workspaceId: string;
+  /** Plans that move at most this many bytes in all are approved without an operator; 0: every plan waits. */
+  autoApproveBytes: number;
+  /** How long a plan waits for approval before it expires and does nothing. */
+  approvalTimeoutSeconds: number;
+  /** Hours of metered usage read for latency, errors and request peaks. */
+  usageWindowHours: number;
+  /** Overrides of the planner's defaults (`defaultPlannerThresholds`). */
+  thresholds?: Partial<PlannerThresholds>;
+  /** An AI LLM config of the workspace and its model, asked to reorder or veto the moves. */
+  agent?: { aiConfigId: string; model: string };
+}
+
+export interface RebalanceInput extends RebalanceSettings {
+  organizationId: string;
+  /** A user id, or `schedule` for runs started by the workspace's schedule. */
+  startedBy: string;
+}
+
+export const rebalanceDefaults = {
+  autoApproveBytes: 0,
+  approvalTimeoutSeconds: 24 * 3600,
+  usageWindowHours: 24,
+  intervalMinutes: 24 * 60,
+} as const;
+
+export type RebalancePhase =
+  | 'PROPOSED'
+  | 'WAITING_APPROVAL'
+  | 'APPROVED'
+  | 'REJECTED'
+  | 'EXPIRED'
+  | 'RUNNING'
+  | 'DONE';
+
+export interface RebalanceDecision {
+  /** A user id, or `auto` below the auto-approve size. */
+  by: string;
+  reason?: string;
+  at: string;
+}
+
+/** One approved move as a child migration job. */
+export interface RebalanceMoveRun {
+  moveId: string;
+  jobId: string;
+  outcome: 'PENDING' | 'RUNNING' | 'DONE' | 'FAILED';
+  movedObjects?: number;
+  movedBytes?: number;
+  failedObjects?: number;
+  reason?: string;
+}
+
+export interface RebalanceState {
+  phase: RebalancePhase;
+  workspaceId: string;
+  /** The planner's proposal, untouched by the agent. */
+  plan?: RebalancePlan;
+  agent?: AgentReview;
+  /** The move ids that run once approved, in order (the agent's order, its vetoes left out). */
+  toRun: string[];
+  bytesToMove: number;
+  autoApproveBytes: number;
+  /** While waiting for approval: when the plan expires (ISO 8601). */
+  expiresAt?: string;
+  decision?: RebalanceDecision;
+  runs: RebalanceMoveRun[];
+}
+
+export const rebalanceStateQuery = defineQuery<RebalanceState>('rebalanceState');
+/** Accepted only while the plan waits for approval. */
+export const approveRebalanceUpdate = defineUpdate<RebalanceState, [{ by: string; reason?: string }]>(
+  'approveRebalance',
+);
+export const rejectRebalanceUpdate = defineUpdate<RebalanceState, [{ by: string; reason?: string }]>(
+  'rejectRebalance',
+);
+
+/** The Temporal schedule that plans a workspace's rebalancing. */
+export const rebalanceScheduleId = (workspaceId: string) => `rebalance-schedule-${workspaceId}`;

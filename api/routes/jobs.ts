@@ -17,6 +17,7 @@ import {
   maxMigrationConcurrency,
   migrationProgressQuery,
   pingStateQuery,
+  rebalanceStateQuery,
   searchAttributes,
   setGracePeriodUpdate,
   setMigrationConcurrencyUpdate,
@@ -24,7 +25,10 @@ import {
 } from '../../workflows/definitions.ts';
 import { type AnyRoute, protectedRoute } from '../routing/route.ts';
 
-const jobId = z.string().regex(/^[a-z][a-z-]*-[0-9a-f-]{36}$/, 'not a job id');
+/** `kind-<uuid>`; a run started by a schedule carries the schedule's time after it. */
+const jobId = z
+  .string()
+  .regex(/^[a-z][a-z-]*-[0-9a-f-]{36}(-\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)?$/, 'not a job id');
 
 /** Who started a job and what it touches: its memo and the search attributes operators filter on. */
 export interface JobLabels {
@@ -59,6 +63,7 @@ const stateQueries = {
   'key-rotation': keyRotationStateQuery,
   'credential-rotation': credentialRotationStateQuery,
   migration: migrationProgressQuery,
+  rebalance: rebalanceStateQuery,
 } as const;
 
 /** The job's handle and description, if it exists and belongs to the caller's organization. */

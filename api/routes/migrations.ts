@@ -22,6 +22,7 @@ import {
 } from '../../workflows/definitions.ts';
 import { type AnyRoute, protectedRoute } from '../routing/route.ts';
 import { uuid } from '../schemas.ts';
+import { jobListQuery, listJobs } from './job-listing.ts';
 import { findJob, jobStartOptions } from './jobs.ts';
 
 const keyPrefix = z.string().max(1024).default('');
@@ -85,6 +86,19 @@ function steeringRoute(
 
 export function migrationRoutes(deps: MigrationRouteDependencies): AnyRoute[] {
   return [
+    protectedRoute({
+      method: 'get',
+      path: '/jobs/migrations',
+      tag: 'jobs',
+      summary:
+        "List the organization's migrations, newest first, by status, workspace or bucket (GET /jobs/{id} has a job's live progress)",
+      access: 'VIEWER',
+      query: jobListQuery,
+      response: { status: 200, description: 'Migrations, newest first' },
+      async handler({ caller, query }) {
+        return { body: { jobs: await listJobs(deps.temporal, caller.organizationId, 'migration', query) } };
+      },
+    }),
     protectedRoute({
       method: 'post',
       path: '/jobs/migrations',

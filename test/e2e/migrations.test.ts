@@ -328,6 +328,53 @@ describe('migrations', () => {
     expect(completed.body.events[0]?.details).toMatchObject({ done: { objects: 12 }, retried: 0 });
   });
 
+  it('lists migrations newest first, by bucket and status, for the caller organization only, once per continued job', async () => {
+    const source = await bucket('minio');
+    const destination = await bucket('minio');
+    await put(source.store, seeds(3, 'listed/'));
+    const first = await startMigration({ sourceBucketId: source.id, destinationBucketId: destination.id });
+    await finished(first);
+    const second = await startMigration({
+      sourceBucketId: source.id,
+      destinationBucketId: destination.id,
+      dryRun: false,
+      batchesPerRun: 1,
+      concurrency: 1,
+    });
+    await finished(second);
+    // Visibility is updated a moment after the job's own state.
+    let listed: { id: string; status: string; bucketIds: string[] }[] = [];
+    for (let attempt = 0; attempt < 50; attempt++) {
+      listed = (await call('GET', `/jobs/migrations?bucketId=${destination.id}`)).body.jobs;
+      if (listed.length === 2 && listed.every((job) => job.status === 'COMPLETED')) break;
+      await sleep(200);
+    }
+    expect(listed.map((job) => job.id)).toEqual([second, first]);
+    expect(listed[0]).toMatchObject({
+      kind: 'migration',
+      status: 'COMPLETED',
+      bucketIds: [source.id, destination.id],
+      workspaceId: expect.any(String),
+      closedAt: expect.any(String),
+    });
+    expect(
+      (await call('GET', `/jobs/migrations?bucketId=${destination.id}&status=PAUSED`)).body.jobs,
+    ).toEqual([]);
+    expect((await call('GET', `/jobs/migrations?bucketId=${destination.id}&limit=1`)).body.jobs).toHaveLength(
+      1,
+    );
+    expect((await call('GET', '/jobs/migrations?status=SLEEPING')).status).toBe(400);
+    expect((await call('GET', "/jobs/migrations?bucketId=x' OR 1=1")).status).toBe(400);
+    const outsider = await api(stack.baseUrl, 'POST', '/auth/signup', {
+      body: { email: `lister-${Date.now()}@other.test`, password: 'password-123', organizationName: 'Else' },
+    });
+    const foreign = await api(stack.baseUrl, 'GET', `/jobs/migrations?bucketId=${destination.id}`, {
+      token: outsider.body.token,
+    });
+    expect(foreign.status).toBe(200);
+    expect(foreign.body.jobs).toEqual([]);
+  });
+
   it('continues as new when a run has had its batches, keeping totals', async () => {
     const source = await bucket('azure');
     const destination = await bucket('minio');

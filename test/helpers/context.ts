@@ -105,6 +105,7 @@ export async function startTestStack(
           em: orm.em,
           keyring,
           storageClientOptions: createGuardedAgents(testOutboundPolicy),
+          outboundPolicy: testOutboundPolicy,
         });
   const metrics = createMetricsRegistry('api');
   const chat = createChatEngine({

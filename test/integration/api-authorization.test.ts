@@ -50,6 +50,8 @@ const validBodies: Record<string, (ids: Ids) => unknown> = {
   'patch /jobs/:jobId': () => ({ graceSeconds: 0 }),
   'post /jobs/migrations': (ids) => ({ sourceBucketId: ids.bucketId, destinationBucketId: ids.bucketId }),
   'post /jobs/:jobId/pause': () => ({ reason: 'matrix' }),
+  'post /jobs/:jobId/approve': () => ({ reason: 'matrix' }),
+  'post /jobs/:jobId/reject': () => ({ reason: 'matrix' }),
   'post /bucket/:bucketId/credentials/rotate': () => ({
     credentials: { type: 'ACCESS_KEY', accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wrong' },
   }),
