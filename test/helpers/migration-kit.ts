@@ -35,7 +35,11 @@ export interface StoredObject {
 
 export function migrationKit(call: ApiCall) {
   /** A fresh bucket registered through the API, and a store on it for the test's own reads and writes. */
-  async function bucket(backend: Backend): Promise<{ id: string; store: ObjectStore }> {
+  /** `extra`: more registration fields (workspaceId, caps). */
+  async function bucket(
+    backend: Backend,
+    extra: Record<string, unknown> = {},
+  ): Promise<{ id: string; store: ObjectStore }> {
     const { minio, gcs, azurite } = services();
     let registration: Record<string, unknown>;
     let store: ObjectStore;
@@ -84,7 +88,11 @@ export function migrationKit(call: ApiCall) {
         credentials: { kind: 'AZURE_CONNECTION_STRING', connectionString: azurite.connectionString },
       });
     }
-    const created = await call('POST', '/bucket', { name: uniqueBucketName(backend), ...registration });
+    const created = await call('POST', '/bucket', {
+      name: uniqueBucketName(backend),
+      ...registration,
+      ...extra,
+    });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     // Validation writes and deletes a probe object: let it finish before the test looks at the bucket.
     for (let attempt = 0; attempt < 100; attempt++) {
