@@ -50,8 +50,6 @@ const CLAIM_LEASE_SECONDS = 300;
 const KEEPALIVE_MS = 3_000;
 /** Copies of one object tried before it counts as failed. */
 const MAX_ATTEMPTS = 3;
-/** S3 CopyObject copies at most 5 GiB; larger objects are streamed. */
-const S3_MAX_COPY_BYTES = 5 * 1024 ** 3;
 
 /** Bucket validation's probe objects (activities/buckets.ts): Skybridge's own, short-lived, never migrated. */
 const PROBE_PREFIX = '.skybridge-probe/';
@@ -261,11 +259,6 @@ export function migrationActivities(deps: BucketActivityDependencies) {
            from migration_items where job_id = ? group by action, state, method`,
           [jobId],
         );
-      const nativeLimit = nativeCopyLimit(stores.source, stores.destination);
-      const nativeRows =
-        nativeLimit > 0
-          ? await deps.em.fork().count(MigrationItem, { jobId, action: 'copy', size: { $lte: nativeLimit } })
-          : 0;
       const summary: MigrationSummary = {
         copy: zero(),
         skip: zero(),
@@ -294,7 +287,10 @@ export function migrationActivities(deps: BucketActivityDependencies) {
         if (action === 'copy' && (row.method === 'native' || row.method === 'streamed'))
           summary.methodsDone[row.method] += counts.objects;
       }
-      summary.methods = { native: nativeRows, streamed: summary.copy.objects - nativeRows };
+      const { objects } = summary.copy;
+      summary.methods = copiesNatively(stores.source, stores.destination)
+        ? { native: objects, streamed: 0 }
+        : { native: 0, streamed: objects };
       return summary;
     },
   };
@@ -414,11 +410,9 @@ const isPlainMd5 = (etag: string) => /^"?[0-9a-f]{32}"?$/i.test(etag);
 
 const md5Of = (etag: string) => etag.replaceAll('"', '').toLowerCase();
 
-/** The largest object the two stores copy server-side (0: none). */
-function nativeCopyLimit(source: ObjectStore, destination: ObjectStore): number {
-  if (!source.nativeCopyScope || source.nativeCopyScope !== destination.nativeCopyScope) return 0;
-  return speaksS3(destination) ? S3_MAX_COPY_BYTES : Number.MAX_SAFE_INTEGER;
-}
+/** Whether the two stores copy server-side, at any size (S3 beyond 5 GiB with UploadPartCopy). */
+const copiesNatively = (source: ObjectStore, destination: ObjectStore) =>
+  source.nativeCopyScope !== undefined && source.nativeCopyScope === destination.nativeCopyScope;
 
 /**
  * Globs over keys below the prefix: `**` crosses `/`, `*` and `?` do not; a
@@ -598,7 +592,7 @@ class ObjectCopier {
   readonly #input: MigrationInput;
   readonly #limiter?: ByteRateLimiter;
   readonly #beat: () => void;
-  readonly #nativeLimit: number;
+  readonly #native: boolean;
 
   constructor(
     source: ObjectStore,
@@ -612,7 +606,7 @@ class ObjectCopier {
     this.#input = input;
     this.#limiter = limiter;
     this.#beat = beat;
-    this.#nativeLimit = nativeCopyLimit(source, destination);
+    this.#native = copiesNatively(source, destination);
   }
 
   async migrate(item: ClaimedItem): Promise<ItemOutcome> {
@@ -628,10 +622,9 @@ class ObjectCopier {
         return { bytes: 0, sourceDeleted: true };
       }
     }
-    const copied =
-      item.size <= this.#nativeLimit
-        ? await this.#copyNative(sourceKey, destinationKey)
-        : await this.#copyStreamed(sourceKey, destinationKey);
+    const copied = this.#native
+      ? await this.#copyNative(sourceKey, destinationKey)
+      : await this.#copyStreamed(sourceKey, destinationKey);
     if (this.#input.mode === 'move') await onSide('source', () => this.#source.delete(sourceKey));
     return { ...copied, sourceDeleted: this.#input.mode === 'move' };
   }
@@ -640,6 +633,7 @@ class ObjectCopier {
     const info = await onSide('source', () => this.#source.head(sourceKey));
     await onSide('destination', () =>
       this.#destination.copyFrom(this.#source, sourceKey, destinationKey, {
+        contentLength: info.size,
         contentType: info.contentType,
         metadata: info.metadata,
       }),

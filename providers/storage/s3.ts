@@ -21,6 +21,7 @@ import {
   type S3ClientConfig,
   S3ServiceException,
   UploadPartCommand,
+  UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { classifyFailure, mapFailures, mapStreamFailures, messageOf } from './errors.ts';
@@ -45,6 +46,29 @@ export const gcsXmlApiEndpoint = 'https://storage.googleapis.com';
 /** Multipart uploads of unknown length hold at most PART_SIZE × PARTS_IN_FLIGHT in memory (and reach 78 GiB). */
 const MULTIPART_PART_SIZE = 8 * 1024 * 1024;
 const MULTIPART_PARTS_IN_FLIGHT = 4;
+/** S3's most parts in one upload. */
+const MAX_PARTS = 10_000;
+
+/** Where a server-side copy switches from CopyObject to UploadPartCopy, and its part size. */
+export interface S3CopyLimits {
+  singleCopyMaxBytes: number;
+  partBytes: number;
+}
+
+const defaultCopyLimits: S3CopyLimits = { singleCopyMaxBytes: 5 * 1024 ** 3, partBytes: 512 * 1024 ** 2 };
+
+/** Runs `work` over `items`, `concurrency` at a time; the first failure stops new work and is thrown. */
+async function runInPool<T>(
+  items: T[],
+  concurrency: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}
 const CONNECTION_TIMEOUT_MS = 10_000;
 
 export interface S3Credentials {
@@ -112,8 +136,15 @@ export class S3ObjectStore implements ObjectStore {
   readonly bucketName: string;
   readonly nativeCopyScope: string;
   private readonly client: S3Client;
+  private readonly copyLimits: S3CopyLimits;
 
-  constructor(connection: BucketConnection, credentials: S3Credentials, agents: OutboundAgents = {}) {
+  constructor(
+    connection: BucketConnection,
+    credentials: S3Credentials,
+    agents: OutboundAgents = {},
+    copyLimits: S3CopyLimits = defaultCopyLimits,
+  ) {
+    this.copyLimits = copyLimits;
     this.provider = connection.provider;
     this.bucketName = connection.bucketName;
     this.nativeCopyScope = copyScopeOf(connection, credentials);
@@ -243,7 +274,11 @@ export class S3ObjectStore implements ObjectStore {
     await this.call(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucketName, Key: key })));
   }
 
-  /** CopyObject; objects over 5 GiB are beyond one CopyObject call (the caller streams those). */
+  /**
+   * CopyObject up to 5 GiB (one call's limit); beyond, a multipart upload
+   * whose parts are UploadPartCopy ranges of the source. Either way the
+   * bytes stay inside the provider.
+   */
   async copyFrom(
     source: ObjectStore,
     sourceKey: string,
@@ -251,12 +286,15 @@ export class S3ObjectStore implements ObjectStore {
     options: PutOptions,
   ): Promise<{ etag?: string }> {
     const sourceStore = sameAccountSource(source, this, S3ObjectStore, 'S3');
+    const copySource = `${sourceStore.bucketName}/${encodeURIComponent(sourceKey)}`;
+    const size = options.contentLength ?? (await sourceStore.head(sourceKey)).size;
+    if (size > this.copyLimits.singleCopyMaxBytes) return this.copyInParts(copySource, key, size, options);
     const output = await this.call(() =>
       this.client.send(
         new CopyObjectCommand({
           Bucket: this.bucketName,
           Key: key,
-          CopySource: `${sourceStore.bucketName}/${encodeURIComponent(sourceKey)}`,
+          CopySource: copySource,
           MetadataDirective: 'REPLACE',
           ContentType: options.contentType,
           Metadata: options.metadata,
@@ -264,6 +302,49 @@ export class S3ObjectStore implements ObjectStore {
       ),
     );
     return { etag: quotedEtag(output.CopyObjectResult?.ETag) };
+  }
+
+  private async copyInParts(
+    copySource: string,
+    key: string,
+    size: number,
+    options: PutOptions,
+  ): Promise<{ etag?: string }> {
+    const upload: MultipartUploadRef = { uploadId: `copy-${key}`, key };
+    upload.backendUploadId = (await this.createMultipartUpload(upload, options)).backendUploadId;
+    const partBytes = Math.max(this.copyLimits.partBytes, Math.ceil(size / MAX_PARTS));
+    const ranges = Array.from({ length: Math.ceil(size / partBytes) }, (_, index) => ({
+      partNumber: index + 1,
+      first: index * partBytes,
+      last: Math.min(size, (index + 1) * partBytes) - 1,
+    }));
+    try {
+      const parts: UploadedPart[] = [];
+      await runInPool(ranges, MULTIPART_PARTS_IN_FLIGHT, async ({ partNumber, first, last }) => {
+        const output = await this.call(() =>
+          this.client.send(
+            new UploadPartCopyCommand({
+              Bucket: this.bucketName,
+              Key: key,
+              UploadId: upload.backendUploadId,
+              PartNumber: partNumber,
+              CopySource: copySource,
+              CopySourceRange: `bytes=${first}-${last}`,
+            }),
+          ),
+        );
+        parts.push({
+          partNumber,
+          etag: quotedEtag(output.CopyPartResult?.ETag) ?? '',
+          size: last - first + 1,
+        });
+      });
+      parts.sort((a, b) => a.partNumber - b.partNumber);
+      return await this.completeMultipartUpload(upload, parts);
+    } catch (error) {
+      await this.abortMultipartUpload(upload).catch(() => {});
+      throw error;
+    }
   }
 
   async createMultipartUpload(

@@ -14,6 +14,7 @@ import {
   reservedKeyPrefix,
   type UploadedPart,
 } from '../../providers/storage/index.ts';
+import { S3ObjectStore } from '../../providers/storage/s3.ts';
 import { services } from '../helpers/context.ts';
 import {
   createAzuriteContainer,
@@ -219,5 +220,37 @@ describe('GCS: more parts than one compose request takes', () => {
       `${services().gcs.endpoint}/storage/v1/b/${bucketName}/o?prefix=${encodeURIComponent(reservedKeyPrefix)}`,
     );
     expect(((await raw.json()) as { items?: unknown[] }).items ?? []).toEqual([]);
+  });
+});
+
+describe('S3: server-side copies beyond one CopyObject', () => {
+  it('copies in UploadPartCopy ranges, in order, with the new content type and metadata', async () => {
+    const { accessKeyId, secretAccessKey } = services().minio;
+    const credentials = { accessKeyId, secretAccessKey };
+    // The real limits are 5 GiB and 512 MiB; small ones exercise the same path.
+    const limits = { singleCopyMaxBytes: 6 * MiB, partBytes: 5 * MiB };
+    const storeOn = async () =>
+      new S3ObjectStore(connections.minio!(await createMinioBucket()), credentials, {}, limits);
+    const source = await storeOn();
+    const destination = await storeOn();
+    const data = randomBytes(12 * MiB + 123);
+    await source.put('big.bin', data, { contentType: 'application/x-old' });
+    const copied = await destination.copyFrom(source, 'big.bin', 'copied/big.bin', {
+      contentType: 'application/x-new',
+      metadata: { origin: 'part-copy' },
+    });
+    expect(copied.etag).toMatch(/-3"$/);
+    const { info, body } = await destination.get('copied/big.bin');
+    expect(info).toMatchObject({ size: data.length, contentType: 'application/x-new', etag: copied.etag });
+    expect(info.metadata).toMatchObject({ origin: 'part-copy' });
+    expect((await readAll(body)).equals(data)).toBe(true);
+    const small = await destination.copyFrom(source, 'big.bin', 'copied/again.bin', {
+      contentLength: data.length,
+    });
+    expect(small.etag).toMatch(/-3"$/);
+    await expect(destination.copyFrom(source, 'missing.bin', 'x.bin', {})).rejects.toMatchObject({
+      code: 'NotFound',
+    });
+    expect(await allKeys(destination)).toEqual(['copied/again.bin', 'copied/big.bin']);
   });
 });
