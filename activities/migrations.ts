@@ -17,10 +17,11 @@ import { createHash } from 'node:crypto';
 import { pipeline, type Readable, Transform } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure, activityInfo, heartbeat } from '@temporalio/activity';
-import { BucketCaps, type CappedBucket } from '../core/buckets/caps.ts';
+import { BucketCaps } from '../core/buckets/caps.ts';
 import { bucketConnection } from '../core/buckets/credentials.ts';
 import { Bucket, MigrationItem, type MigrationItemAction } from '../core/db/entities/index.ts';
 import type { EntityManager } from '../core/db/orm.ts';
+import { createPriceBook, type PriceBook } from '../core/pricing/prices.ts';
 import { createObjectStore } from '../providers/storage/index.ts';
 import {
   type ObjectInfo,
@@ -31,6 +32,7 @@ import {
 import {
   type MigrationBackoffDetails,
   type MigrationBatchResult,
+  type MigrationCostEstimate,
   type MigrationCounts,
   type MigrationInput,
   type MigrationPlanBatchResult,
@@ -58,6 +60,12 @@ const PROBE_PREFIX = '.skybridge-probe/';
 const backoffCodes = new Set(['Throttled', 'QuotaExceeded', 'AccessDenied', 'InvalidCredentials']);
 
 type Side = 'source' | 'destination';
+
+/** A bucket as it is now in the database (an operator may have just raised its cap) and a store on it. */
+interface OpenedBucket {
+  bucket: Bucket;
+  store: ObjectStore;
+}
 
 interface ClaimedItem {
   id: string;
@@ -89,11 +97,11 @@ async function onSide<T>(side: Side, action: () => Promise<T>): Promise<T> {
   }
 }
 
-export function migrationActivities(deps: BucketActivityDependencies) {
+export function migrationActivities(deps: BucketActivityDependencies & { priceBook?: PriceBook }) {
+  const prices = deps.priceBook ?? createPriceBook();
   // The destination's storage cap holds for migrations too (its size measured now and then, as the bridge does).
   const caps = new BucketCaps({ em: deps.em });
-  /** The bucket as it is now (an operator may have just raised its cap) and a store on it. */
-  const openBucket = async (bucketId: string): Promise<CappedBucket> => {
+  const openBucket = async (bucketId: string): Promise<OpenedBucket> => {
     const bucket = await deps.em.fork().findOneOrFail(Bucket, bucketId, { populate: ['credentials'] });
     try {
       return {
@@ -240,7 +248,9 @@ export function migrationActivities(deps: BucketActivityDependencies) {
 
     /** The manifest's totals; `methods` predicts how the items to copy are (or would be) copied. */
     async summarizeMigration(jobId: string, input: MigrationInput): Promise<MigrationSummary> {
-      const stores = await openStores(input);
+      const source = await openBucket(input.sourceBucketId);
+      const destination = await openBucket(input.destinationBucketId);
+      const stores = { source: source.store, destination: destination.store };
       const rows = await deps.em
         .fork()
         .getConnection()
@@ -291,6 +301,7 @@ export function migrationActivities(deps: BucketActivityDependencies) {
       summary.methods = copiesNatively(stores.source, stores.destination)
         ? { native: objects, streamed: 0 }
         : { native: 0, streamed: objects };
+      summary.estimate = estimateCost(prices, source, destination, summary);
       return summary;
     },
   };
@@ -409,6 +420,35 @@ const speaksS3 = (store: ObjectStore) => store.provider === 'S3' || store.provid
 const isPlainMd5 = (etag: string) => /^"?[0-9a-f]{32}"?$/i.test(etag);
 
 const md5Of = (etag: string) => etag.replaceAll('"', '').toLowerCase();
+
+/** The plan's copies at the price table's figures (see MigrationCostEstimate). */
+function estimateCost(
+  prices: PriceBook,
+  source: OpenedBucket,
+  destination: OpenedBucket,
+  summary: MigrationSummary,
+): MigrationCostEstimate {
+  const sourcePrice = prices.priceFor(source.bucket.provider, source.bucket.region);
+  const destinationPrice = prices.priceFor(destination.bucket.provider, destination.bucket.region);
+  const leavesSource =
+    summary.methods.streamed > 0 &&
+    (source.bucket.provider !== destination.bucket.provider ||
+      source.bucket.region !== destination.bucket.region);
+  const egressBytes = leavesSource ? summary.copy.bytes : 0;
+  const egressUsd = (egressBytes / 1e9) * sourcePrice.egressPerGb;
+  const requests = summary.copy.objects;
+  const requestsUsd = (requests / 1000) * destinationPrice.operationsPer1000;
+  const roundUsd = (usd: number) => Math.round(usd * 10_000) / 10_000;
+  const overridden = sourcePrice.source === 'override' || destinationPrice.source === 'override';
+  return {
+    egressBytes,
+    egressUsd: roundUsd(egressUsd),
+    requests,
+    requestsUsd: roundUsd(requestsUsd),
+    totalUsd: roundUsd(egressUsd + requestsUsd),
+    prices: overridden ? 'override' : 'default',
+  };
+}
 
 /** Whether the two stores copy server-side, at any size (S3 beyond 5 GiB with UploadPartCopy). */
 const copiesNatively = (source: ObjectStore, destination: ObjectStore) =>

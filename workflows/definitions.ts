@@ -203,6 +203,24 @@ export interface MigrationPlan {
   /** sync: destination objects the source lacks. */
   delete: MigrationCounts;
   methods: { native: number; streamed: number };
+  /** What the copies would cost at the price table's figures (examples unless an admin set prices). */
+  estimate?: MigrationCostEstimate;
+}
+
+/**
+ * Egress: bytes streamed out of the source to another provider or region,
+ * at the source's egress price (server-side copies inside one account, and
+ * copies within one provider and region, count none). Requests: one write
+ * per object copied, at the destination's price.
+ */
+export interface MigrationCostEstimate {
+  egressBytes: number;
+  egressUsd: number;
+  requests: number;
+  requestsUsd: number;
+  totalUsd: number;
+  /** `override` when an organization's own prices were used. */
+  prices: 'default' | 'override';
 }
 
 /** The live state of a migration, read by the API and the CLI through `migrationProgressQuery`. */

@@ -362,8 +362,8 @@ function backoffDetails(error: unknown): MigrationBackoffDetails | undefined {
 }
 
 function applyPlan(progress: MigrationProgress, summary: MigrationSummary): void {
-  const { copy, skip, conflict, methods } = summary;
-  progress.plan = { copy, skip, conflict, delete: summary.delete, methods };
+  const { copy, skip, conflict, methods, estimate } = summary;
+  progress.plan = { copy, skip, conflict, delete: summary.delete, methods, estimate };
   progress.planned = { ...copy };
   progress.skipped = { ...skip };
   progress.conflicts = { ...conflict };

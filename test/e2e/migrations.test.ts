@@ -73,6 +73,17 @@ describe('migrations', () => {
       conflict: { objects: 1, bytes: conflicting.body.length },
       delete: { objects: 0, bytes: 0 },
       methods: { native: 0, streamed: 10 },
+      estimate: expect.any(Object),
+    });
+    // core/pricing's example figures: S3-compatible egress $0.01/GB, Azure writes $0.0065 per 1,000.
+    const egressUsd = (sizeOf(copied) / 1e9) * 0.01;
+    expect(plan.estimate).toEqual({
+      egressBytes: sizeOf(copied),
+      egressUsd: Math.round(egressUsd * 10_000) / 10_000,
+      requests: 10,
+      requestsUsd: 0.0001,
+      totalUsd: Math.round((egressUsd + 0.000065) * 10_000) / 10_000,
+      prices: 'default',
     });
     expect(dryRun.state.done).toEqual({ objects: 0, bytes: 0 });
     expect(await snapshot(source.store)).toEqual(before.source);
@@ -143,6 +154,7 @@ describe('migrations', () => {
       phase: 'DONE',
       done: { objects: taken.length },
       methods: { native: taken.length, streamed: 0 },
+      plan: { estimate: { egressBytes: 0, egressUsd: 0 } },
     });
     await expectCopied(destination.store, taken, 'logs/', 'logs/');
     expect([...(await snapshot(destination.store)).keys()].some((key) => key.includes('dir-1/'))).toBe(false);
