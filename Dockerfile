@@ -59,6 +59,10 @@ COPY scripts ./scripts
 # project-local .data directory (real deployments use Postgres and volumes).
 RUN mkdir -p /app/.data && chown node:node /app/.data
 
+# The worker loads this bundle instead of building one at every start.
+RUN node scripts/bundle-workflows.ts /app/workflow-bundle.js
+ENV WORKFLOW_BUNDLE_PATH=/app/workflow-bundle.js
+
 USER node
 
 # api, bridge S3, bridge OpenAI, worker metrics/health

@@ -49,6 +49,7 @@ const envSchema = z.object({
     .regex(/^[a-z0-9.-]+$/, 'must be a host name such as s3.example.com')
     .optional(),
   WORKER_METRICS_PORT: port.default(9464),
+  WORKFLOW_BUNDLE_PATH: nonEmpty.optional(),
 
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   JWT_TTL_SECONDS: positiveInt.default(43_200),
@@ -162,7 +163,7 @@ function buildConfig(env: Env, rawEnv: NodeJS.ProcessEnv) {
       openaiPort: env.BRIDGE_OPENAI_PORT,
       s3VirtualHostSuffix: env.BRIDGE_S3_VIRTUAL_HOST_SUFFIX,
     },
-    worker: { metricsPort: env.WORKER_METRICS_PORT },
+    worker: { metricsPort: env.WORKER_METRICS_PORT, workflowBundlePath: env.WORKFLOW_BUNDLE_PATH },
     /** `npm run demo`: a real provider for the demo repository, instead of the local echo model. */
     demo: {
       openaiBaseUrl: env.DEMO_OPENAI_BASE_URL,

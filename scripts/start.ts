@@ -4,10 +4,12 @@
  * embedded ones are started, with their data under SKYBRIDGE_DATA_DIR so the
  * next start finds it again. Ctrl-C stops everything.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { ensureBootstrapAdmin, formatBootstrapCredential } from '../core/auth/bootstrap-admin.ts';
 import { type Config, ConfigError, childProcessEnv, loadConfig, variableIsSet } from '../core/config.ts';
 import { openMigratedDatabase } from '../core/db/migrate.ts';
@@ -32,6 +34,8 @@ async function main(): Promise<void> {
   await mkdir(logsDir, { recursive: true });
   process.once('SIGINT', () => shutdown('SIGINT', 0));
   process.once('SIGTERM', () => shutdown('SIGTERM', 0));
+  // Meanwhile the services start; the worker then loads the bundle instead of building it (bundle-workflows.ts says why).
+  const workflowBundle = config.worker.workflowBundlePath ?? bundleWorkflows(config.dataDir);
 
   const databaseUrl = config.database.url ?? (await startDatabase(config, logsDir));
   const temporal = config.temporal.address
@@ -54,6 +58,7 @@ async function main(): Promise<void> {
     SKYBRIDGE_MASTER_KEY_FILE: masterKeyFile,
     // The embedded stack's own services (and local emulators) listen on loopback.
     OUTBOUND_ALLOW_LOOPBACK: variableIsSet('OUTBOUND_ALLOW_LOOPBACK') ? undefined : 'true',
+    WORKFLOW_BUNDLE_PATH: await workflowBundle,
   });
   const host = reachableHost(config.listenHost);
   await Promise.all([
@@ -95,6 +100,13 @@ async function main(): Promise<void> {
   );
   say('');
   say('Press Ctrl-C to stop.');
+}
+
+/** Writes the workflow bundle in a short-lived process; its path. */
+async function bundleWorkflows(dataDir: string): Promise<string> {
+  const file = path.join(dataDir, 'workflow-bundle.js');
+  await promisify(execFile)(process.execPath, [path.join(projectRoot, 'scripts/bundle-workflows.ts'), file]);
+  return file;
 }
 
 function loadConfigOrExit(): Config {

@@ -29,6 +29,9 @@ await runProcess('worker', ['database', 'temporal', 'masterKeys'], async (config
     namespace: settings.namespace,
     taskQueue: config.temporal.taskQueue,
     metrics,
+    workflowBundle: config.worker.workflowBundlePath
+      ? { codePath: config.worker.workflowBundlePath }
+      : undefined,
     activityDependencies: {
       em: orm.em,
       keyring: await loadMasterKeyring(config.secrets),
