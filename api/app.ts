@@ -1,6 +1,7 @@
 /** The control-plane HTTP application, built from its dependencies so tests can assemble it too. */
 
 import { randomUUID } from 'node:crypto';
+import { SpanStatusCode } from '@opentelemetry/api';
 import type { Client } from '@temporalio/client';
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
@@ -13,6 +14,7 @@ import type { UsageRecorder } from '../core/metering/usage-recorder.ts';
 import type { OutboundPolicy } from '../core/net/outbound-guard.ts';
 import { createHttpRequestHistogram } from '../core/observability/metrics.ts';
 import type { OpsEndpoints } from '../core/observability/ops-endpoints.ts';
+import { withServerSpan } from '../core/observability/tracing.ts';
 import type { MasterKeyring } from '../core/secrets/keyring.ts';
 import { notFoundHandler, problemErrorHandler } from './middleware/problem.ts';
 import { aiConfigRoutes } from './routes/ai-configs.ts';
@@ -92,6 +94,7 @@ export function createApiApp(deps: ApiDependencies): Express {
       },
     }),
   );
+  app.use(traceRequests());
   app.use(recordLatency(deps.metrics));
   app.use(express.json({ limit: MAX_JSON_BODY }));
 
@@ -109,14 +112,41 @@ export function createApiApp(deps: ApiDependencies): Express {
   return app;
 }
 
+/** The route template that answered (never the raw path: unbounded as a label, and it may hold ids). */
+const routeTemplate = (req: express.Request) =>
+  req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+
 function recordLatency(registry: Registry): express.RequestHandler {
   const histogram = createHttpRequestHistogram(registry);
   return (req, res, next) => {
     const end = histogram.startTimer({ method: req.method });
     res.on('finish', () => {
-      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
-      end({ route, status: String(res.statusCode) });
+      end({ route: routeTemplate(req), status: String(res.statusCode) });
     });
     next();
+  };
+}
+
+/** A server span per request, continuing the caller's trace; the rest of the request runs inside it. */
+function traceRequests(): express.RequestHandler {
+  return (req, res, next) => {
+    void withServerSpan(
+      req.headers,
+      (span) =>
+        new Promise<void>((resolve) => {
+          res.once('close', () => {
+            const route = routeTemplate(req);
+            span.updateName(`${req.method} ${route}`);
+            span.setAttributes({
+              'http.request.method': req.method,
+              'http.route': route,
+              'http.response.status_code': res.statusCode,
+            });
+            if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+            resolve();
+          });
+          next();
+        }),
+    );
   };
 }

@@ -50,6 +50,7 @@ const envSchema = z.object({
     .optional(),
   WORKER_METRICS_PORT: port.default(9464),
   WORKFLOW_BUNDLE_PATH: nonEmpty.optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
 
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   JWT_TTL_SECONDS: positiveInt.default(43_200),
@@ -164,6 +165,7 @@ function buildConfig(env: Env, rawEnv: NodeJS.ProcessEnv) {
       s3VirtualHostSuffix: env.BRIDGE_S3_VIRTUAL_HOST_SUFFIX,
     },
     worker: { metricsPort: env.WORKER_METRICS_PORT, workflowBundlePath: env.WORKFLOW_BUNDLE_PATH },
+    tracing: { otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT },
     /** `npm run demo`: a real provider for the demo repository, instead of the local echo model. */
     demo: {
       openaiBaseUrl: env.DEMO_OPENAI_BASE_URL,

@@ -4,6 +4,7 @@
  */
 import { type Config, ConfigError, loadConfig, type Requirement } from './config.ts';
 import { createLogger, type Logger } from './logging.ts';
+import { startTracing, type Tracing } from './observability/tracing.ts';
 
 export interface Started {
   stop(): Promise<void>;
@@ -14,7 +15,7 @@ const STOP_TIMEOUT_MS = 15_000;
 export async function runProcess(
   component: string,
   requirements: Requirement[],
-  start: (config: Config, log: Logger) => Promise<Started>,
+  start: (config: Config, log: Logger, tracing: Tracing) => Promise<Started>,
 ): Promise<void> {
   let config: Config;
   try {
@@ -25,9 +26,10 @@ export async function runProcess(
     process.exit(78); // EX_CONFIG
   }
   const log = createLogger({ level: config.logLevel, component });
+  const tracing = startTracing(component, config.tracing.otlpEndpoint);
   let started: Started;
   try {
-    started = await start(config, log);
+    started = await start(config, log, tracing);
   } catch (error) {
     log.fatal({ err: error }, `${component} failed to start`);
     process.exit(1);
@@ -41,16 +43,19 @@ export async function runProcess(
       log.error(`${component} did not stop within ${STOP_TIMEOUT_MS} ms; exiting`);
       process.exit(1);
     }, STOP_TIMEOUT_MS).unref();
-    started.stop().then(
-      () => {
-        log.info(`${component} stopped`);
-        process.exit(0);
-      },
-      (error: unknown) => {
-        log.error({ err: error }, `${component} failed to stop cleanly`);
-        process.exit(1);
-      },
-    );
+    started
+      .stop()
+      .then(() => tracing.shutdown())
+      .then(
+        () => {
+          log.info(`${component} stopped`);
+          process.exit(0);
+        },
+        (error: unknown) => {
+          log.error({ err: error }, `${component} failed to stop cleanly`);
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));

@@ -4,8 +4,10 @@
  * `@temporalio/envconfig`, so a TOML profile (TEMPORAL_CONFIG_FILE,
  * TEMPORAL_PROFILE) works as well as plain variables.
  */
+
 import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import type { Config } from './config.ts';
 
 export interface TemporalConnectionSettings {
@@ -51,7 +53,12 @@ export function openTemporalClient(config: Config): {
     apiKey: settings.apiKey,
     metadata: settings.metadata,
   });
-  const client = new Client({ connection, namespace: settings.namespace });
+  const client = new Client({
+    connection,
+    namespace: settings.namespace,
+    // Starting, signalling and querying a workflow carry the caller's trace into it.
+    interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] },
+  });
   return { client, connection, close: () => connection.close() };
 }
 

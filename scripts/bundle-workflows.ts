@@ -8,7 +8,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { workflowsPath } from '../workers/skybridge-worker.ts';
+import { workflowBundleOptions } from '../workers/skybridge-worker.ts';
 
 const target = process.argv[2];
 if (!target) {
@@ -16,7 +16,7 @@ if (!target) {
   process.exit(2);
 }
 const quiet = { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} };
-const { code } = await bundleWorkflowCode({ workflowsPath, logger: quiet });
+const { code } = await bundleWorkflowCode({ ...workflowBundleOptions, logger: quiet });
 await mkdir(path.dirname(path.resolve(target)), { recursive: true });
 await writeFile(target, code);
 console.log(`wrote the workflow bundle (${(code.length / 1e6).toFixed(1)} MB) to ${target}`);

@@ -12,7 +12,7 @@ import { temporalConnectionSettings } from '../core/temporal-connection.ts';
 import { temporalSdkLogger } from './sdk-logger.ts';
 import { createSkybridgeWorker } from './skybridge-worker.ts';
 
-await runProcess('worker', ['database', 'temporal', 'masterKeys'], async (config, log) => {
+await runProcess('worker', ['database', 'temporal', 'masterKeys'], async (config, log, tracing) => {
   // The SDK's own signal handling would race ours; runProcess owns shutdown.
   Runtime.install({ shutdownSignals: [], logger: temporalSdkLogger(log) });
   const orm = await openMigratedDatabase(config.database.url!, log);
@@ -29,6 +29,7 @@ await runProcess('worker', ['database', 'temporal', 'masterKeys'], async (config
     namespace: settings.namespace,
     taskQueue: config.temporal.taskQueue,
     metrics,
+    tracing,
     workflowBundle: config.worker.workflowBundlePath
       ? { codePath: config.worker.workflowBundlePath }
       : undefined,

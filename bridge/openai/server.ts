@@ -12,6 +12,7 @@ import type { Logger } from '../../core/logging.ts';
 import { meterHttpExchange } from '../../core/metering/http-exchange-meter.ts';
 import type { UsageRecorder } from '../../core/metering/usage-recorder.ts';
 import type { OpsEndpoints } from '../../core/observability/ops-endpoints.ts';
+import { describeSpan, withServerSpan } from '../../core/observability/tracing.ts';
 import { answerChat, parseChatRequest, sendJson } from './chat-completions.ts';
 import { type AiRequestRecord, aiUsageEvent, type ChatEngine, tokensUsedBy } from './chat-engine.ts';
 import { answerEmbeddings } from './embeddings.ts';
@@ -46,9 +47,14 @@ export function createOpenAiServer(deps: OpenAiGatewayDependencies): Server {
         if (resolved.key) usage.record(aiUsageEvent(resolved.key, resolved, measured));
       });
     const done = observe();
-    handle(req, res, deps, resolved)
-      .catch((error: unknown) => answerError(res, error, deps.log))
-      .finally(() => done(resolved.operation, res.statusCode));
+    void withServerSpan(req.headers, (span) =>
+      handle(req, res, deps, resolved)
+        .catch((error: unknown) => answerError(res, error, deps.log))
+        .finally(() => {
+          done(resolved.operation, res.statusCode);
+          describeSpan(span, `AI ${resolved.operation}`, resolved.key?.repositoryId, res.statusCode);
+        }),
+    );
   });
 }
 

@@ -15,6 +15,7 @@ import {
   meterHttpExchange,
 } from '../../core/metering/http-exchange-meter.ts';
 import type { UsageRecorder } from '../../core/metering/usage-recorder.ts';
+import { describeSpan, withServerSpan } from '../../core/observability/tracing.ts';
 import { resolveTarget } from './addressing.ts';
 import type { PayloadResult } from './auth/payload.ts';
 import { S3Error, sendS3Error } from './errors.ts';
@@ -121,12 +122,15 @@ export function createS3Server(deps: S3ServerDependencies): Server {
     const meter =
       (deps.usage || deps.caps) &&
       meterHttpExchange(res, (measured) => exchangeEnded(deps, resolved, measured));
-    handle(req, res, deps, resolved, meter)
-      .catch((error: unknown) => answerError(req, res, error, requestId, deps.log))
-      .finally(() => {
-        latencyOf(resolved.operation).observe((performance.now() - startedAt) / 1000);
-        requestsOf(resolved.operation, String(res.statusCode)).inc();
-      });
+    void withServerSpan(req.headers, (span) =>
+      handle(req, res, deps, resolved, meter)
+        .catch((error: unknown) => answerError(req, res, error, requestId, deps.log))
+        .finally(() => {
+          latencyOf(resolved.operation).observe((performance.now() - startedAt) / 1000);
+          requestsOf(resolved.operation, String(res.statusCode)).inc();
+          describeSpan(span, `S3 ${resolved.operation}`, resolved.key?.repositoryId, res.statusCode);
+        }),
+    );
   });
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return;

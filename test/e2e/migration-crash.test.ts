@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, login, startTestStack, type TestStack } from '../helpers/context.ts';
 import { migrationKit, type Seed } from '../helpers/migration-kit.ts';
-import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.ts';
+import { type ProjectProcess, startWorkerProcess } from '../helpers/processes.ts';
 
 const OBJECTS = 2000;
 const CONCURRENCY = 4;
@@ -20,7 +20,7 @@ const BATCH = Math.max(16, CONCURRENCY * 4);
 describe('migration crash safety', () => {
   let stack: TestStack;
   let token: string;
-  let worker: WorkerProcess | undefined;
+  let worker: ProjectProcess | undefined;
   const call = (method: string, path: string, body?: unknown) =>
     api(stack.baseUrl, method, path, { token, body });
   const { bucket, seeds, snapshot, startMigration, finished } = migrationKit(call);

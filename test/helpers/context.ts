@@ -25,6 +25,7 @@ import { createGuardedAgents } from '../../core/net/outbound-guard.ts';
 import { createMetricsRegistry } from '../../core/observability/metrics.ts';
 import { createOpsEndpoints } from '../../core/observability/ops-endpoints.ts';
 import { databaseReadiness } from '../../core/observability/readiness.ts';
+import { startTracing } from '../../core/observability/tracing.ts';
 import { generateMasterKey, type MasterKeyring, parseMasterKeyring } from '../../core/secrets/keyring.ts';
 import { temporalReadiness } from '../../core/temporal-connection.ts';
 import { ensureDatabase } from '../../scripts/services/embedded-postgres.ts';
@@ -190,6 +191,7 @@ async function startWorker(
     namespace,
     taskQueue,
     workflowBundle: { codePath: services().workflowBundlePath },
+    tracing: startTracing('worker', undefined),
     activityDependencies,
   });
   const running = worker.run();

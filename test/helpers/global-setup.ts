@@ -14,7 +14,7 @@ import { freePort } from '../../scripts/services/free-port.ts';
 import { makeScratchDir } from '../../scripts/services/scratch-dir.ts';
 import { startTemporalDevServer } from '../../scripts/services/temporal-dev-server.ts';
 import { ensureGoTool, projectRoot } from '../../scripts/tools.ts';
-import { workflowsPath } from '../../workers/skybridge-worker.ts';
+import { workflowBundleOptions } from '../../workers/skybridge-worker.ts';
 import { s3OperationsDir } from './s3-operation-log.ts';
 import type { HarnessServices } from './services.ts';
 
@@ -94,7 +94,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
 }
 
 async function bundleWorkflows(root: string): Promise<string> {
-  const { code } = await bundleWorkflowCode({ workflowsPath, logger: silentLogger });
+  const { code } = await bundleWorkflowCode({ ...workflowBundleOptions, logger: silentLogger });
   const file = path.join(root, 'workflow-bundle.js');
   await writeFile(file, code);
   return file;
