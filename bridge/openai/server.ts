@@ -6,7 +6,7 @@
  * possible bucket name.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { AiKeyResolver, ResolvedAiKey } from '../../core/keys/ai-key-resolver.ts';
 import type { Logger } from '../../core/logging.ts';
 import { meterHttpExchange } from '../../core/metering/http-exchange-meter.ts';
@@ -18,6 +18,7 @@ import { type AiRequestRecord, aiUsageEvent, type ChatEngine, tokensUsedBy } fro
 import { answerEmbeddings } from './embeddings.ts';
 import { GatewayError, gatewayErrorOf, invalidApiKey, invalidRequest, sendOpenAiError } from './errors.ts';
 import type { GatewayCall } from './gateway-call.ts';
+import { createAiMetrics } from './metrics.ts';
 
 export interface OpenAiGatewayDependencies {
   ops?: OpsEndpoints;
@@ -37,49 +38,30 @@ interface Resolved extends AiRequestRecord {
 }
 
 export function createOpenAiServer(deps: OpenAiGatewayDependencies): Server {
-  const observe = requestMetrics(deps.metrics);
+  const metrics = deps.metrics && createAiMetrics(deps.metrics);
   return createServer((req, res) => {
     if (deps.ops?.handle(req, res)) return;
+    const startedAt = performance.now();
     const resolved: Resolved = { operation: 'Unknown' };
     const { usage } = deps;
-    if (usage)
+    if (usage || metrics)
       meterHttpExchange(res, (measured) => {
-        if (resolved.key) usage.record(aiUsageEvent(resolved.key, resolved, measured));
+        if (!resolved.key) return;
+        const event = aiUsageEvent(resolved.key, resolved, measured);
+        usage?.record(event);
+        metrics?.countTokens(event);
       });
-    const done = observe();
     void withServerSpan(req.headers, (span) =>
       handle(req, res, deps, resolved)
         .catch((error: unknown) => answerError(res, error, deps.log))
         .finally(() => {
-          done(resolved.operation, res.statusCode);
-          describeSpan(span, `AI ${resolved.operation}`, resolved.key?.repositoryId, res.statusCode);
+          const repositoryId = resolved.key?.repositoryId;
+          const seconds = (performance.now() - startedAt) / 1000;
+          metrics?.observe(repositoryId, resolved.operation, res.statusCode, seconds);
+          describeSpan(span, `AI ${resolved.operation}`, repositoryId, res.statusCode);
         }),
     );
   });
-}
-
-function requestMetrics(registry: Registry | undefined) {
-  if (!registry) return () => () => {};
-  const requests = new Counter({
-    name: 'skybridge_ai_requests_total',
-    help: 'AI gateway requests by operation and status',
-    labelNames: ['operation', 'status'],
-    registers: [registry],
-  });
-  const latency = new Histogram({
-    name: 'skybridge_ai_request_duration_seconds',
-    help: 'AI gateway request latency by operation',
-    labelNames: ['operation'],
-    buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120],
-    registers: [registry],
-  });
-  return () => {
-    const end = latency.startTimer();
-    return (operation: string, status: number) => {
-      end({ operation });
-      requests.inc({ operation, status: String(status) });
-    };
-  };
 }
 
 async function handle(

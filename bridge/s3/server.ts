@@ -5,7 +5,7 @@
 import { randomFillSync } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { BucketCaps, CappedBy } from '../../core/buckets/caps.ts';
 import type { ResolvedStorageKey } from '../../core/keys/storage-key-resolver.ts';
 import type { Logger } from '../../core/logging.ts';
@@ -19,6 +19,7 @@ import { describeSpan, withServerSpan } from '../../core/observability/tracing.t
 import { resolveTarget } from './addressing.ts';
 import type { PayloadResult } from './auth/payload.ts';
 import { S3Error, sendS3Error } from './errors.ts';
+import { createS3Metrics, type S3Metrics } from './metrics.ts';
 import type { MultipartUploads } from './multipart-uploads.ts';
 import {
   type Operation,
@@ -83,51 +84,21 @@ function requestIdOf(): string {
   return requestIdPool.toString('hex', requestIdOffset - 8, requestIdOffset).toUpperCase();
 }
 
-/** prom-client hashes a label set on every call; each set's child is looked up here once. */
-function childPerLabels<Child>(make: (...values: string[]) => Child): (...values: string[]) => Child {
-  const children = new Map<string, Child>();
-  return (...values) => {
-    const key = values.join('\0');
-    let child = children.get(key);
-    if (!child) {
-      child = make(...values);
-      children.set(key, child);
-    }
-    return child;
-  };
-}
-
 export function createS3Server(deps: S3ServerDependencies): Server {
-  const requests = new Counter({
-    name: 'skybridge_s3_requests_total',
-    help: 'S3 requests by operation and status',
-    labelNames: ['operation', 'status'],
-    registers: [deps.metrics],
-  });
-  const latency = new Histogram({
-    name: 'skybridge_s3_request_duration_seconds',
-    help: 'S3 request latency by operation',
-    labelNames: ['operation'],
-    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
-    registers: [deps.metrics],
-  });
-  const latencyOf = childPerLabels((operation) => latency.labels({ operation }));
-  const requestsOf = childPerLabels((operation, status) => requests.labels({ operation, status }));
+  const metrics = createS3Metrics(deps.metrics);
   const server = createServer({ maxHeaderSize: deps.maxHeaderSize ?? 16 * 1024 }, (req, res) => {
     const requestId = requestIdOf();
     res.setHeader('x-amz-request-id', requestId);
     res.setHeader('server', 'Skybridge');
     const startedAt = performance.now();
     const resolved: ResolvedRequest = { operation: 'Unknown' };
-    const meter =
-      (deps.usage || deps.caps) &&
-      meterHttpExchange(res, (measured) => exchangeEnded(deps, resolved, measured));
+    const meter = meterHttpExchange(res, (measured) => exchangeEnded(deps, metrics, resolved, measured));
     void withServerSpan(req.headers, (span) =>
       handle(req, res, deps, resolved, meter)
         .catch((error: unknown) => answerError(req, res, error, requestId, deps.log))
         .finally(() => {
-          latencyOf(resolved.operation).observe((performance.now() - startedAt) / 1000);
-          requestsOf(resolved.operation, String(res.statusCode)).inc();
+          const seconds = (performance.now() - startedAt) / 1000;
+          metrics.observe(resolved.key?.repositoryId, resolved.operation, res.statusCode, seconds);
           describeSpan(span, `S3 ${resolved.operation}`, resolved.key?.repositoryId, res.statusCode);
         }),
     );
@@ -194,9 +165,11 @@ async function handle(
 
 function exchangeEnded(
   deps: S3ServerDependencies,
+  metrics: S3Metrics,
   resolved: ResolvedRequest,
   measured: MeasuredExchange,
 ): void {
+  metrics.countBytes(resolved.key?.repositoryId, resolved.operation, measured.bytesIn, measured.bytesOut);
   if (deps.usage) recordUsage(deps.usage, resolved, measured);
   const succeeded = measured.status >= 200 && measured.status < 300;
   if (deps.caps && resolved.bucketId && succeeded)

@@ -18,3 +18,22 @@ export function createHttpRequestHistogram(registry: Registry): Histogram<'metho
     registers: [registry],
   });
 }
+
+/**
+ * prom-client hashes a label set on every call; each set's child is looked up
+ * here once. Label values must come from bounded sets (ids of configured
+ * things, operation names, status codes), never from request input such as
+ * object keys or model names a client typed.
+ */
+export function childPerLabels<Child>(make: (...values: string[]) => Child): (...values: string[]) => Child {
+  const children = new Map<string, Child>();
+  return (...values) => {
+    const key = values.join('\0');
+    let child = children.get(key);
+    if (!child) {
+      child = make(...values);
+      children.set(key, child);
+    }
+    return child;
+  };
+}

@@ -1,6 +1,7 @@
 /** The AI gateway assembled from its production modules, on a test stack's database, with the `openai` SDK as client. */
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
+import type { Registry } from 'prom-client';
 import type { FallbackPolicy } from '../../bridge/openai/fallback.ts';
 import { createAiGateway } from '../../bridge/openai/gateway.ts';
 import { UsageRecorder } from '../../core/metering/usage-recorder.ts';
@@ -11,6 +12,8 @@ import { type ApiCall, quietLogger, type TestStack, testOutboundPolicy } from '.
 export interface TestAiGateway {
   /** What apps set as the openai SDK's `baseURL` (`FB_OPENAI_BASE_URL`). */
   baseURL: string;
+  /** The process's Prometheus registry, as `/metrics` would render it. */
+  metrics: Registry;
   /** Not started: tests call `usage.flush()` when they want the events written. */
   usage: UsageRecorder;
   client(apiKey: string, options?: { maxRetries?: number }): OpenAI;
@@ -31,13 +34,14 @@ export async function startTestAiGateway(
   options: { fallback?: FallbackPolicy; providerTimeoutMs?: number } = {},
 ): Promise<TestAiGateway> {
   const usage = new UsageRecorder({ em: stack.orm.em, log: quietLogger(), flushIntervalMs: 3_600_000 });
+  const metrics = createMetricsRegistry('bridge');
   const gateway = await createAiGateway({
     em: stack.orm.em,
     keyring: stack.keyring,
     databaseUrl: stack.databaseUrl,
     outboundPolicy: testOutboundPolicy,
     log: quietLogger(),
-    metrics: createMetricsRegistry('bridge'),
+    metrics,
     usage,
     fallback: options.fallback ?? testFallbackPolicy,
     providerTimeoutMs: options.providerTimeoutMs ?? 5_000,
@@ -49,6 +53,7 @@ export async function startTestAiGateway(
   const baseURL = `http://127.0.0.1:${(gateway.server.address() as AddressInfo).port}/v1`;
   return {
     baseURL,
+    metrics,
     usage,
     client: (apiKey, clientOptions = {}) =>
       new OpenAI({ apiKey, baseURL, maxRetries: clientOptions.maxRetries ?? 0 }),

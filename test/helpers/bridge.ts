@@ -1,6 +1,7 @@
 /** The S3 bridge assembled from its production modules, on a test stack's database. */
 import type { AddressInfo } from 'node:net';
 import { S3Client } from '@aws-sdk/client-s3';
+import type { Registry } from 'prom-client';
 import { createS3Authenticator } from '../../bridge/s3/authenticate.ts';
 import { MultipartUploads } from '../../bridge/s3/multipart-uploads.ts';
 import { RepositoryBuckets } from '../../bridge/s3/repository-buckets.ts';
@@ -35,6 +36,8 @@ export interface TestBridge {
   keys: StorageKeyResolver;
   /** The bridge's own bucket stores, for tests that watch what the bridge asks of a backend. */
   buckets: RepositoryBuckets;
+  /** The process's Prometheus registry, as `/metrics` would render it. */
+  metrics: Registry;
   /** Not started: tests call `usage.flush()` when they want the events written. */
   usage: UsageRecorder;
   client(credentials: { accessKeyId: string; secretAccessKey: string }): S3Client;
@@ -54,6 +57,7 @@ export async function startTestBridge(
     ttlMs: 0,
   });
   const operations = new S3OperationLog();
+  const metrics = createMetricsRegistry('bridge');
   const usage = new ObservedUsageRecorder({ em: stack.orm.em, log: quietLogger() }, operations);
   const server = createS3Server({
     authenticate: createS3Authenticator(keys),
@@ -62,7 +66,7 @@ export async function startTestBridge(
     caps: new BucketCaps({ em: stack.orm.em }),
     virtualHostSuffix: options.virtualHostSuffix,
     log: quietLogger(),
-    metrics: createMetricsRegistry('bridge'),
+    metrics,
     usage,
   });
   server.listen(0, '127.0.0.1');
@@ -73,6 +77,7 @@ export async function startTestBridge(
     endpoint,
     keys,
     buckets,
+    metrics,
     usage,
     client(credentials) {
       const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials });
