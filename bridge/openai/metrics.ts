@@ -4,9 +4,9 @@
  * provider and the model that answered (a model of a configured AI config,
  * counted only for answered requests, so never a name a client made up).
  */
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import type { UsageEventInput } from '../../core/metering/usage-recorder.ts';
-import { childPerLabels } from '../../core/observability/metrics.ts';
+import { childPerLabels, createGatewayRequestMetrics } from '../../core/observability/metrics.ts';
 
 export interface AiMetrics {
   observe(repositoryId: string | undefined, operation: string, status: number, seconds: number): void;
@@ -15,18 +15,10 @@ export interface AiMetrics {
 }
 
 export function createAiMetrics(registry: Registry): AiMetrics {
-  const requests = new Counter({
-    name: 'skybridge_ai_requests_total',
-    help: 'AI gateway requests by repository, operation and status',
-    labelNames: ['repository', 'operation', 'status'],
-    registers: [registry],
-  });
-  const latency = new Histogram({
-    name: 'skybridge_ai_request_duration_seconds',
-    help: 'AI gateway request latency by operation',
-    labelNames: ['operation'],
+  const observe = createGatewayRequestMetrics(registry, {
+    prefix: 'skybridge_ai',
+    what: 'AI gateway',
     buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120],
-    registers: [registry],
   });
   const tokens = new Counter({
     name: 'skybridge_ai_tokens_total',
@@ -34,18 +26,11 @@ export function createAiMetrics(registry: Registry): AiMetrics {
     labelNames: ['repository', 'provider', 'model', 'direction'],
     registers: [registry],
   });
-  const requestsOf = childPerLabels((repository, operation, status) =>
-    requests.labels({ repository, operation, status }),
-  );
-  const latencyOf = childPerLabels((operation) => latency.labels({ operation }));
   const tokensOf = childPerLabels((repository, provider, model, direction) =>
     tokens.labels({ repository, provider, model, direction }),
   );
   return {
-    observe(repositoryId, operation, status, seconds) {
-      latencyOf(operation).observe(seconds);
-      requestsOf(repositoryId ?? 'none', operation, String(status)).inc();
-    },
+    observe,
     countTokens(event) {
       const answered = event.status >= 200 && event.status < 300 && event.provider && event.model;
       if (!answered || !event.repositoryId) return;

@@ -3,8 +3,8 @@
  * configured thing, so bounded; `none` before a key is known), the operation
  * name and the status code; never a bucket-relative key.
  */
-import { Counter, Histogram, type Registry } from 'prom-client';
-import { childPerLabels } from '../../core/observability/metrics.ts';
+import { Counter, type Registry } from 'prom-client';
+import { childPerLabels, createGatewayRequestMetrics } from '../../core/observability/metrics.ts';
 
 export interface S3Metrics {
   /** One finished request. */
@@ -14,18 +14,10 @@ export interface S3Metrics {
 }
 
 export function createS3Metrics(registry: Registry): S3Metrics {
-  const requests = new Counter({
-    name: 'skybridge_s3_requests_total',
-    help: 'S3 requests by repository, operation and status',
-    labelNames: ['repository', 'operation', 'status'],
-    registers: [registry],
-  });
-  const latency = new Histogram({
-    name: 'skybridge_s3_request_duration_seconds',
-    help: 'S3 request latency by operation',
-    labelNames: ['operation'],
+  const observe = createGatewayRequestMetrics(registry, {
+    prefix: 'skybridge_s3',
+    what: 'S3',
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
-    registers: [registry],
   });
   const bytes = new Counter({
     name: 'skybridge_s3_bytes_total',
@@ -33,18 +25,11 @@ export function createS3Metrics(registry: Registry): S3Metrics {
     labelNames: ['repository', 'operation', 'direction'],
     registers: [registry],
   });
-  const requestsOf = childPerLabels((repository, operation, status) =>
-    requests.labels({ repository, operation, status }),
-  );
-  const latencyOf = childPerLabels((operation) => latency.labels({ operation }));
   const bytesOf = childPerLabels((repository, operation, direction) =>
     bytes.labels({ repository, operation, direction }),
   );
   return {
-    observe(repositoryId, operation, status, seconds) {
-      latencyOf(operation).observe(seconds);
-      requestsOf(repositoryId ?? 'none', operation, String(status)).inc();
-    },
+    observe,
     countBytes(repositoryId, operation, bytesIn, bytesOut) {
       if (bytesIn > 0) bytesOf(repositoryId ?? 'none', operation, 'in').inc(bytesIn);
       if (bytesOut > 0) bytesOf(repositoryId ?? 'none', operation, 'out').inc(bytesOut);

@@ -1,5 +1,5 @@
 /** Prometheus metrics: one registry per process, default process metrics included. */
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
 export function createMetricsRegistry(component: string): Registry {
   const registry = new Registry();
@@ -35,5 +35,37 @@ export function childPerLabels<Child>(make: (...values: string[]) => Child): (..
       children.set(key, child);
     }
     return child;
+  };
+}
+
+/**
+ * A gateway's request series: `<prefix>_requests_total{repository,operation,status}`
+ * (repository `none` before a key is known) and
+ * `<prefix>_request_duration_seconds{operation}`.
+ */
+export function createGatewayRequestMetrics(
+  registry: Registry,
+  options: { prefix: string; what: string; buckets: number[] },
+): (repositoryId: string | undefined, operation: string, status: number, seconds: number) => void {
+  const requests = new Counter({
+    name: `${options.prefix}_requests_total`,
+    help: `${options.what} requests by repository, operation and status`,
+    labelNames: ['repository', 'operation', 'status'],
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: `${options.prefix}_request_duration_seconds`,
+    help: `${options.what} request latency by operation`,
+    labelNames: ['operation'],
+    buckets: options.buckets,
+    registers: [registry],
+  });
+  const requestsOf = childPerLabels((repository, operation, status) =>
+    requests.labels({ repository, operation, status }),
+  );
+  const latencyOf = childPerLabels((operation) => latency.labels({ operation }));
+  return (repositoryId, operation, status, seconds) => {
+    latencyOf(operation).observe(seconds);
+    requestsOf(repositoryId ?? 'none', operation, String(status)).inc();
   };
 }
