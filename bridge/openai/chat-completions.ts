@@ -109,7 +109,9 @@ async function completeChat(
   );
   outcome.usage = answer.usage;
   outcome.text = textOf(answer.choices[0]?.message.content);
-  await call.guard.checkResponse(outcome.text);
+  // Tool-call arguments are model output too: a card number in them leaves as surely as in the text.
+  const toolArguments = (answer.choices[0]?.message.tool_calls ?? []).map((tool) => tool.function.arguments);
+  await call.guard.checkResponse([outcome.text, ...toolArguments].join('\n'));
   await outcome.beforeAnswerEnds?.(outcome);
   const completion: ChatCompletion = { ...answer, model: body.model };
   sendJson(call.res, 200, completion);
@@ -169,11 +171,13 @@ async function streamChat(
   const writer = new SseWriter(call.res, body.model, body.stream_options?.include_usage === true);
   const check = call.guard.streamCheck();
   outcome.text = '';
+  /** Checks a chunk before it is written: the chunk that completes a blocked value is never sent. */
   const relay = async (chunk: ChatCompletionChunk) => {
-    outcome.usage = writer.write(chunk) ?? outcome.usage;
-    const text = chunk.choices.map((choice) => choice.delta.content ?? '').join('');
-    outcome.text += text;
-    return check.push(text);
+    const content = chunk.choices.map((choice) => choice.delta.content ?? '').join('');
+    outcome.text += content;
+    const blocked = await check.push(content + toolArgumentsOf(chunk));
+    if (!blocked) outcome.usage = writer.write(chunk) ?? outcome.usage;
+    return blocked;
   };
   try {
     for await (const chunk of wholeStream(opened)) {
@@ -192,6 +196,13 @@ async function streamChat(
   await outcome.beforeAnswerEnds?.(outcome);
   writer.end();
 }
+
+/** The pieces of tool-call arguments a chunk carries, scanned with the text. */
+const toolArgumentsOf = (chunk: ChatCompletionChunk) =>
+  chunk.choices
+    .flatMap((choice) => choice.delta.tool_calls ?? [])
+    .map((tool) => tool.function?.arguments ?? '')
+    .join('');
 
 /** A policy blocked the answer mid-stream: stop reading the provider and end with the error event. */
 async function stopStream(

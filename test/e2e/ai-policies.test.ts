@@ -367,7 +367,38 @@ describe('AI policies in the gateway', () => {
     expect(failure.message).toContain('blocked by the AI policy "no keys out" (private-key)');
     expect(received.startsWith('Here it is:')).toBe(true);
     expect(received.length).toBeLessThan(answer.length);
+    // The chunk that completes the key's BEGIN marker is checked before it is written, and withheld.
+    expect(received).not.toContain('PRIVATE KEY-----');
     expect((await violationsOf(policyId))[0]).toMatchObject({ direction: 'RESPONSE', actionTaken: 'BLOCK' });
+  });
+
+  it('scans tool-call arguments in whole and streamed answers', async () => {
+    await createPolicy({ name: 'no cards out', target: 'RESPONSE', detectors: ['card'] });
+    const toolCall = { name: 'pay', arguments: '{"card":"4111 1111 1111 1111","amount":12}' };
+    const tools = [
+      {
+        type: 'function' as const,
+        function: { name: 'pay', parameters: { type: 'object', properties: {} } },
+      },
+    ];
+    provider.script({ kind: 'reply', reply: { toolCalls: [toolCall] } });
+    const whole = await failureOf(client.chat.completions.create({ ...ask('Pay for me'), tools }));
+    expect(whole.status).toBe(400);
+    expect(whole.message).toContain('blocked by the AI policy "no cards out" (card)');
+
+    provider.script({ kind: 'reply', reply: { toolCalls: [toolCall] } });
+    const stream = await client.chat.completions.create({ ...ask('Pay for me'), tools, stream: true });
+    let argumentsReceived = '';
+    const failure = await failureOf(
+      (async () => {
+        for await (const chunk of stream)
+          argumentsReceived += chunk.choices[0]?.delta.tool_calls?.[0]?.function?.arguments ?? '';
+      })(),
+    );
+    // Found once the detector has seen enough after the number (see README: what a stream may already have sent).
+    expect(failure.code).toBe('policy_violation');
+    expect(failure.message).toContain('blocked by the AI policy "no cards out" (card)');
+    expect(argumentsReceived.length).toBeGreaterThan(0);
   });
 
   it("applies the organization's, the workspace's and the repository's policies, not another repository's", async () => {
