@@ -17,23 +17,30 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, promisify } from 'node:util';
 import { freePort } from '../scripts/services/free-port.ts';
-import {
-  isolatedPlatformEnv,
-  type PlatformProcess,
-  READY_LINE,
-  spawnPlatform,
-} from '../scripts/services/platform-process.ts';
-import { makeScratchDir } from '../scripts/services/scratch-dir.ts';
+import { type PlatformProcess, READY_LINE } from '../scripts/services/platform-process.ts';
 import { FAKE_ANSWER, FAKE_MODEL, LISTENING_LINE } from './ai-fake-upstream.ts';
+import {
+  componentPid,
+  cpuMs,
+  json,
+  machineFacts,
+  projectRoot,
+  removeScratchDirs,
+  rssMB,
+  sampleRssDuring,
+  signUpBenchUser,
+  spawnBenchPlatform,
+  stopOnSignalOrTimeout,
+  waitForGroupExit,
+} from './platform.ts';
 
-const projectRoot = path.resolve(import.meta.dirname, '..');
 const portkeyDir = path.join(projectRoot, 'bench/.portkey');
 const PORTKEY_VERSION = '1.15.2';
 const HONO_NODE_SERVER_VERSION = '1.13.5';
@@ -54,7 +61,6 @@ const SOAK_MAX_WARMUP_S = 60;
 const SOAK_SAMPLES_WANTED = 60;
 const MAX_SOAK_SECONDS = 3_600;
 const CLOCK_TICKS_PER_SECOND = 100;
-const MB = 1e6;
 
 const TARGETS = {
   addedP50Ms: 1,
@@ -253,74 +259,7 @@ async function load(
   return outcome;
 }
 
-// ---------------------------------------------------------------------------
-// Processes: RSS and CPU from /proc.
-
 const run = promisify(execFile);
-
-async function rssMB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kB = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1] ?? 0);
-  return (kB * 1024) / MB;
-}
-
-/** User plus system CPU time of `pid`, in milliseconds. */
-async function cpuMs(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may contain spaces): state is field 3, utime 14, stime 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
-}
-
-/** RSS of `pid` sampled every `everyMs` while `work` runs. */
-async function sampleRssDuring<T>(
-  pid: number,
-  everyMs: number,
-  work: () => Promise<T>,
-): Promise<{ result: T; samples: { atS: number; rssMB: number }[] }> {
-  const samples: { atS: number; rssMB: number }[] = [];
-  const started = performance.now();
-  const take = async () =>
-    samples.push({ atS: (performance.now() - started) / 1000, rssMB: await rssMB(pid).catch(() => 0) });
-  await take();
-  let done = false;
-  const sampler = (async () => {
-    while (!done) {
-      await sleep(everyMs);
-      if (!done) await take();
-    }
-  })();
-  try {
-    const result = await work();
-    return { result, samples };
-  } finally {
-    done = true;
-    await sampler;
-    await take();
-  }
-}
-
-/** The bridge process in the platform's process group (the one running bridge/main.ts). */
-async function bridgePid(platform: PlatformProcess): Promise<number> {
-  const { stdout } = await run('ps', ['-eo', 'pid,pgid,args']);
-  const group = platform.child.pid;
-  const candidates = stdout
-    .split('\n')
-    .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
-    .filter((match): match is RegExpExecArray => match !== null)
-    .filter((match) => Number(match[2]) === group && match[3]!.includes('bridge/main.ts'))
-    .map((match) => Number(match[1]));
-  if (candidates.length !== 1)
-    throw new Error(
-      `expected one bridge process in group ${group}, found ${candidates.join(', ') || 'none'}`,
-    );
-  return candidates[0]!;
-}
-
-async function groupAlive(platform: PlatformProcess): Promise<boolean> {
-  const { stdout } = await run('ps', ['-eo', 'pgid=']).catch(() => ({ stdout: '' }));
-  return stdout.split('\n').some((line) => Number(line.trim()) === platform.child.pid);
-}
 
 /** A child process with its output kept, ready once `ready` says so. */
 function startChild(
@@ -563,17 +502,6 @@ async function soak(target: Target, seconds: number) {
   }
 }
 
-async function json(
-  url: string,
-  init: RequestInit = {},
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(url, init);
-  return {
-    status: response.status,
-    body: (await response.json().catch(() => ({}))) as Record<string, unknown>,
-  };
-}
-
 // ---------------------------------------------------------------------------
 
 let stopping = false;
@@ -593,38 +521,21 @@ function cleanup(): Promise<void> {
     await stopChild(fake?.child, fake?.exited).catch((error: unknown) =>
       log(`stopping the fake upstream: ${String(error)}`),
     );
-    // The group leader exits first; let the rest of the group finish before removing its data.
-    for (let attempt = 0; platform && attempt < 100 && (await groupAlive(platform)); attempt++)
-      await sleep(200);
-    for (const dir of scratchDirs)
-      await rm(dir, { recursive: true, force: true, maxRetries: 5 }).catch((error: unknown) =>
-        log(`could not remove ${dir}: ${String(error)}`),
-      );
+    await waitForGroupExit(platform);
+    await removeScratchDirs(scratchDirs, log);
   })();
   return cleanedUp;
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const)
-  process.once(signal, () => {
-    log(`${signal}: stopping everything`);
-    void cleanup().finally(() => process.exit(130));
-  });
-const watchdog = setTimeout(() => {
-  log(`still running after ${Math.round(WATCHDOG_MS / 60_000)} min: giving up`);
-  void cleanup().finally(() => process.exit(1));
-}, WATCHDOG_MS);
-watchdog.unref();
+const watchdog = stopOnSignalOrTimeout(cleanup, WATCHDOG_MS, log);
 
 const loadAverageAtStart = os.loadavg().map((value) => round(value));
 try {
-  const platformDir = await makeScratchDir('skybridge-bench-ai-');
-  scratchDirs.push(platformDir);
-  const { env, ports } = await isolatedPlatformEnv(platformDir, 'warn');
   log('starting the platform...');
-  platform = spawnPlatform(process.execPath, [path.join(projectRoot, 'scripts/start.ts')], {
-    cwd: projectRoot,
-    env,
-  });
+  const started = await spawnBenchPlatform('skybridge-bench-ai-');
+  platform = started.platform;
+  scratchDirs.push(started.dataDir);
+  const { ports } = started;
 
   const fakePort = await freePort();
   fake = startChild(
@@ -652,21 +563,7 @@ try {
 
   await platform.waitForOutput(READY_LINE, 300_000);
   const api = `http://127.0.0.1:${ports.API_PORT}`;
-  const signup = await json(`${api}/auth/signup`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      email: `bench-${randomBytes(4).toString('hex')}@skybridge.local`,
-      password: randomBytes(18).toString('base64url'),
-      organizationName: 'AI bench',
-    }),
-  });
-  if (signup.status !== 201 && signup.status !== 200)
-    throw new Error(`signup failed: ${signup.status} ${JSON.stringify(signup.body)}`);
-  const headers = {
-    authorization: `Bearer ${String(signup.body.token)}`,
-    'content-type': 'application/json',
-  };
+  const headers = await signUpBenchUser(api, 'AI bench');
   const call = async (method: string, route: string, body: unknown, expected: number) => {
     const answer = await json(`${api}${route}`, {
       method,
@@ -693,7 +590,7 @@ try {
     201,
   );
   const key = await call('POST', `/repo/${String(repo.id)}/ai/apikey`, { name: 'bench' }, 201);
-  const pid = await bridgePid(platform);
+  const pid = await componentPid(platform, 'bridge/main.ts');
   const bridgeCommand = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').join(' ').trim();
   log(
     `AI config VALID, repository and AI key created; bridge (pid ${pid}) at port ${ports.BRIDGE_OPENAI_PORT}`,
@@ -804,10 +701,7 @@ try {
   const report = {
     recordedAt: new Date().toISOString(),
     machine: {
-      cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model,
-      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-      node: process.version,
+      ...machineFacts(),
       loadAverageAtStart,
       loadAverageAtEnd: os.loadavg().map((value) => round(value)),
       note: 'client, fake upstream, Skybridge (bridge, API, worker, PostgreSQL, Temporal) and Portkey all on this machine, over 127.0.0.1',

@@ -12,28 +12,34 @@
  * bounded in time and count, only 127.0.0.1 is used, and everything started
  * here is stopped at the end.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { type MinioEmulator, startMinio } from '../scripts/services/emulators.ts';
 import { freePort } from '../scripts/services/free-port.ts';
-import {
-  isolatedPlatformEnv,
-  type PlatformProcess,
-  READY_LINE,
-  spawnPlatform,
-} from '../scripts/services/platform-process.ts';
+import { type PlatformProcess, READY_LINE } from '../scripts/services/platform-process.ts';
 import { makeScratchDir } from '../scripts/services/scratch-dir.ts';
 import { ensureGoTool } from '../scripts/tools.ts';
+import {
+  componentPid,
+  cpuMs,
+  json,
+  MB,
+  machineFacts,
+  projectRoot,
+  removeScratchDirs,
+  rssMB,
+  sampleRssDuring,
+  signUpBenchUser,
+  spawnBenchPlatform,
+  stopOnSignalOrTimeout,
+  waitForGroupExit,
+} from './platform.ts';
 
-const projectRoot = path.resolve(import.meta.dirname, '..');
 const SMALL_DURATION_MS = 4_000;
 /** Load before each measurement, the same for both targets: connections opened, caches filled, code compiled. */
 const SMALL_WARMUP_MS = 1_000;
@@ -48,7 +54,6 @@ const HUGE_SIZE_FALLBACK = 2 ** 30;
 const HUGE_BUDGET_S = 120;
 const RSS_SAMPLE_MS = 100;
 const WATCHDOG_MS = 20 * 60_000;
-const MB = 1e6;
 
 const TARGETS = {
   largeThroughputRatio: 0.9,
@@ -277,75 +282,16 @@ async function largeScenarios(targets: Target[]): Promise<LargeResult[]> {
   );
 }
 
-const run = promisify(execFile);
-
-/** The bridge process in the platform's process group (the one running bridge/main.ts). */
-async function bridgePid(platform: PlatformProcess): Promise<number> {
-  const { stdout } = await run('ps', ['-eo', 'pid,pgid,args']);
-  const group = platform.child.pid;
-  const candidates = stdout
-    .split('\n')
-    .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
-    .filter((match): match is RegExpExecArray => match !== null)
-    .filter((match) => Number(match[2]) === group && match[3]!.includes('bridge/main.ts'))
-    .map((match) => Number(match[1]));
-  if (candidates.length !== 1)
-    throw new Error(
-      `expected one bridge process in group ${group}, found ${candidates.join(', ') || 'none'}`,
-    );
-  return candidates[0]!;
-}
-
-async function groupAlive(platform: PlatformProcess): Promise<boolean> {
-  const { stdout } = await run('ps', ['-eo', 'pgid=']).catch(() => ({ stdout: '' }));
-  return stdout.split('\n').some((line) => Number(line.trim()) === platform.child.pid);
-}
-
-/** utime + stime of `pid`, from /proc (in clock ticks of 1/100 s on Linux). */
-async function cpuSecondsOf(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-async function rssMB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kB = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1] ?? 0);
-  return (kB * 1024) / MB;
-}
+/** utime + stime of `pid`, in seconds. */
+const cpuSecondsOf = async (pid: number) => (await cpuMs(pid)) / 1000;
 
 /** Peak RSS of `pid`, sampled every RSS_SAMPLE_MS while `work` runs. */
 async function peakRssDuring<T>(
   pid: number,
   work: () => Promise<T>,
 ): Promise<{ result: T; peakMB: number; samples: number }> {
-  let peakMB = await rssMB(pid);
-  let samples = 1;
-  let done = false;
-  const sampler = (async () => {
-    while (!done) {
-      await sleep(RSS_SAMPLE_MS);
-      peakMB = Math.max(peakMB, await rssMB(pid).catch(() => 0));
-      samples++;
-    }
-  })();
-  try {
-    return { result: await work(), peakMB, samples };
-  } finally {
-    done = true;
-    await sampler;
-  }
-}
-
-async function json(
-  url: string,
-  init: RequestInit = {},
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(url, init);
-  return {
-    status: response.status,
-    body: (await response.json().catch(() => ({}))) as Record<string, unknown>,
-  };
+  const { result, samples } = await sampleRssDuring(pid, RSS_SAMPLE_MS, work);
+  return { result, peakMB: Math.max(...samples.map((sample) => sample.rssMB)), samples: samples.length };
 }
 
 // ---------------------------------------------------------------------------
@@ -361,37 +307,20 @@ function cleanup(): Promise<void> {
     for (const client of clients) client.destroy();
     await platform?.interrupt().catch((error: unknown) => log(`stopping the platform: ${String(error)}`));
     await minio?.stop().catch((error: unknown) => log(`stopping MinIO: ${String(error)}`));
-    // The group leader exits first; let the rest of the group finish before removing its data.
-    for (let attempt = 0; platform && attempt < 100 && (await groupAlive(platform)); attempt++)
-      await sleep(200);
-    for (const dir of scratchDirs)
-      await rm(dir, { recursive: true, force: true, maxRetries: 5 }).catch((error: unknown) =>
-        log(`could not remove ${dir}: ${String(error)}`),
-      );
+    await waitForGroupExit(platform);
+    await removeScratchDirs(scratchDirs, log);
   })();
   return cleanedUp;
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const)
-  process.once(signal, () => {
-    log(`${signal}: stopping everything`);
-    void cleanup().finally(() => process.exit(130));
-  });
-const watchdog = setTimeout(() => {
-  log(`still running after ${WATCHDOG_MS / 60_000} min: giving up`);
-  void cleanup().finally(() => process.exit(1));
-}, WATCHDOG_MS);
-watchdog.unref();
+const watchdog = stopOnSignalOrTimeout(cleanup, WATCHDOG_MS, log);
 
 try {
-  const platformDir = await makeScratchDir('skybridge-bench-s3-');
-  scratchDirs.push(platformDir);
-  const { env, ports } = await isolatedPlatformEnv(platformDir, 'warn');
   log('starting the platform...');
-  platform = spawnPlatform(process.execPath, [path.join(projectRoot, 'scripts/start.ts')], {
-    cwd: projectRoot,
-    env,
-  });
+  const started = await spawnBenchPlatform('skybridge-bench-s3-');
+  platform = started.platform;
+  scratchDirs.push(started.dataDir);
+  const { ports } = started;
 
   const minioDir = await makeScratchDir('skybridge-bench-s3-minio-');
   scratchDirs.push(minioDir);
@@ -410,21 +339,7 @@ try {
 
   await platform.waitForOutput(READY_LINE, 300_000);
   const api = `http://127.0.0.1:${ports.API_PORT}`;
-  const signup = await json(`${api}/auth/signup`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      email: `bench-${randomBytes(4).toString('hex')}@skybridge.local`,
-      password: randomBytes(18).toString('base64url'),
-      organizationName: 'S3 bench',
-    }),
-  });
-  if (signup.status !== 201 && signup.status !== 200)
-    throw new Error(`signup failed: ${signup.status} ${JSON.stringify(signup.body)}`);
-  const headers = {
-    authorization: `Bearer ${String(signup.body.token)}`,
-    'content-type': 'application/json',
-  };
+  const headers = await signUpBenchUser(api, 'S3 bench');
   const call = (method: string, route: string, body?: unknown) =>
     json(`${api}${route}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
 
@@ -466,7 +381,7 @@ try {
     String(key.body.secretAccessKey),
   );
   clients.push(bridge);
-  const servingPid = await bridgePid(platform);
+  const servingPid = await componentPid(platform, 'bridge/main.ts');
   const startRssMB = round(await rssMB(servingPid), 1);
   log(`bucket ${bucketName} registered and VALID; bridge at port ${ports.BRIDGE_S3_PORT}`);
 
@@ -491,7 +406,7 @@ try {
       ? `2 GiB (estimated ${Math.round(estimatedS)} s up and down)`
       : `1 GiB instead of 2 GiB: 2 GiB up and down was estimated at ${Math.round(estimatedS)} s (> ${HUGE_BUDGET_S} s)`;
   log(`bridge RSS while streaming ${hugeNote}...`);
-  const pid = await bridgePid(platform);
+  const pid = await componentPid(platform, 'bridge/main.ts');
   const idleRssMB = round(await rssMB(pid), 1);
   const bridgeTarget = targets[1]!;
   const hugeKey = 'large/huge-object';
@@ -578,10 +493,7 @@ try {
   const report = {
     recordedAt: new Date().toISOString(),
     machine: {
-      cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model,
-      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-      node: process.version,
+      ...machineFacts(),
       note: 'client, bridge, MinIO, API, worker, PostgreSQL and Temporal all on this machine, over 127.0.0.1',
     },
     settings: {

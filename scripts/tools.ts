@@ -21,6 +21,8 @@ interface GoTool {
   /** Whether a binary of the same name on PATH may be used instead. */
   acceptFromPath: boolean;
   purpose: string;
+  /** Built only when something asks for it (a benchmark), never by `npm run tools` alone. */
+  onDemand?: boolean;
 }
 
 export const goTools = {
@@ -46,6 +48,14 @@ export const goTools = {
     minimumGo: [1, 24],
     acceptFromPath: false,
     purpose: 'the GCS backend the tests run against',
+  },
+  rclone: {
+    module: 'github.com/rclone/rclone',
+    version: 'v1.76.0',
+    minimumGo: [1, 26],
+    acceptFromPath: false,
+    purpose: 'the baseline `npm run bench:migrate` compares migrations against',
+    onDemand: true,
   },
 } satisfies Record<string, GoTool>;
 

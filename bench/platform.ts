@@ -1,0 +1,189 @@
+/**
+ * What the benchmarks share: the platform started as `npm start` starts it
+ * (scripts/start.ts on a scratch data folder and free ports, its own process
+ * group), a signed-up caller of its API, and its component processes found
+ * and watched through /proc.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import {
+  isolatedPlatformEnv,
+  type PlatformPorts,
+  type PlatformProcess,
+  spawnPlatform,
+} from '../scripts/services/platform-process.ts';
+import { makeScratchDir } from '../scripts/services/scratch-dir.ts';
+
+export const projectRoot = path.resolve(import.meta.dirname, '..');
+export const MB = 1e6;
+const CLOCK_TICKS_PER_SECOND = 100;
+const run = promisify(execFile);
+
+export interface StartedPlatform {
+  platform: PlatformProcess;
+  ports: PlatformPorts;
+  env: NodeJS.ProcessEnv;
+  dataDir: string;
+}
+
+/** scripts/start.ts spawned on a fresh scratch folder and free ports, LOG_LEVEL=warn; not yet ready. */
+export async function spawnBenchPlatform(scratchPrefix: string): Promise<StartedPlatform> {
+  const dataDir = await makeScratchDir(scratchPrefix);
+  const { env, ports } = await isolatedPlatformEnv(dataDir, 'warn');
+  const platform = spawnPlatform(process.execPath, [path.join(projectRoot, 'scripts/start.ts')], {
+    cwd: projectRoot,
+    env,
+  });
+  return { platform, ports, env, dataDir };
+}
+
+export async function json(
+  url: string,
+  init: RequestInit = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(url, init);
+  return {
+    status: response.status,
+    body: (await response.json().catch(() => ({}))) as Record<string, unknown>,
+  };
+}
+
+/** Signs up a fresh organization; the headers that authenticate its owner's API calls. */
+export async function signUpBenchUser(
+  api: string,
+  organizationName: string,
+): Promise<{ authorization: string; 'content-type': string }> {
+  const signup = await json(`${api}/auth/signup`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      email: `bench-${randomBytes(4).toString('hex')}@skybridge.local`,
+      password: randomBytes(18).toString('base64url'),
+      organizationName,
+    }),
+  });
+  if (signup.status !== 201 && signup.status !== 200)
+    throw new Error(`signup failed: ${signup.status} ${JSON.stringify(signup.body)}`);
+  return { authorization: `Bearer ${String(signup.body.token)}`, 'content-type': 'application/json' };
+}
+
+/** The one process of the platform's group that runs `entry` (scripts/start.ts spawns `node <root>/<entry>`). */
+export async function componentPid(
+  platform: PlatformProcess,
+  entry: 'bridge/main.ts' | 'workers/main.ts' | 'api/main.ts',
+): Promise<number> {
+  const { stdout } = await run('ps', ['-eo', 'pid,pgid,args']);
+  const group = platform.child.pid;
+  const candidates = stdout
+    .split('\n')
+    .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
+    .filter((match): match is RegExpExecArray => match !== null)
+    .filter((match) => Number(match[2]) === group && match[3]!.includes(entry))
+    .map((match) => Number(match[1]));
+  if (candidates.length !== 1)
+    throw new Error(
+      `expected one ${entry} process in group ${group}, found ${candidates.join(', ') || 'none'}`,
+    );
+  return candidates[0]!;
+}
+
+async function groupAlive(platform: PlatformProcess): Promise<boolean> {
+  const { stdout } = await run('ps', ['-eo', 'pgid=']).catch(() => ({ stdout: '' }));
+  return stdout.split('\n').some((line) => Number(line.trim()) === platform.child.pid);
+}
+
+/** The group leader exits first after Ctrl-C; waits (up to 20 s) for the rest of the group. */
+export async function waitForGroupExit(platform: PlatformProcess | undefined): Promise<void> {
+  for (let attempt = 0; platform && attempt < 100 && (await groupAlive(platform)); attempt++)
+    await sleep(200);
+}
+
+export async function removeScratchDirs(dirs: string[], log: (line: string) => void): Promise<void> {
+  for (const dir of dirs)
+    await rm(dir, { recursive: true, force: true, maxRetries: 5 }).catch((error: unknown) =>
+      log(`could not remove ${dir}: ${String(error)}`),
+    );
+}
+
+async function statusFieldMB(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kB = Number(new RegExp(`${field}:\\s+(\\d+)\\s+kB`).exec(status)?.[1] ?? 0);
+  return (kB * 1024) / MB;
+}
+
+export const rssMB = (pid: number) => statusFieldMB(pid, 'VmRSS');
+/** The process's peak resident set since it started, as the kernel recorded it. */
+export const highWaterMarkMB = (pid: number) => statusFieldMB(pid, 'VmHWM');
+
+/** User plus system CPU time of `pid`, in milliseconds. */
+export async function cpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may contain spaces): state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** RSS of `pid` sampled every `everyMs` while `work` runs (0 once the process is gone). */
+export async function sampleRssDuring<T>(
+  pid: number,
+  everyMs: number,
+  work: () => Promise<T>,
+): Promise<{ result: T; samples: { atS: number; rssMB: number }[] }> {
+  const samples: { atS: number; rssMB: number }[] = [];
+  const started = performance.now();
+  const take = async () =>
+    samples.push({ atS: (performance.now() - started) / 1000, rssMB: await rssMB(pid).catch(() => 0) });
+  await take();
+  let done = false;
+  const sampler = (async () => {
+    while (!done) {
+      await sleep(everyMs);
+      if (!done) await take();
+    }
+  })();
+  try {
+    const result = await work();
+    return { result, samples };
+  } finally {
+    done = true;
+    await sampler;
+    await take();
+  }
+}
+
+/**
+ * Ctrl-C or SIGTERM, or the watchdog's time running out: `cleanup`, then
+ * exit. Returns the watchdog, for the bench to clear once it has cleaned up.
+ */
+export function stopOnSignalOrTimeout(
+  cleanup: () => Promise<void>,
+  watchdogMs: number,
+  log: (line: string) => void,
+): NodeJS.Timeout {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => {
+      log(`${signal}: stopping everything`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  const watchdog = setTimeout(() => {
+    log(`still running after ${Math.round(watchdogMs / 60_000)} min: giving up`);
+    void cleanup().finally(() => process.exit(1));
+  }, watchdogMs);
+  watchdog.unref();
+  return watchdog;
+}
+
+/** The machine a result was measured on. */
+export function machineFacts() {
+  return {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+  };
+}
