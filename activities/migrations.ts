@@ -26,6 +26,7 @@ import { createObjectStore } from '../providers/storage/index.ts';
 import {
   type ObjectInfo,
   type ObjectStore,
+  type PutResult,
   reservedKeyPrefix,
   StorageError,
 } from '../providers/storage/object-store.ts';
@@ -50,6 +51,8 @@ const LIST_PAGE_SIZE = 1000;
 const CLAIM_LEASE_SECONDS = 300;
 /** How often a batch heartbeats while it works (the workflow's heartbeat timeout is a few times this). */
 const KEEPALIVE_MS = 3_000;
+/** Done items written to the manifest at once. */
+const DONE_FLUSH_SIZE = 32;
 /** Copies of one object tried before it counts as failed. */
 const MAX_ATTEMPTS = 3;
 
@@ -179,6 +182,7 @@ export function migrationActivities(deps: BucketActivityDependencies & { priceBo
       const em = deps.em.fork();
       const items = await claimItems(em, jobId, ['copy', 'skip'], limit);
       const result = emptyBatchResult();
+      const done = new DoneItems(em);
       const limiter = input.bytesPerSecond ? new ByteRateLimiter(input.bytesPerSecond) : undefined;
       const copier = new ObjectCopier(source.store, destination.store, input, limiter, () =>
         heartbeat(result),
@@ -194,7 +198,7 @@ export function migrationActivities(deps: BucketActivityDependencies & { priceBo
               await onSide('destination', () => caps.assertRoomFor(destination, item.size));
             const outcome = await copier.migrate(item);
             caps.recordTransfer(destination.bucket.id, 'storage', outcome.bytes, 0);
-            await settle(em, item.id, { state: 'done', method: outcome.method ?? null, error: null });
+            await done.add(item.id, outcome.method ?? null);
             if (outcome.method) {
               add(result.done, outcome.bytes);
               result[outcome.method]++;
@@ -208,6 +212,7 @@ export function migrationActivities(deps: BucketActivityDependencies & { priceBo
           return undefined;
         },
       );
+      await done.flush();
       result.remaining = await countPending(em, jobId, ['copy', 'skip']);
       if (backoff) throw backoffFailure(backoff, result);
       return result;
@@ -223,6 +228,7 @@ export function migrationActivities(deps: BucketActivityDependencies & { priceBo
       const em = deps.em.fork();
       const items = await claimItems(em, jobId, ['delete'], limit);
       const result = emptyBatchResult();
+      const done = new DoneItems(em);
       const backoff = await runPool(
         em,
         items,
@@ -231,7 +237,7 @@ export function migrationActivities(deps: BucketActivityDependencies & { priceBo
         async (item) => {
           try {
             await onSide('destination', () => destination.delete(input.destinationPrefix + item.key));
-            await settle(em, item.id, { state: 'done', method: null, error: null });
+            await done.add(item.id, null);
             result.deleted++;
           } catch (error) {
             return recordItemFailure(em, item, error, result);
@@ -241,6 +247,7 @@ export function migrationActivities(deps: BucketActivityDependencies & { priceBo
           return undefined;
         },
       );
+      await done.flush();
       result.remaining = await countPending(em, jobId, ['delete']);
       if (backoff) throw backoffFailure(backoff, result);
       return result;
@@ -421,6 +428,10 @@ const isPlainMd5 = (etag: string) => /^"?[0-9a-f]{32}"?$/i.test(etag);
 
 const md5Of = (etag: string) => etag.replaceAll('"', '').toLowerCase();
 
+/** The MD5 an S3 ETag stands for (single-part objects only); undefined otherwise. */
+const plainMd5Of = (store: ObjectStore, etag: string | undefined) =>
+  speaksS3(store) && etag && isPlainMd5(etag) ? md5Of(etag) : undefined;
+
 /** The plan's copies at the price table's figures (see MigrationCostEstimate). */
 function estimateCost(
   prices: PriceBook,
@@ -523,6 +534,33 @@ async function settle(
   },
 ): Promise<void> {
   await em.nativeUpdate(MigrationItem, { id }, { ...change, claimedBy: null, claimedAt: null });
+}
+
+/** Items whose copies or deletes are done, marked so in PostgreSQL a few dozen at a time, not one by one. */
+class DoneItems {
+  readonly #em: EntityManager;
+  #pending: { id: string; method: 'native' | 'streamed' | null }[] = [];
+
+  constructor(em: EntityManager) {
+    this.#em = em;
+  }
+
+  async add(id: string, method: 'native' | 'streamed' | null): Promise<void> {
+    this.#pending.push({ id, method });
+    if (this.#pending.length >= DONE_FLUSH_SIZE) await this.flush();
+  }
+
+  /** A crash before this copies the unflushed items again (at most a batch). */
+  async flush(): Promise<void> {
+    const rows = this.#pending.splice(0);
+    if (rows.length === 0) return;
+    await this.#em.getConnection().execute(
+      `update migration_items set state = 'done', method = v.method, error = null, claimed_by = null, claimed_at = null
+       from (values ${rows.map(() => '(?::bigint, ?::text)').join(', ')}) as v(id, method)
+       where migration_items.id = v.id`,
+      rows.flatMap((row) => [row.id, row.method]),
+    );
+  }
 }
 
 /**
@@ -671,14 +709,17 @@ class ObjectCopier {
 
   async #copyNative(sourceKey: string, destinationKey: string): Promise<ItemOutcome> {
     const info = await onSide('source', () => this.#source.head(sourceKey));
-    await onSide('destination', () =>
+    const copied = await onSide('destination', () =>
       this.#destination.copyFrom(this.#source, sourceKey, destinationKey, {
         contentLength: info.size,
         contentType: info.contentType,
         metadata: info.metadata,
       }),
     );
-    await this.#verify(info, destinationKey);
+    // An S3 copy of a single-part object answers with its MD5: equal to the source's, the copy is proven.
+    const copiedMd5 = plainMd5Of(this.#destination, copied.etag);
+    const sourceMd5 = plainMd5Of(this.#source, info.etag);
+    if (copiedMd5 === undefined || copiedMd5 !== sourceMd5) await this.#verify(info, destinationKey);
     return { method: 'native', bytes: info.size, sourceDeleted: false };
   }
 
@@ -705,8 +746,9 @@ class ObjectCopier {
     const metered: Readable = pipeline(body, meter, (error) => {
       sourceError = error ?? undefined;
     });
+    let written: PutResult;
     try {
-      await onSide('destination', () =>
+      written = await onSide('destination', () =>
         this.#destination.put(destinationKey, metered, {
           contentLength: info.size,
           contentType: info.contentType,
@@ -723,17 +765,21 @@ class ObjectCopier {
         'source',
         new VerificationFailed(`read ${bytes} bytes of ${sourceKey}, expected ${info.size}`),
       );
-    if (
-      speaksS3(this.#source) &&
-      info.etag &&
-      isPlainMd5(info.etag) &&
-      md5Of(info.etag) !== md5.digest('hex')
-    )
+    const readMd5 = md5.digest('hex');
+    if (speaksS3(this.#source) && info.etag && isPlainMd5(info.etag) && md5Of(info.etag) !== readMd5)
       throw new SideFailure(
         'source',
         new VerificationFailed(`the bytes read of ${sourceKey} differ from its MD5`),
       );
-    await this.#verify(info, destinationKey);
+    // The destination's own MD5 of what it stored, when it gives one, proves the copy without another request.
+    if (written.md5 !== undefined && written.md5 !== readMd5)
+      throw new SideFailure(
+        'destination',
+        new VerificationFailed(`${destinationKey}'s MD5 differs from the bytes sent`),
+      );
+    // An S3 ETag is the MD5 unless the bucket encrypts with KMS: a mismatch is looked at more closely.
+    const storedMd5 = written.md5 ?? plainMd5Of(this.#destination, written.etag);
+    if (storedMd5 !== readMd5) await this.#verify(info, destinationKey);
     return { method: 'streamed', bytes, sourceDeleted: false };
   }
 

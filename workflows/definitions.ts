@@ -184,6 +184,15 @@ export interface MigrationInput {
 }
 
 export const migrationDefaults = { dryRun: true, concurrency: 8, batchesPerRun: 200 } as const;
+
+/**
+ * Objects per copy or delete batch: enough that every slot stays busy and the
+ * round trip through the workflow between batches is paid rarely, few enough
+ * that steering takes effect soon. A worker crash copies at most this many
+ * objects again.
+ */
+export const migrationBatchSize = (concurrency: number) => Math.min(1000, Math.max(16, concurrency * 16));
+
 export const maxMigrationConcurrency = 64;
 
 export type MigrationPhase = 'PLANNING' | 'COPYING' | 'DELETING' | 'PAUSED' | 'DONE' | 'FAILED' | 'CANCELLED';

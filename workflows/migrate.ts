@@ -26,6 +26,7 @@ import {
   maxDeletesExceededFailure,
   maxMigrationConcurrency,
   migrationBackoffFailure,
+  migrationBatchSize,
   migrationDefaults,
   migrationProgressQuery,
   pauseMigrationUpdate,
@@ -278,7 +279,7 @@ export async function migrationWorkflow(
       for (;;) {
         const started = Date.now();
         const batch = await withBackoff(() =>
-          copyMigrationBatch(jobId, steeredInput(), batchLimit(progress.concurrency)),
+          copyMigrationBatch(jobId, steeredInput(), migrationBatchSize(progress.concurrency)),
         );
         if (!batch) return await finish('CANCELLED');
         applyBatch(progress, batch, Date.now() - started);
@@ -294,7 +295,7 @@ export async function migrationWorkflow(
       else
         for (;;) {
           const batch = await withBackoff(() =>
-            deleteMigrationBatch(jobId, steeredInput(), batchLimit(progress.concurrency)),
+            deleteMigrationBatch(jobId, steeredInput(), migrationBatchSize(progress.concurrency)),
           );
           if (!batch) return await finish('CANCELLED');
           applyBatch(progress, batch, 0);
@@ -350,9 +351,6 @@ function initialProgress(input: MigrationInput): MigrationProgress {
     runs: 1,
   };
 }
-
-/** Objects per batch: enough to keep every slot busy, few enough that steering takes effect soon. */
-const batchLimit = (concurrency: number) => Math.min(1000, Math.max(16, concurrency * 4));
 
 /** The details of a `MigrationBackoff` failure; undefined for any other error. */
 function backoffDetails(error: unknown): MigrationBackoffDetails | undefined {

@@ -29,6 +29,7 @@ import {
   type ObjectInfo,
   type ObjectStore,
   type PutOptions,
+  type PutResult,
   StorageError,
   type StorageProvider,
   sameAccountSource,
@@ -42,6 +43,8 @@ export type AzureCredentials = Extract<BucketCredentials, { kind: `AZURE_${strin
 /** uploadStream holds at most BUFFER_SIZE × CONCURRENCY of a stream in memory (and reaches 195 GiB in 50,000 blocks). */
 const UPLOAD_BUFFER_SIZE = 4 * 1024 * 1024;
 const UPLOAD_CONCURRENCY = 4;
+/** Known lengths up to this go in one Put Blob request (Azure takes up to 5000 MiB; retries resend less). */
+const SINGLE_PUT_LIMIT = 256 * 1024 * 1024;
 /** Resumptions of a download interrupted mid-body. */
 const DOWNLOAD_RESUME_ATTEMPTS = 3;
 /** Polls of a server-side copy still in progress (the SDK waits 15 s between them). */
@@ -224,17 +227,26 @@ export class AzureObjectStore implements ObjectStore {
     };
   }
 
-  async put(key: string, body: Readable | Buffer, options: PutOptions = {}): Promise<{ etag?: string }> {
+  async put(key: string, body: Readable | Buffer, options: PutOptions = {}): Promise<PutResult> {
     const blob = this.container.getBlockBlobClient(key);
     const uploadOptions = {
       blobHTTPHeaders: { blobContentType: options.contentType },
       metadata: encodeAzureMetadata(options.metadata),
     };
+    const length = options.contentLength;
+    if (Buffer.isBuffer(body) || (length !== undefined && length <= SINGLE_PUT_LIMIT)) {
+      // One Put Blob, streamed; Azure answers with the MD5 it computed over what it stored.
+      const response = await this.call(() =>
+        Buffer.isBuffer(body)
+          ? blob.uploadData(body, uploadOptions)
+          : blob.upload(body, length ?? 0, uploadOptions),
+      );
+      const md5 = response.contentMD5 ? Buffer.from(response.contentMD5).toString('hex') : undefined;
+      return { etag: quotedEtag(response.etag), md5 };
+    }
+    // Staged blocks: bounded memory whatever the length, and no need to know it.
     const response = await this.call(() =>
-      Buffer.isBuffer(body)
-        ? blob.uploadData(body, uploadOptions)
-        : // Staged blocks whatever the length: bounded memory, and no need to know the size.
-          blob.uploadStream(body, UPLOAD_BUFFER_SIZE, UPLOAD_CONCURRENCY, uploadOptions),
+      blob.uploadStream(body, UPLOAD_BUFFER_SIZE, UPLOAD_CONCURRENCY, uploadOptions),
     );
     return { etag: quotedEtag(response.etag) };
   }

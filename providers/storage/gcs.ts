@@ -34,6 +34,7 @@ import {
   type ObjectInfo,
   type ObjectStore,
   type PutOptions,
+  type PutResult,
   reservedKeyPrefix,
   StorageError,
   type StorageProvider,
@@ -259,12 +260,16 @@ export class GcsObjectStore implements ObjectStore {
     return { info: objectInfoFrom(key, metadata), body: mapStreamFailures(body, gcsErrorToStorageError) };
   }
 
-  async put(key: string, body: Readable | Buffer, options: PutOptions = {}): Promise<{ etag?: string }> {
+  async put(key: string, body: Readable | Buffer, options: PutOptions = {}): Promise<PutResult> {
     const file = this.bucket.file(key);
     const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
     const contentLength = Buffer.isBuffer(body) ? body.length : options.contentLength;
     await this.upload(file, source, { ...options, contentLength });
-    return { etag: quotedEtag(file.metadata.etag) };
+    const { md5Hash } = file.metadata;
+    return {
+      etag: quotedEtag(file.metadata.etag),
+      md5: md5Hash ? Buffer.from(md5Hash, 'base64').toString('hex') : undefined,
+    };
   }
 
   /** Streams `body` into `file`; afterwards `file.metadata` describes the stored object. */

@@ -60,6 +60,13 @@ export interface PutOptions {
   metadata?: Record<string, string>;
 }
 
+/** What a put stored. */
+export interface PutResult {
+  etag?: string;
+  /** Hex MD5 of the stored bytes, when the backend computed and reported one (Azure Put Blob, GCS). */
+  md5?: string;
+}
+
 export interface ByteRange {
   start: number;
   /** Inclusive; open-ended when absent. */
@@ -110,7 +117,7 @@ export interface ObjectStore {
   list(options?: ListOptions): Promise<ListPage>;
   head(key: string): Promise<ObjectInfo>;
   get(key: string, range?: ByteRange): Promise<{ info: ObjectInfo; body: Readable }>;
-  put(key: string, body: Readable | Buffer, options?: PutOptions): Promise<{ etag?: string }>;
+  put(key: string, body: Readable | Buffer, options?: PutOptions): Promise<PutResult>;
   delete(key: string): Promise<void>;
   /**
    * Server-side copy from `source` (a store whose nativeCopyScope equals

@@ -8,14 +8,15 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrationBatchSize } from '../../workflows/definitions.ts';
 import { api, login, startTestStack, type TestStack } from '../helpers/context.ts';
 import { migrationKit, type Seed } from '../helpers/migration-kit.ts';
 import { type ProjectProcess, startWorkerProcess } from '../helpers/processes.ts';
 
 const OBJECTS = 2000;
 const CONCURRENCY = 4;
-/** workflows/migrate.ts's batch size for this concurrency: what one crash may make the job copy again. */
-const BATCH = Math.max(16, CONCURRENCY * 4);
+/** What one crash may make the job copy again. */
+const BATCH = migrationBatchSize(CONCURRENCY);
 
 describe('migration crash safety', () => {
   let stack: TestStack;
