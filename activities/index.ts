@@ -7,6 +7,7 @@ import { keyActivities } from './keys.ts';
 import { migrationActivities } from './migrations.ts';
 import { answerPing } from './ping.ts';
 import { type RebalancingActivityDependencies, rebalancingActivities } from './rebalancing.ts';
+import { rollupActivities } from './rollups.ts';
 
 export type ActivityDependencies = BucketActivityDependencies & RebalancingActivityDependencies;
 
@@ -19,5 +20,6 @@ export function createActivities(deps: ActivityDependencies) {
     ...bucketCredentialActivities(deps),
     ...migrationActivities(deps),
     ...rebalancingActivities(deps),
+    ...rollupActivities(deps),
   };
 }

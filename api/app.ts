@@ -31,6 +31,7 @@ import { organizationRoutes } from './routes/organization.ts';
 import { rebalanceRoutes } from './routes/rebalance.ts';
 import { aiKeyRoutes, storageKeyRoutes } from './routes/repo-keys.ts';
 import { repositoryRoutes } from './routes/repositories.ts';
+import { statsRoutes } from './routes/stats.ts';
 import { mountRoutes } from './routing/mount.ts';
 import { buildOpenApiDocument } from './routing/openapi.ts';
 import type { AnyRoute } from './routing/route.ts';
@@ -65,6 +66,8 @@ export function apiRoutes(deps: ApiDependencies): AnyRoute[] {
     // Before jobRoutes: `/jobs/migrations` is not a job id.
     ...migrationRoutes(deps),
     ...jobRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue }),
+    // Before bucketRoutes and repositoryRoutes: `stats` in /bucket/stats and /repo/stats is not an id.
+    ...statsRoutes(),
     ...bucketRoutes(deps),
     ...repositoryRoutes(),
     ...storageKeyRoutes(deps),

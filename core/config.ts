@@ -50,6 +50,9 @@ const envSchema = z.object({
     .optional(),
   WORKER_METRICS_PORT: port.default(9464),
   WORKFLOW_BUNDLE_PATH: nonEmpty.optional(),
+  USAGE_ROLLUP_INTERVAL_SECONDS: positiveInt.default(60),
+  USAGE_RAW_RETENTION_DAYS: positiveInt.default(7),
+  USAGE_MINUTE_RETENTION_DAYS: positiveInt.default(30),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
 
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -165,6 +168,13 @@ function buildConfig(env: Env, rawEnv: NodeJS.ProcessEnv) {
       s3VirtualHostSuffix: env.BRIDGE_S3_VIRTUAL_HOST_SUFFIX,
     },
     worker: { metricsPort: env.WORKER_METRICS_PORT, workflowBundlePath: env.WORKFLOW_BUNDLE_PATH },
+    /** JOB-4: how often the worker's schedule rolls usage up, and how long raw events and minute figures are kept. */
+    usageRollup: {
+      intervalSeconds: env.USAGE_ROLLUP_INTERVAL_SECONDS,
+      rawRetentionDays: env.USAGE_RAW_RETENTION_DAYS,
+      // Day figures are rebuilt from minute rows: those must outlive the raw events.
+      minuteRetentionDays: Math.max(env.USAGE_MINUTE_RETENTION_DAYS, env.USAGE_RAW_RETENTION_DAYS + 1),
+    },
     tracing: { otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT },
     /** `npm run demo`: a real provider for the demo repository, instead of the local echo model. */
     demo: {

@@ -1,16 +1,19 @@
 /** Worker process: `npm run worker`. Runs Skybridge's workflows and activities. */
 import { createServer } from 'node:http';
 import { NativeConnection, Runtime } from '@temporalio/worker';
+import type { Config } from '../core/config.ts';
 import { openMigratedDatabase } from '../core/db/migrate.ts';
+import type { Logger } from '../core/logging.ts';
 import { createGuardedAgents } from '../core/net/outbound-guard.ts';
 import { createMetricsRegistry } from '../core/observability/metrics.ts';
 import { createOpsEndpoints } from '../core/observability/ops-endpoints.ts';
 import { databaseReadiness } from '../core/observability/readiness.ts';
 import { runProcess } from '../core/process.ts';
 import { loadMasterKeyring } from '../core/secrets/load.ts';
-import { temporalConnectionSettings } from '../core/temporal-connection.ts';
+import { openTemporalClient, temporalConnectionSettings } from '../core/temporal-connection.ts';
 import { temporalSdkLogger } from './sdk-logger.ts';
 import { createSkybridgeWorker } from './skybridge-worker.ts';
+import { ensureUsageRollupSchedule } from './usage-rollup-schedule.ts';
 
 await runProcess('worker', ['database', 'temporal', 'masterKeys'], async (config, log, tracing) => {
   // The SDK's own signal handling would race ours; runProcess owns shutdown.
@@ -56,6 +59,7 @@ await runProcess('worker', ['database', 'temporal', 'masterKeys'], async (config
 
   const running = worker.run();
   log.info({ taskQueue: config.temporal.taskQueue, namespace: settings.namespace }, 'worker running');
+  await scheduleUsageRollups(config, log);
   running.catch((error: unknown) => {
     log.fatal({ err: error }, 'worker stopped unexpectedly');
     process.exit(1);
@@ -71,3 +75,19 @@ await runProcess('worker', ['database', 'temporal', 'masterKeys'], async (config
     },
   };
 });
+
+/** JOB-4: the rollups' schedule, created or updated by every worker start; a failure is logged, the worker still runs. */
+async function scheduleUsageRollups(config: Config, log: Logger): Promise<void> {
+  const temporal = openTemporalClient(config);
+  try {
+    await ensureUsageRollupSchedule(temporal.client, {
+      taskQueue: config.temporal.taskQueue,
+      ...config.usageRollup,
+    });
+    log.info({ everySeconds: config.usageRollup.intervalSeconds }, 'usage rollup schedule set');
+  } catch (error) {
+    log.error({ err: error }, 'usage rollup schedule could not be set');
+  } finally {
+    await temporal.close();
+  }
+}

@@ -7,6 +7,7 @@ import { type ActivityOptions, defineSearchAttributeKey, SearchAttributeType } f
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { AgentReview } from '../core/rebalancing/agent-review.ts';
 import type { PlannerThresholds, RebalancePlan } from '../core/rebalancing/plan.ts';
+import type { RollupResult, RollupSettings } from '../core/stats/rollup.ts';
 
 /** Custom search attributes registered on the namespace so operators can filter jobs in the Temporal UI. */
 export const searchAttributes = {
@@ -26,6 +27,7 @@ export const jobKinds = [
   'credential-rotation',
   'migration',
   'rebalance',
+  'usage-rollup',
 ] as const;
 export type JobKind = (typeof jobKinds)[number];
 
@@ -192,7 +194,6 @@ export const migrationDefaults = { dryRun: true, concurrency: 8, batchesPerRun: 
  * objects again.
  */
 export const migrationBatchSize = (concurrency: number) => Math.min(1000, Math.max(16, concurrency * 16));
-
 export const maxMigrationConcurrency = 64;
 
 export type MigrationPhase = 'PLANNING' | 'COPYING' | 'DELETING' | 'PAUSED' | 'DONE' | 'FAILED' | 'CANCELLED';
@@ -425,3 +426,22 @@ export const rejectRebalanceUpdate = defineUpdate<RebalanceState, [{ by: string;
 
 /** The Temporal schedule that plans a workspace's rebalancing. */
 export const rebalanceScheduleId = (workspaceId: string) => `rebalance-schedule-${workspaceId}`;
+
+// Stats rollups (JOB-4): raw usage events into minute and day aggregates, on a schedule the worker sets up.
+
+/** How long raw events and minute rows are kept, and how long a written event waits before the watermark passes it. */
+export type UsageRollupInput = RollupSettings;
+
+export interface UsageRollupState {
+  phase: 'ROLLING_UP' | 'DONE';
+  startedAt: string;
+  result?: RollupResult;
+}
+
+export const usageRollupStateQuery = defineQuery<UsageRollupState>('usageRollupState');
+
+/** One schedule per Temporal namespace: the rollups cover every organization. */
+export const usageRollupScheduleId = 'usage-rollup-schedule';
+
+/** Written events the watermark waits for: far longer than any batch INSERT takes. */
+export const usageRollupSettleSeconds = 60;

@@ -2,6 +2,7 @@
 export { migrationWorkflow } from './migrate.ts';
 export { pingWorkflow } from './ping.ts';
 export { rebalanceWorkflow } from './rebalance.ts';
+export { rollupUsageWorkflow } from './rollup-usage.ts';
 export { rotateBucketCredentialsWorkflow } from './rotate-bucket-credentials.ts';
 export { rotateKeyWorkflow } from './rotate-key.ts';
 export { validateBucketWorkflow } from './validate-bucket.ts';

@@ -27,6 +27,8 @@ export function ormOptions(databaseUrl: string, overrides: Partial<Options> = {}
       emit: 'ts',
       silent: true,
     },
+    // SQL functions and aggregates are written by hand in migrations (the stats rollups' histogram_sum).
+    schemaGenerator: { ignoreRoutines: true },
     pool: { min: 0, max: 10 },
     debug: false,
     ...overrides,

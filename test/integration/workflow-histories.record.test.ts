@@ -126,11 +126,27 @@ describe.runIf(process.env.RECORD_WORKFLOW_HISTORIES === '1')('recording workflo
     }
   }
 
+  /** One rollup run, labelled with the organization so the listing below finds it (scheduled runs have none). */
+  async function usageRollup() {
+    const organizationId = (await call('GET', '/organization')).body.id;
+    await stack.temporal.workflow.execute('rollupUsageWorkflow', {
+      workflowId: `usage-rollup-recorded-${Date.now()}`,
+      taskQueue: stack.taskQueue,
+      args: [{ rawRetentionDays: 7, minuteRetentionDays: 30, settleSeconds: 0 }],
+      typedSearchAttributes: [
+        { key: searchAttributes.kind, value: 'usage-rollup' },
+        { key: searchAttributes.organization, value: organizationId },
+        { key: searchAttributes.status, value: 'RUNNING' },
+      ],
+    });
+  }
+
   it('drives every kind of job and writes each run of each one', async () => {
     await pingJob();
     await keyAndCredentialRotations();
     await migrations();
     await rebalancing();
+    await usageRollup();
 
     await rm(historiesDirectory, { recursive: true, force: true });
     await mkdir(historiesDirectory, { recursive: true });

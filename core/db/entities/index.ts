@@ -27,6 +27,13 @@ export { RepoAiKey } from './repo-ai-key.ts';
 export { RepoStorageKey, type StorageKeyScope, storageKeyScopes } from './repo-storage-key.ts';
 export { aiEndpointTypes, Repository, storageEndpointTypes } from './repository.ts';
 export { type UsageApi, UsageEvent, usageApis } from './usage-event.ts';
+export {
+  AiUsageDay,
+  AiUsageMinute,
+  StorageUsageDay,
+  StorageUsageMinute,
+  UsageRollupState,
+} from './usage-rollups.ts';
 export { User } from './user.ts';
 export { Workspace } from './workspace.ts';
 
@@ -46,6 +53,13 @@ import { RepoAiKey } from './repo-ai-key.ts';
 import { RepoStorageKey } from './repo-storage-key.ts';
 import { Repository } from './repository.ts';
 import { UsageEvent } from './usage-event.ts';
+import {
+  AiUsageDay,
+  AiUsageMinute,
+  StorageUsageDay,
+  StorageUsageMinute,
+  UsageRollupState,
+} from './usage-rollups.ts';
 import { User } from './user.ts';
 import { Workspace } from './workspace.ts';
 
@@ -72,4 +86,9 @@ export const allEntities = [
   Conversation,
   ConversationMessage,
   MigrationItem,
+  StorageUsageMinute,
+  StorageUsageDay,
+  AiUsageMinute,
+  AiUsageDay,
+  UsageRollupState,
 ];

@@ -23,12 +23,20 @@ const UsageEventSchema = defineEntity({
     { properties: ['repositoryId', 'occurredAt'] },
     // The S3 bridge sums a bucket's egress of the day for its cap.
     { properties: ['bucketId', 'occurredAt'] },
+    // The rollups rebuild a window from every event in it, whatever its organization.
+    { properties: ['occurredAt'] },
   ],
   properties: {
     /** A sequence, not a UUID: cheap appends to a compact index, and a watermark rollups can resume from. */
     id: p.bigint('string').primary().autoincrement(),
     /** When the exchange ended (response sent or connection closed). */
     occurredAt: p.datetime(),
+    /**
+     * When the batch holding the event was written (the database's clock). The
+     * rollups advance their id watermark only past events written a while ago,
+     * so an id committed out of order by a slower concurrent batch is not skipped.
+     */
+    recordedAt: p.datetime().defaultRaw('now()'),
     api: p.enum(usageApis),
     organizationId: p.uuid(),
     repositoryId: p.uuid(),
