@@ -166,12 +166,7 @@ export function migrationActivities(deps: BucketActivityDependencies & { priceBo
       return { next, listed };
     },
 
-    /**
-     * Copies up to `limit` pending items, `input.concurrency` at a time,
-     * each verified before it is marked done; for move, the source is
-     * deleted once its copy is verified. Backoff failures stop the batch
-     * (what was not reached stays pending) and raise `MigrationBackoff`.
-     */
+    /** Copies a batch, each object verified before it counts; for move, each source is then deleted. */
     async copyMigrationBatch(
       jobId: string,
       input: MigrationInput,
@@ -179,43 +174,29 @@ export function migrationActivities(deps: BucketActivityDependencies & { priceBo
     ): Promise<MigrationBatchResult> {
       const source = await openBucket(input.sourceBucketId);
       const destination = await openBucket(input.destinationBucketId);
-      const em = deps.em.fork();
-      const items = await claimItems(em, jobId, ['copy', 'skip'], limit);
-      const result = emptyBatchResult();
-      const done = new DoneItems(em);
       const limiter = input.bytesPerSecond ? new ByteRateLimiter(input.bytesPerSecond) : undefined;
-      const copier = new ObjectCopier(source.store, destination.store, input, limiter, () =>
-        heartbeat(result),
-      );
-      const backoff = await runPool(
-        em,
-        items,
+      return runBatch(
+        deps.em.fork(),
+        jobId,
+        ['copy', 'skip'],
+        limit,
         input.concurrency,
-        () => heartbeat(result),
-        async (item) => {
-          try {
-            if (item.action === 'copy')
-              await onSide('destination', () => caps.assertRoomFor(destination, item.size));
-            const outcome = await copier.migrate(item);
-            caps.recordTransfer(destination.bucket.id, 'storage', outcome.bytes, 0);
-            await done.add(item.id, outcome.method ?? null);
-            if (outcome.method) {
-              add(result.done, outcome.bytes);
-              result[outcome.method]++;
-            }
-            if (outcome.sourceDeleted) result.sourcesDeleted++;
-          } catch (error) {
-            return recordItemFailure(em, item, error, result);
-          } finally {
-            heartbeat(result);
+        async (item, result) => {
+          const copier = new ObjectCopier(source.store, destination.store, input, limiter, () =>
+            heartbeat(result),
+          );
+          if (item.action === 'copy')
+            await onSide('destination', () => caps.assertRoomFor(destination, item.size));
+          const outcome = await copier.migrate(item);
+          caps.recordTransfer(destination.bucket.id, 'storage', outcome.bytes, 0);
+          if (outcome.method) {
+            add(result.done, outcome.bytes);
+            result[outcome.method]++;
           }
-          return undefined;
+          if (outcome.sourceDeleted) result.sourcesDeleted++;
+          return outcome.method ?? null;
         },
       );
-      await done.flush();
-      result.remaining = await countPending(em, jobId, ['copy', 'skip']);
-      if (backoff) throw backoffFailure(backoff, result);
-      return result;
     },
 
     /** sync: deletes up to `limit` destination objects the source lacks. */
@@ -225,32 +206,11 @@ export function migrationActivities(deps: BucketActivityDependencies & { priceBo
       limit: number,
     ): Promise<MigrationBatchResult> {
       const { destination } = await openStores(input);
-      const em = deps.em.fork();
-      const items = await claimItems(em, jobId, ['delete'], limit);
-      const result = emptyBatchResult();
-      const done = new DoneItems(em);
-      const backoff = await runPool(
-        em,
-        items,
-        input.concurrency,
-        () => heartbeat(result),
-        async (item) => {
-          try {
-            await onSide('destination', () => destination.delete(input.destinationPrefix + item.key));
-            await done.add(item.id, null);
-            result.deleted++;
-          } catch (error) {
-            return recordItemFailure(em, item, error, result);
-          } finally {
-            heartbeat(result);
-          }
-          return undefined;
-        },
-      );
-      await done.flush();
-      result.remaining = await countPending(em, jobId, ['delete']);
-      if (backoff) throw backoffFailure(backoff, result);
-      return result;
+      return runBatch(deps.em.fork(), jobId, ['delete'], limit, input.concurrency, async (item, result) => {
+        await onSide('destination', () => destination.delete(input.destinationPrefix + item.key));
+        result.deleted++;
+        return null;
+      });
     },
 
     /** The manifest's totals; `methods` predicts how the items to copy are (or would be) copied. */
@@ -490,6 +450,46 @@ export function keyFilter(include: string[] = [], exclude: string[] = []): (key:
   return (key) =>
     (included.length === 0 || included.some((matches) => matches(key))) &&
     !excluded.some((matches) => matches(key));
+}
+
+/**
+ * One copy or delete batch: claims up to `limit` pending items, runs `work`
+ * on each (`concurrency` at a time; it returns the copy method, if any),
+ * records each one done or failed, and heartbeats the result. Backoff
+ * failures stop the batch (what was not reached stays pending) and raise
+ * `MigrationBackoff`, carrying what the batch did.
+ */
+async function runBatch(
+  em: EntityManager,
+  jobId: string,
+  actions: MigrationItemAction[],
+  limit: number,
+  concurrency: number,
+  work: (item: ClaimedItem, result: MigrationBatchResult) => Promise<'native' | 'streamed' | null>,
+): Promise<MigrationBatchResult> {
+  const items = await claimItems(em, jobId, actions, limit);
+  const result = emptyBatchResult();
+  const done = new DoneItems(em);
+  const backoff = await runPool(
+    em,
+    items,
+    concurrency,
+    () => heartbeat(result),
+    async (item) => {
+      try {
+        await done.add(item.id, await work(item, result));
+      } catch (error) {
+        return recordItemFailure(em, item, error, result);
+      } finally {
+        heartbeat(result);
+      }
+      return undefined;
+    },
+  );
+  await done.flush();
+  result.remaining = await countPending(em, jobId, actions);
+  if (backoff) throw backoffFailure(backoff, result);
+  return result;
 }
 
 /** Takes up to `limit` pending items of the given actions, in key order, skipping rows another activity holds. */
