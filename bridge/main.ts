@@ -1,4 +1,7 @@
-/** Data-plane process: `npm run bridge`. */
+/**
+ * Data-plane process: `npm run bridge`. It starts no job and reads none, so
+ * it needs no Temporal (nor the ~18 MB its client keeps).
+ */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BucketCaps } from '../core/buckets/caps.ts';
@@ -11,21 +14,19 @@ import { createOpsEndpoints } from '../core/observability/ops-endpoints.ts';
 import { databaseReadiness } from '../core/observability/readiness.ts';
 import { runProcess } from '../core/process.ts';
 import { loadMasterKeyring } from '../core/secrets/load.ts';
-import { openTemporalClient, temporalReadiness } from '../core/temporal-connection.ts';
 import { createAiGateway } from './openai/gateway.ts';
 import { createS3Authenticator } from './s3/authenticate.ts';
 import { MultipartUploads } from './s3/multipart-uploads.ts';
 import { RepositoryBuckets } from './s3/repository-buckets.ts';
 import { createS3Server } from './s3/server.ts';
 
-await runProcess('bridge', ['database', 'temporal', 'masterKeys'], async (config, log) => {
+await runProcess('bridge', ['database', 'masterKeys'], async (config, log) => {
   const orm = await openMigratedDatabase(config.database.url!, log);
   const keyring = await loadMasterKeyring(config.secrets);
-  const temporal = openTemporalClient(config);
   const metrics = createMetricsRegistry('bridge');
   const ops = createOpsEndpoints({
     registry: metrics,
-    readinessChecks: { database: databaseReadiness(orm), temporal: temporalReadiness(temporal.connection) },
+    readinessChecks: { database: databaseReadiness(orm) },
   });
   const usage = new UsageRecorder({ em: orm.em, log, metrics });
   usage.start();
@@ -69,7 +70,6 @@ await runProcess('bridge', ['database', 'temporal', 'masterKeys'], async (config
       await usage.stop();
       await keys.close();
       await gateway.close();
-      await temporal.close();
       await orm.close();
     },
   };

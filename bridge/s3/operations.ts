@@ -3,7 +3,7 @@
  * repository's buckets and providers/storage. Bodies stream both ways.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { BucketCapExceeded, type CappedBy } from '../../core/buckets/caps.ts';
 import type { StorageKeyScope } from '../../core/db/entities/index.ts';
 import {
@@ -376,10 +376,25 @@ async function getWhole(
   await streamTo(body, res);
 }
 
+/**
+ * A plain pipe (back-pressure included), without `pipeline`'s per-call cost.
+ * Once headers are out, a failure can only cut the connection: the client
+ * sees a short body. A client that goes away stops the backend download.
+ */
 function streamTo(body: Readable, res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
-    // Once headers are out, a failure can only cut the connection: the client sees a short body.
-    pipeline(body, res, () => resolve());
+    const cutOff = () => {
+      body.unpipe(res);
+      body.destroy();
+      res.destroy();
+      resolve();
+    };
+    body.on('error', cutOff);
+    res.once('close', () => {
+      if (res.writableFinished) resolve();
+      else cutOff();
+    });
+    body.pipe(res);
   });
 }
 

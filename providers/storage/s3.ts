@@ -1,8 +1,13 @@
 /**
  * S3 and S3-compatible services (MinIO, Ceph, R2, ...) through
  * `@aws-sdk/client-s3`; also GCS through its S3-compatible XML API with HMAC
- * keys.
+ * keys. On S3-compatible services and GCS, HeadObject, GetObject and
+ * PutObject of known length go as plain signed requests (s3-http.ts): the
+ * bridge's hot path. AWS itself stays on the SDK for all calls (region
+ * redirects, S3 Express and the rest of its endpoint rules).
  */
+import http from 'node:http';
+import https from 'node:https';
 import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
@@ -40,6 +45,7 @@ import type {
 import { StorageError, sameAccountSource } from './object-store.ts';
 import type { OutboundAgents } from './outbound-agents.ts';
 import { assertValidRange, httpRangeHeader, quotedEtag, totalSizeFromContentRange } from './ranges.ts';
+import { SignedS3Requests } from './s3-http.ts';
 
 export const gcsXmlApiEndpoint = 'https://storage.googleapis.com';
 
@@ -70,6 +76,8 @@ async function runInPool<T>(
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }
 const CONNECTION_TIMEOUT_MS = 10_000;
+/** The SDK's own default when it is given no agent. */
+const DEFAULT_MAX_SOCKETS = 50;
 
 export interface S3Credentials {
   accessKeyId: string;
@@ -136,6 +144,8 @@ export class S3ObjectStore implements ObjectStore {
   readonly bucketName: string;
   readonly nativeCopyScope: string;
   private readonly client: S3Client;
+  /** Signed requests for the hot calls; undefined on AWS itself. */
+  private readonly direct?: SignedS3Requests;
   private readonly copyLimits: S3CopyLimits;
 
   constructor(
@@ -148,16 +158,24 @@ export class S3ObjectStore implements ObjectStore {
     this.provider = connection.provider;
     this.bucketName = connection.bucketName;
     this.nativeCopyScope = copyScopeOf(connection, credentials);
+    const config = s3ClientConfig(connection, credentials);
+    // One keep-alive pool for the SDK's calls and the signed ones.
+    const pool = keepAliveAgents(agents);
     this.client = new S3Client({
-      ...s3ClientConfig(connection, credentials),
+      ...config,
       // An options object: the SDK builds its NodeHttpHandler from it, so no import of @smithy/node-http-handler.
       requestHandler: {
-        httpAgent: agents.httpAgent,
-        httpsAgent: agents.httpsAgent,
+        ...pool,
         // The default waits forever for an endpoint that drops packets.
         connectionTimeout: CONNECTION_TIMEOUT_MS,
       },
     });
+    if (connection.provider !== 'S3')
+      this.direct = signedRequests(this.client, config, {
+        bucketName: connection.bucketName,
+        credentials,
+        agents: pool,
+      });
   }
 
   async checkAccess(): Promise<void> {
@@ -193,6 +211,8 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async head(key: string): Promise<ObjectInfo> {
+    const direct = this.direct;
+    if (direct) return this.call(() => direct.headObject(key));
     const output = await this.call(() =>
       this.client.send(new HeadObjectCommand({ Bucket: this.bucketName, Key: key })),
     );
@@ -208,6 +228,8 @@ export class S3ObjectStore implements ObjectStore {
 
   async get(key: string, range?: ByteRange): Promise<{ info: ObjectInfo; body: Readable }> {
     if (range) assertValidRange(range);
+    const direct = this.direct;
+    if (direct) return this.call(() => direct.getObject(key, range));
     const output = await this.call(() =>
       this.client.send(
         new GetObjectCommand({
@@ -236,6 +258,8 @@ export class S3ObjectStore implements ObjectStore {
     contentLength: number,
     options: PutOptions,
   ): Promise<{ etag?: string }> {
+    const direct = this.direct;
+    if (direct) return this.call(() => direct.putObject(key, body, contentLength, options));
     const output = await this.call(() =>
       this.client.send(
         new PutObjectCommand({
@@ -429,6 +453,61 @@ export class S3ObjectStore implements ObjectStore {
   private call<T>(operation: () => Promise<T>): Promise<T> {
     return mapFailures(s3ErrorToStorageError, operation);
   }
+}
+
+function keepAliveAgents(agents: OutboundAgents): Required<OutboundAgents> {
+  return {
+    httpAgent: agents.httpAgent ?? new http.Agent({ keepAlive: true, maxSockets: DEFAULT_MAX_SOCKETS }),
+    httpsAgent: agents.httpsAgent ?? new https.Agent({ keepAlive: true, maxSockets: DEFAULT_MAX_SOCKETS }),
+  };
+}
+
+/**
+ * Undefined where the SDK's endpoint rules refuse the bucket or endpoint:
+ * the SDK's calls then report that as they always did, at call time.
+ */
+function signedRequests(
+  client: S3Client,
+  config: S3ClientConfig,
+  {
+    bucketName,
+    credentials,
+    agents,
+  }: { bucketName: string; credentials: S3Credentials; agents: Required<OutboundAgents> },
+): SignedS3Requests | undefined {
+  let endpoint: { bucketUrl: URL; signingRegion: string };
+  try {
+    endpoint = bucketEndpoint(client, config, bucketName);
+  } catch {
+    return undefined;
+  }
+  const { accessKeyId, secretAccessKey, sessionToken } = credentials;
+  return new SignedS3Requests({
+    ...endpoint,
+    credentials: { accessKeyId, secretAccessKey, sessionToken },
+    agents,
+    connectionTimeoutMs: CONNECTION_TIMEOUT_MS,
+  });
+}
+
+/** The bucket's URL and signing region, by the SDK's own endpoint rules (path-style or virtual-host). */
+function bucketEndpoint(
+  client: S3Client,
+  config: S3ClientConfig,
+  bucketName: string,
+): { bucketUrl: URL; signingRegion: string } {
+  const region = typeof config.region === 'string' ? config.region : 'us-east-1';
+  const endpoint = client.config.endpointProvider({
+    Bucket: bucketName,
+    Region: region,
+    Endpoint: typeof config.endpoint === 'string' ? config.endpoint : undefined,
+    ForcePathStyle: config.forcePathStyle,
+    UseFIPS: false,
+    UseDualStack: false,
+    Accelerate: false,
+  });
+  const authSchemes = endpoint.properties?.authSchemes as { signingRegion?: string }[] | undefined;
+  return { bucketUrl: endpoint.url, signingRegion: authSchemes?.[0]?.signingRegion ?? region };
 }
 
 /** One account at one endpoint: the destination's credentials must be able to read the source. */
