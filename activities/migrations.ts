@@ -74,6 +74,8 @@ interface ClaimedItem {
   id: string;
   key: string;
   size: number;
+  /** As listed when the job planned. */
+  sourceEtag: string | null;
   action: MigrationItemAction;
   attempts: number;
 }
@@ -502,18 +504,16 @@ async function claimItems(
   const info = activityInfo();
   // Retries of one activity share its id: a retry takes back what its crashed attempt held.
   const claimant = `${info.workflowExecution?.runId ?? 'local'}/${info.activityId}`;
-  const rows = await em
-    .getConnection()
-    .execute<{ id: string; key: string; size: string; action: MigrationItemAction; attempts: number }[]>(
-      `update migration_items set claimed_by = ?, claimed_at = now(), attempts = attempts + 1
+  const rows = await em.getConnection().execute<(Omit<ClaimedItem, 'size'> & { size: string })[]>(
+    `update migration_items set claimed_by = ?, claimed_at = now(), attempts = attempts + 1
      where id in (
        select id from migration_items
        where job_id = ? and state = 'pending' and action in (${actions.map(() => '?').join(', ')})
          and (claimed_by is null or claimed_by = ? or claimed_at < now() - make_interval(secs => ?))
        order by "key" limit ? for update skip locked)
-     returning id, "key", size::text as size, action, attempts`,
-      [claimant, jobId, ...actions, claimant, CLAIM_LEASE_SECONDS, limit],
-    );
+     returning id, "key", size::text as size, source_etag as "sourceEtag", action, attempts`,
+    [claimant, jobId, ...actions, claimant, CLAIM_LEASE_SECONDS, limit],
+  );
   return rows
     .map((row) => ({ ...row, id: String(row.id), size: Number(row.size) }))
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -701,25 +701,27 @@ class ObjectCopier {
       }
     }
     const copied = this.#native
-      ? await this.#copyNative(sourceKey, destinationKey)
+      ? await this.#copyNative(item, sourceKey, destinationKey)
       : await this.#copyStreamed(sourceKey, destinationKey);
     if (this.#input.mode === 'move') await onSide('source', () => this.#source.delete(sourceKey));
     return { ...copied, sourceDeleted: this.#input.mode === 'move' };
   }
 
-  async #copyNative(sourceKey: string, destinationKey: string): Promise<ItemOutcome> {
-    const info = await onSide('source', () => this.#source.head(sourceKey));
+  /**
+   * A server-side copy that keeps the source's properties, sized from the
+   * plan. When the copy's answer proves it (an S3 ETag equal to the planned
+   * source's MD5) nothing more is asked; otherwise (another provider, or the
+   * source changed since planning) both sides are looked at.
+   */
+  async #copyNative(item: ClaimedItem, sourceKey: string, destinationKey: string): Promise<ItemOutcome> {
     const copied = await onSide('destination', () =>
-      this.#destination.copyFrom(this.#source, sourceKey, destinationKey, {
-        contentLength: info.size,
-        contentType: info.contentType,
-        metadata: info.metadata,
-      }),
+      this.#destination.copyFrom(this.#source, sourceKey, destinationKey, { contentLength: item.size }),
     );
-    // An S3 copy of a single-part object answers with its MD5: equal to the source's, the copy is proven.
     const copiedMd5 = plainMd5Of(this.#destination, copied.etag);
-    const sourceMd5 = plainMd5Of(this.#source, info.etag);
-    if (copiedMd5 === undefined || copiedMd5 !== sourceMd5) await this.#verify(info, destinationKey);
+    if (copiedMd5 !== undefined && copiedMd5 === plainMd5Of(this.#source, item.sourceEtag ?? undefined))
+      return { method: 'native', bytes: item.size, sourceDeleted: false };
+    const info = await onSide('source', () => this.#source.head(sourceKey));
+    await this.#verify(info, destinationKey);
     return { method: 'native', bytes: info.size, sourceDeleted: false };
   }
 

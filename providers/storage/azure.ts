@@ -23,6 +23,7 @@ import {
   type BucketConnection,
   type BucketCredentials,
   type ByteRange,
+  keepsSourceMetadata,
   type ListOptions,
   type ListPage,
   type MultipartUploadRef,
@@ -270,10 +271,11 @@ export class AzureObjectStore implements ObjectStore {
     const sourceStore = sameAccountSource(source, this, AzureObjectStore, 'Azure');
     const blob = this.container.getBlobClient(key);
     const sourceUrl = sourceStore.container.getBlobClient(sourceKey).url;
-    await this.call(async () => {
+    const copied = await this.call(async () => {
       const copy = await blob.beginCopyFromURL(sourceUrl, { intervalInMs: COPY_POLL_INTERVAL_MS });
       return copy.pollUntilDone();
     });
+    if (keepsSourceMetadata(options)) return { etag: quotedEtag(copied.etag) };
     await this.call(() => blob.setHTTPHeaders({ blobContentType: options.contentType }));
     const response = await this.call(() => blob.setMetadata(encodeAzureMetadata(options.metadata)));
     return { etag: quotedEtag(response.etag) };

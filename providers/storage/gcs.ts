@@ -28,6 +28,7 @@ import { classifyFailure, mapFailures, mapStreamFailures, messageOf } from './er
 import {
   type BucketConnection,
   type ByteRange,
+  keepsSourceMetadata,
   type ListOptions,
   type ListPage,
   type MultipartUploadRef,
@@ -309,15 +310,18 @@ export class GcsObjectStore implements ObjectStore {
   ): Promise<{ etag?: string }> {
     const sourceStore = sameAccountSource(source, this, GcsObjectStore, 'GCS');
     const destination = this.bucket.file(key);
+    const keep = keepsSourceMetadata(options);
     const [, response] = await this.call(() =>
-      sourceStore.bucket.file(sourceKey).copy(destination, {
-        contentType: options.contentType,
-        metadata: options.metadata,
-      }),
+      sourceStore.bucket
+        .file(sourceKey)
+        .copy(destination, keep ? {} : { contentType: options.contentType, metadata: options.metadata }),
     );
     const copied = (response as { resource?: FileMetadata } | undefined)?.resource;
     const [resource] = copied ? [copied] : await this.call(() => destination.getMetadata());
-    return { etag: await this.settleMetadata(destination, resource, options) };
+    // A rewrite keeps the source's properties; only new ones may need settling.
+    return {
+      etag: keep ? quotedEtag(resource.etag) : await this.settleMetadata(destination, resource, options),
+    };
   }
 
   /** Parts are temporary objects, composed on completion: nothing to start on GCS. */

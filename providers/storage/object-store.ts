@@ -60,6 +60,10 @@ export interface PutOptions {
   metadata?: Record<string, string>;
 }
 
+/** A copy given neither a content type nor metadata keeps the source's. */
+export const keepsSourceMetadata = (options: PutOptions) =>
+  options.contentType === undefined && options.metadata === undefined;
+
 /** What a put stored. */
 export interface PutResult {
   etag?: string;
@@ -121,8 +125,10 @@ export interface ObjectStore {
   delete(key: string): Promise<void>;
   /**
    * Server-side copy from `source` (a store whose nativeCopyScope equals
-   * this one's) to `key`, with the given content type and metadata. The
-   * object's bytes do not pass through Skybridge.
+   * this one's) to `key`, with the given content type and metadata, or the
+   * source's when `options` gives neither (`keepsSourceMetadata`). The
+   * object's bytes do not pass through Skybridge. `contentLength`, the
+   * source's size when the caller knows it, saves a look at the source.
    */
   copyFrom(
     source: ObjectStore,

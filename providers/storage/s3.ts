@@ -42,7 +42,7 @@ import type {
   StorageProvider,
   UploadedPart,
 } from './object-store.ts';
-import { StorageError, sameAccountSource } from './object-store.ts';
+import { keepsSourceMetadata, StorageError, sameAccountSource } from './object-store.ts';
 import type { OutboundAgents } from './outbound-agents.ts';
 import { assertValidRange, httpRangeHeader, quotedEtag, totalSizeFromContentRange } from './ranges.ts';
 import { SignedS3Requests } from './s3-http.ts';
@@ -312,16 +312,20 @@ export class S3ObjectStore implements ObjectStore {
     const sourceStore = sameAccountSource(source, this, S3ObjectStore, 'S3');
     const copySource = `${sourceStore.bucketName}/${encodeURIComponent(sourceKey)}`;
     const size = options.contentLength ?? (await sourceStore.head(sourceKey)).size;
-    if (size > this.copyLimits.singleCopyMaxBytes) return this.copyInParts(copySource, key, size, options);
+    if (size > this.copyLimits.singleCopyMaxBytes) {
+      // A multipart upload takes its properties at creation: the source's must be read first.
+      const properties = keepsSourceMetadata(options) ? await sourceStore.head(sourceKey) : options;
+      return this.copyInParts(copySource, key, size, properties);
+    }
     const output = await this.call(() =>
       this.client.send(
         new CopyObjectCommand({
           Bucket: this.bucketName,
           Key: key,
           CopySource: copySource,
-          MetadataDirective: 'REPLACE',
-          ContentType: options.contentType,
-          Metadata: options.metadata,
+          ...(keepsSourceMetadata(options)
+            ? { MetadataDirective: 'COPY' }
+            : { MetadataDirective: 'REPLACE', ContentType: options.contentType, Metadata: options.metadata }),
         }),
       ),
     );

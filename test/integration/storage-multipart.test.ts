@@ -195,6 +195,11 @@ describe.each(Object.keys(connections))('multipart uploads: %s', (backend) => {
     expect(info).toMatchObject({ size: 12, contentType: 'text/markdown', metadata: { b: '2' } });
     expect(etag).toBe(info.etag);
     expect((await readAll((await destination.get('to')).body)).toString()).toBe('copied bytes');
+    // Given neither a content type nor metadata, the copy keeps the source's.
+    const kept = await destination.copyFrom(source, 'from', 'kept', { contentLength: 12 });
+    const keptInfo = await destination.head('kept');
+    expect(keptInfo).toMatchObject({ size: 12, contentType: 'text/plain', metadata: { a: '1' } });
+    expect(kept.etag).toBe(keptInfo.etag);
   });
 });
 
@@ -244,10 +249,11 @@ describe('S3: server-side copies beyond one CopyObject', () => {
     expect(info).toMatchObject({ size: data.length, contentType: 'application/x-new', etag: copied.etag });
     expect(info.metadata).toMatchObject({ origin: 'part-copy' });
     expect((await readAll(body)).equals(data)).toBe(true);
-    const small = await destination.copyFrom(source, 'big.bin', 'copied/again.bin', {
+    const kept = await destination.copyFrom(source, 'big.bin', 'copied/again.bin', {
       contentLength: data.length,
     });
-    expect(small.etag).toMatch(/-3"$/);
+    expect(kept.etag).toMatch(/-3"$/);
+    expect(await destination.head('copied/again.bin')).toMatchObject({ contentType: 'application/x-old' });
     await expect(destination.copyFrom(source, 'missing.bin', 'x.bin', {})).rejects.toMatchObject({
       code: 'NotFound',
     });
