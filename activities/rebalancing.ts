@@ -25,6 +25,7 @@ import {
   type RebalancePlan,
 } from '../core/rebalancing/plan.ts';
 import { planRebalance } from '../core/rebalancing/planner.ts';
+import { histogramFromDatabase, latencyPercentile } from '../core/stats/latency-histogram.ts';
 import { adapterFor } from '../providers/ai/index.ts';
 import { createObjectStore } from '../providers/storage/index.ts';
 import { type ObjectStore, reservedKeyPrefix } from '../providers/storage/object-store.ts';
@@ -156,33 +157,44 @@ async function measure(store: ObjectStore): Promise<{ storedBytes: number; prefi
   return { storedBytes, prefixes };
 }
 
-/** The bucket's S3 requests over the window, and its egress since 00:00 UTC (as its cap counts it). */
+/**
+ * The bucket's S3 requests over the window, and its egress since 00:00 UTC
+ * (as its cap counts it), from the per-minute usage aggregates (raw events
+ * are pruned after a few days; minutes are kept for a month).
+ */
 async function meteredUsage(em: EntityManager, bucketId: string, windowHours: number): Promise<BucketUsage> {
   const windowStart = new Date(Date.now() - windowHours * 3_600_000);
   const dayStart = new Date(new Date().setUTCHours(0, 0, 0, 0));
   const connection = em.getConnection();
-  const [totals] = await connection.execute<{ requests: string; errors: string; p95: number | null }[]>(
-    `select count(*) as requests, count(*) filter (where status >= 500) as errors,
-            percentile_cont(0.95) within group (order by latency_ms) as p95
-     from usage_events where api = 'S3' and bucket_id = ? and occurred_at >= ?`,
+  const [totals] = await connection.execute<
+    { requests: string; errors: string; maxMs: number | null; histogram: (string | number | null)[] | null }[]
+  >(
+    `select coalesce(sum(requests), 0) as requests, coalesce(sum(server_errors), 0) as errors,
+            max(latency_max_ms) as "maxMs", histogram_sum(latency_histogram) as histogram
+     from storage_usage_minutes where bucket_id = ? and window_start >= ?`,
     [bucketId, windowStart],
   );
   const [egress] = await connection.execute<{ bytes: string }[]>(
     `select coalesce(sum(bytes_out), 0) as bytes
-     from usage_events where api = 'S3' and bucket_id = ? and occurred_at >= ?`,
+     from storage_usage_minutes where bucket_id = ? and window_start >= ?`,
     [bucketId, dayStart],
   );
   const [peak] = await connection.execute<{ peak: string | null }[]>(
     `select max(per_minute) as peak from (
-       select count(*) as per_minute from usage_events
-       where api = 'S3' and bucket_id = ? and occurred_at >= ?
-       group by date_trunc('minute', occurred_at)) as minutes`,
+       select sum(requests) as per_minute from storage_usage_minutes
+       where bucket_id = ? and window_start >= ?
+       group by window_start) as minutes`,
     [bucketId, windowStart],
+  );
+  const p95 = latencyPercentile(
+    histogramFromDatabase(totals?.histogram ?? null),
+    0.95,
+    totals?.maxMs ?? undefined,
   );
   return {
     requests: Number(totals?.requests ?? 0),
     errors: Number(totals?.errors ?? 0),
-    p95LatencyMs: totals?.p95 == null ? null : Math.round(Number(totals.p95)),
+    p95LatencyMs: p95 == null ? null : Math.round(p95),
     egressBytesToday: Number(egress?.bytes ?? 0),
     peakRequestsPerMinute: Number(peak?.peak ?? 0),
   };

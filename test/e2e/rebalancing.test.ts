@@ -12,6 +12,7 @@ import { ScheduleNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../core/auth/passwords.ts';
 import { Membership, UsageEvent, User } from '../../core/db/entities/index.ts';
+import { rollUpUsage } from '../../core/stats/rollup.ts';
 import { createObjectStore, type ObjectStore } from '../../providers/storage/index.ts';
 import { rebalanceScheduleId } from '../../workflows/definitions.ts';
 import { type FakeProvider, startFakeProvider } from '../fakes/index.ts';
@@ -242,6 +243,8 @@ describe('agentic rebalancing', () => {
         latencyMs: figures.latencyMs,
       });
     await em.flush();
+    // The planner reads the per-minute aggregates, as the worker's schedule keeps them.
+    await rollUpUsage(stack.orm.em, { rawRetentionDays: 7, minuteRetentionDays: 30, settleSeconds: 60 });
   }
 
   it('plans from seeded usage, and applies a valid reorder and veto from the AI agent', async () => {
