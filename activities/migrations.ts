@@ -177,6 +177,7 @@ export function migrationActivities(deps: BucketActivityDependencies & { priceBo
       const source = await openBucket(input.sourceBucketId);
       const destination = await openBucket(input.destinationBucketId);
       const limiter = input.bytesPerSecond ? new ByteRateLimiter(input.bytesPerSecond) : undefined;
+      const copier = new ObjectCopier(source.store, destination.store, input, limiter);
       return runBatch(
         deps.em.fork(),
         jobId,
@@ -184,12 +185,9 @@ export function migrationActivities(deps: BucketActivityDependencies & { priceBo
         limit,
         input.concurrency,
         async (item, result) => {
-          const copier = new ObjectCopier(source.store, destination.store, input, limiter, () =>
-            heartbeat(result),
-          );
           if (item.action === 'copy')
             await onSide('destination', () => caps.assertRoomFor(destination, item.size));
-          const outcome = await copier.migrate(item);
+          const outcome = await copier.migrate(item, () => heartbeat(result));
           caps.recordTransfer(destination.bucket.id, 'storage', outcome.bytes, 0);
           if (outcome.method) {
             add(result.done, outcome.bytes);
@@ -669,7 +667,6 @@ class ObjectCopier {
   readonly #destination: ObjectStore;
   readonly #input: MigrationInput;
   readonly #limiter?: ByteRateLimiter;
-  readonly #beat: () => void;
   readonly #native: boolean;
 
   constructor(
@@ -677,17 +674,16 @@ class ObjectCopier {
     destination: ObjectStore,
     input: MigrationInput,
     limiter: ByteRateLimiter | undefined,
-    beat: () => void,
   ) {
     this.#source = source;
     this.#destination = destination;
     this.#input = input;
     this.#limiter = limiter;
-    this.#beat = beat;
     this.#native = copiesNatively(source, destination);
   }
 
-  async migrate(item: ClaimedItem): Promise<ItemOutcome> {
+  /** `beat` heartbeats while bytes stream. */
+  async migrate(item: ClaimedItem, beat: () => void): Promise<ItemOutcome> {
     const sourceKey = this.#input.sourcePrefix + item.key;
     const destinationKey = this.#input.destinationPrefix + item.key;
     if (item.action === 'skip') {
@@ -702,7 +698,7 @@ class ObjectCopier {
     }
     const copied = this.#native
       ? await this.#copyNative(item, sourceKey, destinationKey)
-      : await this.#copyStreamed(sourceKey, destinationKey);
+      : await this.#copyStreamed(sourceKey, destinationKey, beat);
     if (this.#input.mode === 'move') await onSide('source', () => this.#source.delete(sourceKey));
     return { ...copied, sourceDeleted: this.#input.mode === 'move' };
   }
@@ -726,12 +722,11 @@ class ObjectCopier {
   }
 
   /** Get → Put through a metering stream: never more than a few chunks in memory. */
-  async #copyStreamed(sourceKey: string, destinationKey: string): Promise<ItemOutcome> {
+  async #copyStreamed(sourceKey: string, destinationKey: string, beat: () => void): Promise<ItemOutcome> {
     const { info, body } = await onSide('source', () => this.#source.get(sourceKey));
     const md5 = createHash('md5');
     let bytes = 0;
     const limiter = this.#limiter;
-    const beat = this.#beat;
     const meter = new Transform({
       transform(chunk: Buffer, _encoding, done) {
         md5.update(chunk);
