@@ -23,6 +23,7 @@ import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
 import { bucketRoutes } from './routes/buckets.ts';
 import { conversationRoutes } from './routes/conversations.ts';
+import { creditRoutes } from './routes/credits.ts';
 import { groupRoutes } from './routes/groups.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { keyRotationRoutes } from './routes/key-rotation.ts';
@@ -75,6 +76,7 @@ export function apiRoutes(deps: ApiDependencies): AnyRoute[] {
     ...keyRotationRoutes(deps),
     ...aiConfigRoutes(deps),
     ...aiPolicyRoutes(deps),
+    ...creditRoutes(deps),
     ...conversationRoutes(deps),
     ...auditRoutes(),
   ];

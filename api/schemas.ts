@@ -35,3 +35,9 @@ export const aiLimits = z
   })
   .strict()
   .nullable();
+
+/** Only the scheme here: the outbound guard checks the address each time something is posted to it. */
+export const webhookUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+  .max(2048)
+  .nullable();

@@ -5,6 +5,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BucketCaps } from '../core/buckets/caps.ts';
+import { BudgetGuard } from '../core/credits/budgets.ts';
 import { openMigratedDatabase } from '../core/db/migrate.ts';
 import { StorageKeyResolver } from '../core/keys/storage-key-resolver.ts';
 import { UsageRecorder } from '../core/metering/usage-recorder.ts';
@@ -12,6 +13,7 @@ import { createGuardedAgents } from '../core/net/outbound-guard.ts';
 import { createMetricsRegistry } from '../core/observability/metrics.ts';
 import { createOpsEndpoints } from '../core/observability/ops-endpoints.ts';
 import { databaseReadiness } from '../core/observability/readiness.ts';
+import { OrganizationPriceCache } from '../core/pricing/organization-prices.ts';
 import { runProcess } from '../core/process.ts';
 import { loadMasterKeyring } from '../core/secrets/load.ts';
 import { createAiGateway } from './openai/gateway.ts';
@@ -19,6 +21,7 @@ import { createS3Authenticator } from './s3/authenticate.ts';
 import { MultipartUploads } from './s3/multipart-uploads.ts';
 import { RepositoryBuckets } from './s3/repository-buckets.ts';
 import { createS3Server } from './s3/server.ts';
+import { S3Spending } from './s3/spending.ts';
 
 await runProcess('bridge', ['database', 'masterKeys'], async (config, log) => {
   const orm = await openMigratedDatabase(config.database.url!, log);
@@ -32,6 +35,9 @@ await runProcess('bridge', ['database', 'masterKeys'], async (config, log) => {
   usage.start();
   const keys = new StorageKeyResolver({ em: orm.em, keyring });
   await keys.listen(config.database.url!);
+  const budgets = new BudgetGuard({ em: orm.em, outboundPolicy: config.outbound, log });
+  await budgets.listen(config.database.url!);
+  const prices = new OrganizationPriceCache({ em: orm.em });
   const buckets = new RepositoryBuckets({
     em: orm.em,
     keyring,
@@ -42,6 +48,7 @@ await runProcess('bridge', ['database', 'masterKeys'], async (config, log) => {
     buckets,
     uploads: new MultipartUploads(orm.em),
     caps: new BucketCaps({ em: orm.em }),
+    spending: new S3Spending({ guard: budgets, prices, log }),
     virtualHostSuffix: config.bridge.s3VirtualHostSuffix,
     log,
     metrics,
@@ -57,6 +64,8 @@ await runProcess('bridge', ['database', 'masterKeys'], async (config, log) => {
     metrics,
     usage,
     ops,
+    budgets,
+    prices,
   });
   const openai = await listen(gateway.server, config.bridge.openaiPort, config.listenHost);
   log.info(
@@ -69,6 +78,7 @@ await runProcess('bridge', ['database', 'masterKeys'], async (config, log) => {
       await Promise.all([close(s3), close(openai)]);
       await usage.stop();
       await keys.close();
+      await budgets.close();
       await gateway.close();
       await orm.close();
     },

@@ -13,7 +13,7 @@ import {
 import { AppError } from '../../core/errors.ts';
 import { assertUrlShapeAllowed, type OutboundPolicy } from '../../core/net/outbound-guard.ts';
 import { type AnyRoute, protectedRoute } from '../routing/route.ts';
-import { displayName, idParam, iso, isoDate, uuid } from '../schemas.ts';
+import { displayName, idParam, iso, isoDate, uuid, webhookUrl } from '../schemas.ts';
 import type { TenantScope } from '../tenancy.ts';
 
 const policyFields = {
@@ -30,11 +30,7 @@ const policyFields = {
   redact: z.boolean(),
   judgeConfigId: uuid.nullable(),
   judgeModel: z.string().trim().min(1).max(200).nullable(),
-  // Only the scheme here: the gateway's outbound guard checks the address each time it posts.
-  webhookUrl: z
-    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
-    .max(2048)
-    .nullable(),
+  webhookUrl,
 };
 
 const createBody = z

@@ -10,7 +10,7 @@ import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { answerChat, type ChatOutcome } from '../../bridge/openai/chat-completions.ts';
 import type { AiRequestRecord, ChatEngine } from '../../bridge/openai/chat-engine.ts';
-import { aiUsageEvent } from '../../bridge/openai/chat-engine.ts';
+import { aiUsageEvent, tokenUsageOf } from '../../bridge/openai/chat-engine.ts';
 import { GatewayError, gatewayErrorOf } from '../../bridge/openai/errors.ts';
 import { conversationContext } from '../../core/ai/conversation-context.ts';
 import { Conversation, ConversationMessage, Repository } from '../../core/db/entities/index.ts';
@@ -172,7 +172,7 @@ async function answerPrompt(
     .withinLimits(
       principal,
       () => answerChat(call, { model: conversation.model, messages, stream: body.stream }, outcome),
-      () => outcome.usage?.total_tokens ?? 0,
+      () => tokenUsageOf(record),
     )
     .catch((error: unknown) => {
       throw res.headersSent ? error : problemOf(error);

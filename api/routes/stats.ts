@@ -37,7 +37,7 @@ interface Range {
 }
 
 /** `to` defaults to today, `from` to `defaultDays` days before it; both inclusive. */
-function dayRange(query: { from?: string; to?: string }): Range {
+export function dayRange(query: { from?: string; to?: string }): Range {
   const today = Math.floor(Date.now() / DAY_MS) * DAY_MS;
   const last = query.to
     ? Date.parse(query.to)
@@ -85,7 +85,7 @@ const scopeFields = {
   bucketId: uuid.optional(),
 };
 
-const daysQuery = <Shape extends z.ZodRawShape>(shape: Shape) =>
+export const daysQuery = <Shape extends z.ZodRawShape>(shape: Shape) =>
   withRange(utcDate, dayRange, maxDays * DAY_MS, `${maxDays} days`, shape);
 const minutesQuery = <Shape extends z.ZodRawShape>(shape: Shape) =>
   withRange(isoDate, minuteRange, maxMinutes * MINUTE_MS, `${maxMinutes} minutes`, shape);
@@ -97,7 +97,7 @@ interface ScopeQuery {
 }
 
 /** The caller's scope: each id named must be of the caller's organization (404 otherwise). */
-async function scopeOf(tenant: TenantScope, query: ScopeQuery, range: Range): Promise<StatsScope> {
+export async function scopeOf(tenant: TenantScope, query: ScopeQuery, range: Range): Promise<StatsScope> {
   if (query.workspaceId) await tenant.workspace(query.workspaceId);
   if (query.repoId) await tenant.findInWorkspace(Repository, 'Repository', query.repoId);
   if (query.bucketId) await tenant.findInWorkspace(Bucket, 'Bucket', query.bucketId);
@@ -127,7 +127,7 @@ async function storageSeries(em: EntityManager, grain: Grain, scope: StatsScope)
   return series;
 }
 
-const rangeOf = (range: Range, grain: Grain) =>
+export const rangeOf = (range: Range, grain: Grain) =>
   grain === 'day'
     ? { from: dateOf(range.from), to: dateOf(new Date(range.to.getTime() - DAY_MS)) }
     : { from: range.from.toISOString(), to: range.to.toISOString() };

@@ -17,12 +17,15 @@ import { ConfigHealth, defaultFallbackPolicy, type FallbackPolicy } from './fall
 import type { GatewayCall } from './gateway-call.ts';
 import type { AiLimiter, LimitedSubject } from './limits.ts';
 import type { RepositoryModels } from './repository-models.ts';
+import type { AiSpending, TokenUsage } from './spending.ts';
 
 export interface ChatEngineDependencies {
   models: RepositoryModels;
   outboundPolicy: OutboundPolicy;
   /** Enforces the keys' and repositories' limits; nothing is limited without it. */
   limiter?: AiLimiter;
+  /** Enforces and charges the spending budgets (OBS-3); none are enforced without it. */
+  spending?: AiSpending;
   /** The AI policies (AI-4); none apply without it. */
   policies?: { guardFor(principal: AiPrincipal): Promise<ChatGuard> };
   fallback?: FallbackPolicy;
@@ -74,14 +77,20 @@ export class ChatEngine {
     };
   }
 
-  /** Runs `answer` within the principal's limits (429 when over them), then charges the tokens it used. */
-  async withinLimits(principal: AiPrincipal, answer: () => Promise<void>, tokensUsed: () => number) {
-    const limiter = this.#deps.limiter;
+  /**
+   * Runs `answer` within the principal's budgets and limits (429 when over them), then charges the
+   * tokens it used.
+   */
+  async withinLimits(principal: AiPrincipal, answer: () => Promise<void>, usageOf: () => TokenUsage) {
+    const { limiter, spending } = this.#deps;
+    const budgets = (await spending?.admit(principal)) ?? [];
     const admission = await limiter?.admit(limitedSubjects(principal));
     try {
       await answer();
     } finally {
-      if (admission) await limiter?.charge(admission, tokensUsed()).catch(() => {});
+      const usage = usageOf();
+      spending?.charge(principal, budgets, usage);
+      if (admission) await limiter?.charge(admission, usage.tokensIn + usage.tokensOut).catch(() => {});
     }
   }
 }
@@ -96,8 +105,15 @@ function limitedSubjects(principal: AiPrincipal): LimitedSubject[] {
   return [{ id: principal.keyId, kind: 'key', limits: principal.limits }, repository];
 }
 
-export const tokensUsedBy = (record: AiRequestRecord) =>
-  record.chat?.usage?.total_tokens ?? record.embeddings?.promptTokens ?? 0;
+export function tokenUsageOf(record: AiRequestRecord): TokenUsage {
+  const candidate = (record.chat ?? record.embeddings)?.candidate;
+  return {
+    tokensIn: record.chat?.usage?.prompt_tokens ?? record.embeddings?.promptTokens ?? 0,
+    tokensOut: record.chat?.usage?.completion_tokens ?? 0,
+    provider: candidate?.config.type,
+    model: candidate?.providerModel,
+  };
+}
 
 /** The usage event (AI-5) of one request. */
 export function aiUsageEvent(

@@ -11,6 +11,8 @@
  * already admitted (in flight) can still add to it. Keys and repositories
  * without limits cost no database round trip.
  */
+
+import { budgetWindow } from '../../core/credits/periods.ts';
 import type { AiLimits, BudgetPeriod } from '../../core/db/entities/index.ts';
 import type { EntityManager } from '../../core/db/orm.ts';
 import { GatewayError } from './errors.ts';
@@ -36,16 +38,6 @@ export interface Admission {
 }
 
 const MINUTE_MS = 60_000;
-
-function budgetWindow(period: BudgetPeriod, now: Date): { start: Date; end?: Date } {
-  if (period === 'TOTAL') return { start: new Date(0) };
-  const year = now.getUTCFullYear();
-  const month = now.getUTCMonth();
-  if (period === 'MONTH')
-    return { start: new Date(Date.UTC(year, month, 1)), end: new Date(Date.UTC(year, month + 1, 1)) };
-  const day = now.getUTCDate();
-  return { start: new Date(Date.UTC(year, month, day)), end: new Date(Date.UTC(year, month, day + 1)) };
-}
 
 function guardsOf(subject: LimitedSubject, now: Date): WindowGuard[] {
   const limits = subject.limits;

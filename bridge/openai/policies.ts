@@ -30,7 +30,8 @@ import { AiLlmConfig, AiPolicy, AiPolicyViolation } from '../../core/db/entities
 import type { EntityManager } from '../../core/db/orm.ts';
 import type { AiPrincipal } from '../../core/keys/ai-key-resolver.ts';
 import type { Logger } from '../../core/logging.ts';
-import { guardedFetch, type OutboundPolicy } from '../../core/net/outbound-guard.ts';
+import type { OutboundPolicy } from '../../core/net/outbound-guard.ts';
+import { postWebhook } from '../../core/net/webhooks.ts';
 import type { MasterKeyring } from '../../core/secrets/keyring.ts';
 import { type ChatMessage, type ChatRequest, type TextPart, textOf } from '../../providers/ai/chat.ts';
 import { adapterFor } from '../../providers/ai/index.ts';
@@ -290,23 +291,15 @@ export class PolicyEngine {
       excerpt: match.excerpt,
       occurredAt: new Date().toISOString(),
     };
-    const init = {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(payload),
+    postWebhook(webhookUrl, payload, {
+      outboundPolicy: this.#options.outboundPolicy,
       timeoutMs: this.#options.webhookTimeoutMs,
-    };
-    guardedFetch(webhookUrl, init, this.#options.outboundPolicy)
-      .then(async (response) => {
-        await response.body?.cancel();
-        if (!response.ok) throw new Error(`the webhook answered ${response.status}`);
-      })
-      .catch((error: unknown) =>
-        this.#options.log.warn(
-          { err: error, policyId: match.policy.id },
-          'the AI policy alert was not delivered',
-        ),
-      );
+    }).catch((error: unknown) =>
+      this.#options.log.warn(
+        { err: error, policyId: match.policy.id },
+        'the AI policy alert was not delivered',
+      ),
+    );
   }
 }
 

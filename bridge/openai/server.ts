@@ -14,7 +14,7 @@ import type { UsageRecorder } from '../../core/metering/usage-recorder.ts';
 import type { OpsEndpoints } from '../../core/observability/ops-endpoints.ts';
 import { describeSpan, withServerSpan } from '../../core/observability/tracing.ts';
 import { answerChat, parseChatRequest, sendJson } from './chat-completions.ts';
-import { type AiRequestRecord, aiUsageEvent, type ChatEngine, tokensUsedBy } from './chat-engine.ts';
+import { type AiRequestRecord, aiUsageEvent, type ChatEngine, tokenUsageOf } from './chat-engine.ts';
 import { answerEmbeddings } from './embeddings.ts';
 import { GatewayError, gatewayErrorOf, invalidApiKey, invalidRequest, sendOpenAiError } from './errors.ts';
 import type { GatewayCall } from './gateway-call.ts';
@@ -93,7 +93,7 @@ async function handle(
   await deps.engine.withinLimits(
     key,
     () => answer(call, route.operation, json, resolved),
-    () => tokensUsedBy(resolved),
+    () => tokenUsageOf(resolved),
   );
 }
 

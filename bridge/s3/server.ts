@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Readable } from 'node:stream';
 import type { Registry } from 'prom-client';
 import type { BucketCaps, CappedBy } from '../../core/buckets/caps.ts';
+import type { ActiveBudget } from '../../core/credits/budgets.ts';
 import type { ResolvedStorageKey } from '../../core/keys/storage-key-resolver.ts';
 import type { Logger } from '../../core/logging.ts';
 import {
@@ -30,6 +31,7 @@ import {
 } from './operations.ts';
 import type { RepositoryBuckets } from './repository-buckets.ts';
 import { selectOperation } from './routing.ts';
+import type { PricedBucket, S3Spending } from './spending.ts';
 
 export interface AuthenticatedS3Request {
   key: ResolvedStorageKey;
@@ -62,6 +64,8 @@ export interface S3ServerDependencies {
   usage?: UsageRecorder;
   /** Enforces the buckets' request, egress and storage caps; none are enforced without it. */
   caps?: BucketCaps;
+  /** Enforces the repositories' and keys' spending budgets; none are enforced without it. */
+  spending?: S3Spending;
 }
 
 /** What a request turned out to be, filled in as it is resolved. */
@@ -70,6 +74,8 @@ interface ResolvedRequest {
   key?: ResolvedStorageKey;
   bucketId?: string;
   cappedBy?: CappedBy;
+  pricedAs?: PricedBucket;
+  budgets?: ActiveBudget[];
 }
 
 /** 8 random bytes as upper-case hex, cut from a pool: one random fill per 512 requests, not one each. */
@@ -138,6 +144,7 @@ async function handle(
   assertKeyUsable(key, operation);
   const served = target.bucket ? await deps.buckets.find(key.repositoryId, target.bucket) : undefined;
   resolved.bucketId = served?.bucket.id;
+  resolved.pricedAs = served?.bucket;
   resolved.cappedBy = operation.cappedBy;
   if (operation.needsBucket && !served)
     throw new S3Error('NoSuchBucket', 'The specified bucket does not exist');
@@ -145,6 +152,7 @@ async function handle(
     await deps.caps
       .admit(served, operation.cappedBy, declaredBodySize(req))
       .catch(rethrowAsS3Error('NoSuchBucket'));
+  if (deps.spending) resolved.budgets = await deps.spending.admit(key, operation.name, served?.bucket);
   const context: OperationContext = {
     req,
     res,
@@ -174,6 +182,8 @@ function exchangeEnded(
   const succeeded = measured.status >= 200 && measured.status < 300;
   if (deps.caps && resolved.bucketId && succeeded)
     deps.caps.recordTransfer(resolved.bucketId, resolved.cappedBy, measured.bytesIn, measured.bytesOut);
+  if (deps.spending && resolved.key && resolved.budgets)
+    deps.spending.charge(resolved.key, resolved.budgets, resolved.pricedAs, measured.bytesOut);
 }
 
 /** The object bytes a request says it brings (0 when it says nothing); checked against the storage cap. */

@@ -1,11 +1,12 @@
 /**
  * Storage figures from the storage aggregate tables, with what they cost at
- * the price table's egress and operation prices of each bucket's provider
- * and region (storage at rest is not usage, so not in here).
+ * the organization's egress and operation prices (its price table over the
+ * example defaults) of each bucket's provider and region (storage at rest is
+ * not usage, so not in here).
  */
 import { Bucket } from '../db/entities/index.ts';
 import type { EntityManager } from '../db/orm.ts';
-import { createPriceBook, type PriceBook } from '../pricing/prices.ts';
+import { loadOrganizationPrices } from '../pricing/organization-prices.ts';
 import {
   addTotals,
   emptyTotals,
@@ -39,6 +40,7 @@ export async function storageFigures(
   const rows = await sumAggregates(em, storageTable(grain), scope, columns);
   const prices = await bucketPrices(
     em,
+    scope.organizationId,
     rows.map((row) => keyOf(row.bucket_id)),
   );
   const groups = new Map<string, { totals: Totals; costUsd: number }>();
@@ -72,11 +74,15 @@ export async function requestsByOperation(em: EntityManager, scope: StatsScope) 
 
 type CostOf = (totals: Totals) => number;
 
-async function bucketPrices(em: EntityManager, bucketIds: string[]): Promise<Map<string, CostOf>> {
+async function bucketPrices(
+  em: EntityManager,
+  organizationId: string,
+  bucketIds: string[],
+): Promise<Map<string, CostOf>> {
   const ids = [...new Set(bucketIds.filter(Boolean))];
   if (ids.length === 0) return new Map();
   const buckets = await em.find(Bucket, { id: { $in: ids } }, { fields: ['provider', 'region'] });
-  const book: PriceBook = createPriceBook();
+  const book = (await loadOrganizationPrices(em, organizationId)).storage;
   return new Map(
     buckets.map((bucket) => {
       const price = book.priceFor(bucket.provider, bucket.region);

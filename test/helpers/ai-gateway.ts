@@ -6,6 +6,7 @@ import type { FallbackPolicy } from '../../bridge/openai/fallback.ts';
 import { createAiGateway } from '../../bridge/openai/gateway.ts';
 import { UsageRecorder } from '../../core/metering/usage-recorder.ts';
 import { createMetricsRegistry } from '../../core/observability/metrics.ts';
+import { OrganizationPriceCache } from '../../core/pricing/organization-prices.ts';
 import type { FakeProvider } from '../fakes/index.ts';
 import { type ApiCall, quietLogger, type TestStack, testOutboundPolicy } from './context.ts';
 
@@ -47,6 +48,7 @@ export async function startTestAiGateway(
     providerTimeoutMs: options.providerTimeoutMs ?? 5_000,
     configTtlMs: 0,
     policyCacheTtlMs: 0,
+    prices: new OrganizationPriceCache({ em: stack.orm.em, ttlMs: 0 }),
   });
   gateway.server.listen(0, '127.0.0.1');
   await new Promise((resolve) => gateway.server.once('listening', resolve));

@@ -6,7 +6,9 @@ import { createS3Authenticator } from '../../bridge/s3/authenticate.ts';
 import { MultipartUploads } from '../../bridge/s3/multipart-uploads.ts';
 import { RepositoryBuckets } from '../../bridge/s3/repository-buckets.ts';
 import { createS3Server } from '../../bridge/s3/server.ts';
+import { S3Spending } from '../../bridge/s3/spending.ts';
 import { BucketCaps } from '../../core/buckets/caps.ts';
+import { BudgetGuard } from '../../core/credits/budgets.ts';
 import { StorageKeyResolver } from '../../core/keys/storage-key-resolver.ts';
 import {
   type UsageEventInput,
@@ -15,6 +17,7 @@ import {
 } from '../../core/metering/usage-recorder.ts';
 import { createGuardedAgents } from '../../core/net/outbound-guard.ts';
 import { createMetricsRegistry } from '../../core/observability/metrics.ts';
+import { OrganizationPriceCache } from '../../core/pricing/organization-prices.ts';
 import { quietLogger, type TestStack, testOutboundPolicy } from './context.ts';
 import { S3OperationLog } from './s3-operation-log.ts';
 
@@ -59,11 +62,19 @@ export async function startTestBridge(
   const operations = new S3OperationLog();
   const metrics = createMetricsRegistry('bridge');
   const usage = new ObservedUsageRecorder({ em: stack.orm.em, log: quietLogger() }, operations);
+  const budgets = new BudgetGuard({
+    em: stack.orm.em,
+    outboundPolicy: testOutboundPolicy,
+    log: quietLogger(),
+  });
+  await budgets.listen(stack.databaseUrl);
+  const prices = new OrganizationPriceCache({ em: stack.orm.em, ttlMs: 0 });
   const server = createS3Server({
     authenticate: createS3Authenticator(keys),
     buckets,
     uploads: new MultipartUploads(stack.orm.em),
     caps: new BucketCaps({ em: stack.orm.em }),
+    spending: new S3Spending({ guard: budgets, prices, log: quietLogger() }),
     virtualHostSuffix: options.virtualHostSuffix,
     log: quietLogger(),
     metrics,
@@ -90,6 +101,7 @@ export async function startTestBridge(
       await new Promise((resolve) => server.close(resolve));
       await usage.stop();
       await keys.close();
+      await budgets.close();
       await operations.write(stack.orm.em);
     },
   };

@@ -52,6 +52,9 @@ const validBodies: Record<string, (ids: Ids) => unknown> = {
   'post /jobs/:jobId/pause': () => ({ reason: 'matrix' }),
   'post /jobs/:jobId/approve': () => ({ reason: 'matrix' }),
   'post /jobs/:jobId/reject': () => ({ reason: 'matrix' }),
+  'put /repo/:repoId/budget': () => ({ amountUsd: 10 }),
+  'put /repo/:repoId/apikey/:keyId/budget': () => ({ amountUsd: 10 }),
+  'put /repo/:repoId/ai/apikey/:keyId/budget': () => ({ amountUsd: 10 }),
   'post /bucket/:bucketId/credentials/rotate': () => ({
     credentials: { type: 'ACCESS_KEY', accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wrong' },
   }),
@@ -133,6 +136,15 @@ describe('authorisation matrix over every protected route', () => {
       })
     ).body.id;
     ids.jobId = (await call('POST', '/jobs/ping', {})).body.id;
+    ids.priceId = (
+      await call('PUT', '/prices', {
+        kind: 'AI',
+        provider: 'OTHER',
+        model: 'matrix',
+        inputPer1000Tokens: 0.1,
+        outputPer1000Tokens: 0.2,
+      })
+    ).body.id;
     // Created directly: starting one through the API checks that a live provider serves its model.
     const em = stack.orm.em.fork();
     const conversation = em.create(Conversation, {

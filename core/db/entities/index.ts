@@ -10,6 +10,7 @@ export {
 } from './ai-policy.ts';
 export { AuditEvent, auditOutcomes } from './audit-event.ts';
 export { Bucket, type BucketStatus, bucketProviders, bucketStatuses } from './bucket.ts';
+export { Budget, BudgetSpend, type BudgetSubject, budgetSubjects } from './budget.ts';
 export { Conversation, ConversationMessage, conversationRoles } from './conversation.ts';
 export { Group, GroupGrant, groupGrantAccess } from './group.ts';
 export { Invitation } from './invitation.ts';
@@ -23,6 +24,7 @@ export {
 } from './migration-item.ts';
 export { MultipartPart, MultipartUpload } from './multipart-upload.ts';
 export { Organization } from './organization.ts';
+export { type AiRates, Price, type PriceKind, priceKinds, type StorageRates } from './price.ts';
 export { RepoAiKey } from './repo-ai-key.ts';
 export { RepoStorageKey, type StorageKeyScope, storageKeyScopes } from './repo-storage-key.ts';
 export { aiEndpointTypes, Repository, storageEndpointTypes } from './repository.ts';
@@ -42,6 +44,7 @@ import { AiLlmConfig } from './ai-llm-config.ts';
 import { AiPolicy, AiPolicyViolation } from './ai-policy.ts';
 import { AuditEvent } from './audit-event.ts';
 import { Bucket } from './bucket.ts';
+import { Budget, BudgetSpend } from './budget.ts';
 import { Conversation, ConversationMessage } from './conversation.ts';
 import { Group, GroupGrant } from './group.ts';
 import { Invitation } from './invitation.ts';
@@ -49,6 +52,7 @@ import { Membership } from './membership.ts';
 import { MigrationItem } from './migration-item.ts';
 import { MultipartPart, MultipartUpload } from './multipart-upload.ts';
 import { Organization } from './organization.ts';
+import { Price } from './price.ts';
 import { RepoAiKey } from './repo-ai-key.ts';
 import { RepoStorageKey } from './repo-storage-key.ts';
 import { Repository } from './repository.ts';
@@ -91,4 +95,7 @@ export const allEntities = [
   AiUsageMinute,
   AiUsageDay,
   UsageRollupState,
+  Price,
+  Budget,
+  BudgetSpend,
 ];
