@@ -3,7 +3,7 @@
  * back through queries. A job of another organization is a 404.
  */
 import { randomUUID } from 'node:crypto';
-import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import { type Client, type WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
 import { z } from 'zod';
 import { AppError, notFound } from '../../core/errors.ts';
@@ -81,6 +81,30 @@ export async function findJob(temporal: Client, rawId: string, organizationId: s
   return { id: id.data, handle, description, kind };
 }
 
+const STATE_QUERY_TIMEOUT_MS = 5_000;
+
+/**
+ * A job's live state comes from its workflow, so a worker must answer: without one (all stopped, or
+ * restarting) the answer is 503 with the status Temporal itself knows, not a hang or a 500.
+ */
+async function queryState(
+  temporal: Client,
+  handle: WorkflowHandle,
+  queryName: string,
+  job: { id: string; kind: string; status: string },
+): Promise<unknown> {
+  try {
+    return await temporal.withDeadline(Date.now() + STATE_QUERY_TIMEOUT_MS, () =>
+      handle.query<unknown>(queryName),
+    );
+  } catch {
+    throw new AppError(
+      'UNAVAILABLE',
+      `No worker answered for ${job.kind} job ${job.id} (status ${job.status}); its live state is unavailable until a worker runs`,
+    );
+  }
+}
+
 export function jobRoutes(deps: { temporal: Client; taskQueue: string }): AnyRoute[] {
   return [
     protectedRoute({
@@ -127,14 +151,15 @@ export function jobRoutes(deps: { temporal: Client; taskQueue: string }): AnyRou
           caller.organizationId,
         );
         const query = stateQueries[kind as keyof typeof stateQueries];
+        const status = description.status.name;
         return {
           body: {
             id,
             kind,
-            status: description.status.name,
+            status,
             startedAt: description.startTime.toISOString(),
             closedAt: description.closeTime?.toISOString() ?? null,
-            state: query ? await handle.query<unknown>(query.name) : null,
+            state: query ? await queryState(deps.temporal, handle, query.name, { id, kind, status }) : null,
           },
         };
       },

@@ -133,4 +133,23 @@ describe('ping job through the API', () => {
     expect(metrics).toContain('skybridge_http_request_duration_seconds_bucket');
     expect(metrics).toMatch(/route="\/jobs\/ping"/);
   });
+
+  it('answers 503 with the job status when no worker can answer its state query', async () => {
+    const workerless = await startTestStack({ worker: false });
+    try {
+      const token = await login(workerless.baseUrl, workerless.admin);
+      const started = await api(workerless.baseUrl, 'POST', '/jobs/ping', { token, body: {} });
+      expect(started.status).toBe(202);
+      const startedAt = Date.now();
+      const job = await api(workerless.baseUrl, 'GET', `/jobs/${started.body.id}`, { token });
+      expect(Date.now() - startedAt).toBeLessThan(15_000);
+      expect(job.status).toBe(503);
+      expect(job.body).toMatchObject({
+        code: 'UNAVAILABLE',
+        detail: expect.stringContaining('status RUNNING'),
+      });
+    } finally {
+      await workerless.close();
+    }
+  });
 });
