@@ -28,6 +28,7 @@ const policyFields = {
     .transform((names) => [...new Set(names)])
     .nullable(),
   redact: z.boolean(),
+  streamHoldBack: z.boolean(),
   judgeConfigId: uuid.nullable(),
   judgeModel: z.string().trim().min(1).max(200).nullable(),
   webhookUrl,
@@ -39,6 +40,7 @@ const createBody = z
     enabled: policyFields.enabled.default(true),
     detectors: policyFields.detectors.default(null),
     redact: policyFields.redact.default(false),
+    streamHoldBack: policyFields.streamHoldBack.default(true),
     judgeConfigId: policyFields.judgeConfigId.default(null),
     judgeModel: policyFields.judgeModel.default(null),
     webhookUrl: policyFields.webhookUrl.default(null),
@@ -77,6 +79,7 @@ const presentPolicy = (policy: AiPolicy) => ({
   enabled: policy.enabled,
   detectors: policy.detectors ?? null,
   redact: policy.redact,
+  streamHoldBack: policy.streamHoldBack,
   judgeConfigId: policy.judgeConfigId ?? null,
   judgeModel: policy.judgeModel ?? null,
   webhookUrl: policy.webhookUrl ?? null,

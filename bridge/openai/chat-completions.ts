@@ -171,13 +171,23 @@ async function streamChat(
   const writer = new SseWriter(call.res, body.model, body.stream_options?.include_usage === true);
   const check = call.guard.streamCheck();
   outcome.text = '';
+  /** Chunks checked but held back by a policy, with the stream offset their text ends at. */
+  const held: { chunk: ChatCompletionChunk; end: number }[] = [];
+  let scanned = 0;
+  const release = (until: number) => {
+    while (held.length > 0 && held[0]!.end <= until)
+      outcome.usage = writer.write(held.shift()!.chunk) ?? outcome.usage;
+  };
   /** Checks a chunk before it is written: the chunk that completes a blocked value is never sent. */
   const relay = async (chunk: ChatCompletionChunk) => {
     const content = chunk.choices.map((choice) => choice.delta.content ?? '').join('');
     outcome.text += content;
-    const blocked = await check.push(content + toolArgumentsOf(chunk));
-    if (!blocked) outcome.usage = writer.write(chunk) ?? outcome.usage;
-    return blocked;
+    const scannedText = content + toolArgumentsOf(chunk);
+    scanned += scannedText.length;
+    const blocked = await check.push(scannedText);
+    if (blocked) return blocked;
+    held.push({ chunk, end: scanned });
+    release(check.releasedChars());
   };
   try {
     for await (const chunk of wholeStream(opened)) {
@@ -193,6 +203,7 @@ async function streamChat(
   }
   const blocked = await check.end();
   if (blocked) return writer.fail(blocked);
+  release(Number.POSITIVE_INFINITY);
   await outcome.beforeAnswerEnds?.(outcome);
   writer.end();
 }

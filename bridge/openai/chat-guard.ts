@@ -15,6 +15,8 @@ export interface StreamCheck {
   push(text: string): Promise<GatewayError | undefined>;
   /** The answer is complete. */
   end(): Promise<GatewayError | undefined>;
+  /** How much of the text pushed so far may be sent: a BLOCK policy may hold the rest back until it is cleared. */
+  releasedChars(): number;
 }
 
 export interface ChatGuard {
@@ -30,6 +32,10 @@ export interface ChatGuard {
 export const noPolicies: ChatGuard = {
   checkPrompt: async (messages) => messages,
   checkResponse: async () => {},
-  streamCheck: () => ({ push: async () => undefined, end: async () => undefined }),
+  streamCheck: () => ({
+    push: async () => undefined,
+    end: async () => undefined,
+    releasedChars: () => Number.POSITIVE_INFINITY,
+  }),
   outcome: 'pass',
 };

@@ -67,6 +67,7 @@ export interface ActivePolicy {
   directions: readonly Direction[];
   detectors: DetectorName[];
   redact: boolean;
+  streamHoldBack: boolean;
   judge?: Judge;
   webhookUrl?: string;
 }
@@ -134,6 +135,7 @@ type StoredPolicy = Pick<
   | 'target'
   | 'detectors'
   | 'redact'
+  | 'streamHoldBack'
   | 'judgeConfigId'
   | 'judgeModel'
   | 'webhookUrl'
@@ -156,6 +158,7 @@ export function activePolicy(
     directions: directionsOf(policy.target),
     detectors: named.length > 0 || judge ? named : inferDetectors(policy.rule),
     redact: policy.redact,
+    streamHoldBack: policy.streamHoldBack,
     judge,
     webhookUrl: policy.webhookUrl ?? undefined,
   };
@@ -361,10 +364,17 @@ class PolicyGuard implements ChatGuard {
       });
       return this.#enforce(fresh, 'RESPONSE');
     };
+    const holding = policies.filter((policy) => policy.action === 'BLOCK' && policy.streamHoldBack);
+    // A judge decides only on the whole text: a holding BLOCK policy with one holds all of it.
+    const holdsAll = holding.some((policy) => policy.judge);
     return {
       push: async (delta) => {
         if (judged.length > 0) text += delta;
         return settle(detectorMatches(policies, scanner.push(delta)));
+      },
+      releasedChars: () => {
+        if (holding.length === 0) return Number.POSITIVE_INFINITY;
+        return holdsAll ? 0 : scanner.settledChars;
       },
       end: async () =>
         settle([

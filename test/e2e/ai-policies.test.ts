@@ -365,7 +365,7 @@ describe('AI policies in the gateway', () => {
     );
     expect(failure.code).toBe('policy_violation');
     expect(failure.message).toContain('blocked by the AI policy "no keys out" (private-key)');
-    expect(received.startsWith('Here it is:')).toBe(true);
+    expect(answer.startsWith(received)).toBe(true);
     expect(received.length).toBeLessThan(answer.length);
     // The chunk that completes the key's BEGIN marker is checked before it is written, and withheld.
     expect(received).not.toContain('PRIVATE KEY-----');
@@ -395,10 +395,44 @@ describe('AI policies in the gateway', () => {
           argumentsReceived += chunk.choices[0]?.delta.tool_calls?.[0]?.function?.arguments ?? '';
       })(),
     );
-    // Found once the detector has seen enough after the number (see README: what a stream may already have sent).
     expect(failure.code).toBe('policy_violation');
     expect(failure.message).toContain('blocked by the AI policy "no cards out" (card)');
-    expect(argumentsReceived.length).toBeGreaterThan(0);
+    // Held back until the detector cleared it (streamHoldBack, the default): no digit of the card went out.
+    expect(argumentsReceived).not.toContain('4111');
+  });
+
+  it('holds streamed text back until a BLOCK policy cleared it, unless the policy streams at once', async () => {
+    const answer = `Write to ${email} today. ${'Then carry on with the rest of the letter. '.repeat(40)}`;
+    const streamed = async () => {
+      provider.script({ kind: 'reply', reply: { text: answer } });
+      const stream = await client.chat.completions.create({ ...ask('Who do I write to?'), stream: true });
+      let received = '';
+      const failure = await failureOf(
+        (async () => {
+          for await (const chunk of stream) received += chunk.choices[0]?.delta.content ?? '';
+        })(),
+      );
+      expect(failure.code).toBe('policy_violation');
+      return received;
+    };
+    const holding = await createPolicy({ name: 'no emails out', target: 'RESPONSE', detectors: ['email'] });
+    expect((await call('GET', `/ai/policy/${holding}`)).body.streamHoldBack).toBe(true);
+    expect(await streamed()).not.toContain('ada.lovelace');
+
+    // An email is only certain once enough text follows it: streaming at once lets it out before the error.
+    expect((await call('PUT', `/ai/policy/${holding}`, { streamHoldBack: false })).status).toBe(200);
+    const received = await streamed();
+    expect(received).toContain(email);
+    expect(received.length).toBeLessThan(answer.length);
+
+    // Text a holding policy cleared is sent before the answer ends.
+    expect((await call('PUT', `/ai/policy/${holding}`, { streamHoldBack: true })).status).toBe(200);
+    provider.script({ kind: 'reply', reply: { text: answer.replace(email, 'the registry') } });
+    const stream = await client.chat.completions.create({ ...ask('Who do I write to?'), stream: true });
+    const chunks: string[] = [];
+    for await (const chunk of stream) chunks.push(chunk.choices[0]?.delta.content ?? '');
+    expect(chunks.join('')).toBe(answer.replace(email, 'the registry'));
+    expect(chunks.filter(Boolean).length).toBeGreaterThan(1);
   });
 
   it("applies the organization's, the workspace's and the repository's policies, not another repository's", async () => {

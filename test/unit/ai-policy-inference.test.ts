@@ -35,6 +35,7 @@ describe('the detectors a stored policy runs', () => {
     target: 'BOTH' as const,
     detectors: null,
     redact: false,
+    streamHoldBack: true,
     judgeConfigId: null,
     judgeModel: null,
     webhookUrl: null,

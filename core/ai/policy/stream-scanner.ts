@@ -33,6 +33,8 @@ export interface StreamScanner {
   end(): Finding[];
   /** Characters currently held back. */
   readonly retainedChars: number;
+  /** Stream offset before which every finding has been reported: text up to it can go out. */
+  readonly settledChars: number;
 }
 
 /** A BEGIN marker ends with "PRIVATE KEY-----" or "KEY BLOCK-----": no marker completes in a delta without one of these. */
@@ -120,6 +122,9 @@ export function createStreamScanner(detectors: readonly DetectorName[] = detecto
     },
     get retainedChars() {
       return text.length;
+    },
+    get settledChars() {
+      return frontier;
     },
   };
 }

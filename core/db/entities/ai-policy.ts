@@ -28,6 +28,12 @@ const AiPolicySchema = defineEntity({
     /** Mask what the detectors found in prompts before they leave (a BLOCK policy blocks instead). */
     redact: p.boolean().default(false),
     /**
+     * A BLOCK policy on responses holds streamed text back until its detectors (and judge) have
+     * cleared it, so a blocked value never reaches the app; false streams at once and may let part
+     * of a value out before the stream ends with the error.
+     */
+    streamHoldBack: p.boolean().default(true),
+    /**
      * An AI config of the same organization whose `judgeModel` checks the rule itself. A plain id, not a
      * foreign key: a deleted judge config makes the judge fail (open, with a warning), it does not cascade.
      */
