@@ -6,6 +6,7 @@ import { type BucketActivityDependencies, bucketActivities } from './buckets.ts'
 import { keyActivities } from './keys.ts';
 import { migrationActivities } from './migrations.ts';
 import { answerPing } from './ping.ts';
+import { probeActivities } from './probes.ts';
 import { type RebalancingActivityDependencies, rebalancingActivities } from './rebalancing.ts';
 import { rollupActivities } from './rollups.ts';
 
@@ -21,5 +22,6 @@ export function createActivities(deps: ActivityDependencies) {
     ...migrationActivities(deps),
     ...rebalancingActivities(deps),
     ...rollupActivities(deps),
+    ...probeActivities(deps),
   };
 }

@@ -25,6 +25,7 @@ import {
   type RebalancePlan,
 } from '../core/rebalancing/plan.ts';
 import { planRebalance } from '../core/rebalancing/planner.ts';
+import { loadBucketReputations } from '../core/sla/reputation.ts';
 import { histogramFromDatabase, latencyPercentile } from '../core/stats/latency-histogram.ts';
 import { adapterFor } from '../providers/ai/index.ts';
 import { createObjectStore } from '../providers/storage/index.ts';
@@ -57,6 +58,10 @@ export function rebalancingActivities(deps: RebalancingActivityDependencies) {
         { workspace: settings.workspaceId, status: 'VALID' },
         { populate: ['credentials'], orderBy: { name: 'asc' } },
       );
+      const reputations = await loadBucketReputations(
+        em,
+        buckets.map((bucket) => bucket.id),
+      );
       const figures: BucketFigures[] = [];
       for (const bucket of buckets) {
         const { storedBytes, prefixes } = await measure(openStore(deps, bucket));
@@ -74,6 +79,7 @@ export function rebalancingActivities(deps: RebalancingActivityDependencies) {
           },
           usage: await meteredUsage(em, bucket.id, settings.usageWindowHours),
           price: prices.priceFor(bucket.provider, bucket.region),
+          reputation: reputations.get(bucket.id)?.score ?? null,
         });
       }
       return planRebalance(figures, { ...defaultPlannerThresholds, ...settings.thresholds });

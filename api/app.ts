@@ -32,6 +32,7 @@ import { organizationRoutes } from './routes/organization.ts';
 import { rebalanceRoutes } from './routes/rebalance.ts';
 import { aiKeyRoutes, storageKeyRoutes } from './routes/repo-keys.ts';
 import { repositoryRoutes } from './routes/repositories.ts';
+import { slaRoutes } from './routes/slas.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { mountRoutes } from './routing/mount.ts';
 import { buildOpenApiDocument } from './routing/openapi.ts';
@@ -70,6 +71,7 @@ export function apiRoutes(deps: ApiDependencies): AnyRoute[] {
     // Before bucketRoutes and repositoryRoutes: `stats` in /bucket/stats and /repo/stats is not an id.
     ...statsRoutes(),
     ...bucketRoutes(deps),
+    ...slaRoutes(),
     ...repositoryRoutes(),
     ...storageKeyRoutes(deps),
     ...aiKeyRoutes(),

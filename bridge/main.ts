@@ -10,6 +10,7 @@ import { openMigratedDatabase } from '../core/db/migrate.ts';
 import { StorageKeyResolver } from '../core/keys/storage-key-resolver.ts';
 import { UsageRecorder } from '../core/metering/usage-recorder.ts';
 import { createGuardedAgents } from '../core/net/outbound-guard.ts';
+import { BridgeNodeRegistration, bridgeNodeIdentity, listenerUrl } from '../core/nodes/registration.ts';
 import { createMetricsRegistry } from '../core/observability/metrics.ts';
 import { createOpsEndpoints } from '../core/observability/ops-endpoints.ts';
 import { databaseReadiness } from '../core/observability/readiness.ts';
@@ -68,14 +69,17 @@ await runProcess('bridge', ['database', 'masterKeys'], async (config, log) => {
     prices,
   });
   const openai = await listen(gateway.server, config.bridge.openaiPort, config.listenHost);
-  log.info(
-    { s3: urlOf(s3, config.listenHost), openai: `${urlOf(openai, config.listenHost)}/v1` },
-    'bridge listening',
-  );
+  const identity = bridgeNodeIdentity(config.bridgeNode, {
+    s3Url: listenerUrl(config.listenHost, portOf(s3)),
+    openaiUrl: listenerUrl(config.listenHost, portOf(openai)),
+  });
+  const node = await BridgeNodeRegistration.register(orm.em, identity, log);
+  log.info({ node: node.label, s3: identity.address, openai: identity.openaiAddress }, 'bridge listening');
 
   return {
     async stop() {
       await Promise.all([close(s3), close(openai)]);
+      await node.stop();
       await usage.stop();
       await keys.close();
       await budgets.close();
@@ -91,8 +95,8 @@ async function listen(server: Server, port: number, host: string): Promise<Serve
   return server;
 }
 
-function urlOf(server: Server, host: string): string {
-  return `http://${host}:${(server.address() as AddressInfo).port}`;
+function portOf(server: Server): number {
+  return (server.address() as AddressInfo).port;
 }
 
 function close(server: Server): Promise<void> {

@@ -12,6 +12,11 @@ const positiveInt = z.coerce
   .int({ error: 'must be a positive whole number' })
   .positive({ error: 'must be a positive whole number' });
 const nonEmpty = z.string().trim().min(1);
+/** A part of a bridge node's `<api>-<region>-<provider>` label. */
+const labelPart = z
+  .string()
+  .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'must be lowercase letters, digits and hyphens');
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -48,11 +53,19 @@ const envSchema = z.object({
     .string()
     .regex(/^[a-z0-9.-]+$/, 'must be a host name such as s3.example.com')
     .optional(),
+  BRIDGE_NODE_REGION: labelPart.default('local'),
+  BRIDGE_NODE_PROVIDER: labelPart.default('self'),
+  BRIDGE_PUBLIC_S3_URL: httpUrl.optional(),
+  BRIDGE_PUBLIC_OPENAI_URL: httpUrl.optional(),
+  BRIDGE_NODE_HEARTBEAT_SECONDS: positiveInt.default(15),
   WORKER_METRICS_PORT: port.default(9464),
   WORKFLOW_BUNDLE_PATH: nonEmpty.optional(),
   USAGE_ROLLUP_INTERVAL_SECONDS: positiveInt.default(60),
   USAGE_RAW_RETENTION_DAYS: positiveInt.default(7),
   USAGE_MINUTE_RETENTION_DAYS: positiveInt.default(30),
+  NODE_PROBE_INTERVAL_SECONDS: positiveInt.default(60),
+  NODE_PROBE_TIMEOUT_MS: positiveInt.default(5000),
+  NODE_PROBE_RETENTION_DAYS: positiveInt.default(14),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
 
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -167,6 +180,14 @@ function buildConfig(env: Env, rawEnv: NodeJS.ProcessEnv) {
       openaiPort: env.BRIDGE_OPENAI_PORT,
       s3VirtualHostSuffix: env.BRIDGE_S3_VIRTUAL_HOST_SUFFIX,
     },
+    /** JOB-5: how a bridge registers itself as a node; public URLs default to the listen address. */
+    bridgeNode: {
+      region: env.BRIDGE_NODE_REGION,
+      provider: env.BRIDGE_NODE_PROVIDER,
+      publicS3Url: env.BRIDGE_PUBLIC_S3_URL,
+      publicOpenaiUrl: env.BRIDGE_PUBLIC_OPENAI_URL,
+      heartbeatSeconds: env.BRIDGE_NODE_HEARTBEAT_SECONDS,
+    },
     worker: { metricsPort: env.WORKER_METRICS_PORT, workflowBundlePath: env.WORKFLOW_BUNDLE_PATH },
     /** JOB-4: how often the worker's schedule rolls usage up, and how long raw events and minute figures are kept. */
     usageRollup: {
@@ -174,6 +195,13 @@ function buildConfig(env: Env, rawEnv: NodeJS.ProcessEnv) {
       rawRetentionDays: env.USAGE_RAW_RETENTION_DAYS,
       // Day figures are rebuilt from minute rows: those must outlive the raw events.
       minuteRetentionDays: Math.max(env.USAGE_MINUTE_RETENTION_DAYS, env.USAGE_RAW_RETENTION_DAYS + 1),
+    },
+    /** JOB-5: how often nodes and buckets are probed, and how long probe results are kept. */
+    nodeProbes: {
+      intervalSeconds: env.NODE_PROBE_INTERVAL_SECONDS,
+      timeoutMs: env.NODE_PROBE_TIMEOUT_MS,
+      // SLA compliance looks back 7 days: results must outlive that window.
+      retentionDays: Math.max(env.NODE_PROBE_RETENTION_DAYS, 8),
     },
     tracing: { otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT },
     /** `npm run demo`: a real provider for the demo repository, instead of the local echo model. */

@@ -11,6 +11,7 @@ import { databaseReadiness } from '../core/observability/readiness.ts';
 import { runProcess } from '../core/process.ts';
 import { loadMasterKeyring } from '../core/secrets/load.ts';
 import { openTemporalClient, temporalConnectionSettings } from '../core/temporal-connection.ts';
+import { ensureNodeProbeSchedule } from './node-probe-schedule.ts';
 import { temporalSdkLogger } from './sdk-logger.ts';
 import { createSkybridgeWorker } from './skybridge-worker.ts';
 import { ensureUsageRollupSchedule } from './usage-rollup-schedule.ts';
@@ -59,7 +60,7 @@ await runProcess('worker', ['database', 'temporal', 'masterKeys'], async (config
 
   const running = worker.run();
   log.info({ taskQueue: config.temporal.taskQueue, namespace: settings.namespace }, 'worker running');
-  await scheduleUsageRollups(config, log);
+  await setSchedules(config, log);
   running.catch((error: unknown) => {
     log.fatal({ err: error }, 'worker stopped unexpectedly');
     process.exit(1);
@@ -76,17 +77,17 @@ await runProcess('worker', ['database', 'temporal', 'masterKeys'], async (config
   };
 });
 
-/** JOB-4: the rollups' schedule, created or updated by every worker start; a failure is logged, the worker still runs. */
-async function scheduleUsageRollups(config: Config, log: Logger): Promise<void> {
+/** JOB-4's rollups and JOB-5's probes: created or updated by every worker start; a failure is logged, the worker still runs. */
+async function setSchedules(config: Config, log: Logger): Promise<void> {
   const temporal = openTemporalClient(config);
+  const { taskQueue } = config.temporal;
   try {
-    await ensureUsageRollupSchedule(temporal.client, {
-      taskQueue: config.temporal.taskQueue,
-      ...config.usageRollup,
-    });
+    await ensureUsageRollupSchedule(temporal.client, { taskQueue, ...config.usageRollup });
     log.info({ everySeconds: config.usageRollup.intervalSeconds }, 'usage rollup schedule set');
+    await ensureNodeProbeSchedule(temporal.client, { taskQueue, ...config.nodeProbes });
+    log.info({ everySeconds: config.nodeProbes.intervalSeconds }, 'node probe schedule set');
   } catch (error) {
-    log.error({ err: error }, 'usage rollup schedule could not be set');
+    log.error({ err: error }, 'a schedule could not be set');
   } finally {
     await temporal.close();
   }

@@ -7,6 +7,7 @@ import { type ActivityOptions, defineSearchAttributeKey, SearchAttributeType } f
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { AgentReview } from '../core/rebalancing/agent-review.ts';
 import type { PlannerThresholds, RebalancePlan } from '../core/rebalancing/plan.ts';
+import type { ComplianceRun } from '../core/sla/compliance.ts';
 import type { RollupResult, RollupSettings } from '../core/stats/rollup.ts';
 
 /** Custom search attributes registered on the namespace so operators can filter jobs in the Temporal UI. */
@@ -28,6 +29,7 @@ export const jobKinds = [
   'migration',
   'rebalance',
   'usage-rollup',
+  'node-probe',
 ] as const;
 export type JobKind = (typeof jobKinds)[number];
 
@@ -445,3 +447,36 @@ export const usageRollupScheduleId = 'usage-rollup-schedule';
 
 /** Written events the watermark waits for: far longer than any batch INSERT takes. */
 export const usageRollupSettleSeconds = 60;
+
+// Node probes (JOB-5) and SLA compliance (OBS-4): one namespace-wide schedule the worker sets up.
+
+export interface NodeProbeInput {
+  /** Each probe's limit; a slower answer is a failure. */
+  timeoutMs: number;
+  /** Probe results older than this are pruned; nodes silent for longer are no longer probed. */
+  retentionDays: number;
+}
+
+export interface ProbeCounts {
+  probed: number;
+  failed: number;
+}
+
+export interface ProbeRoundResult {
+  /** The minute the results were stored under (ISO 8601). */
+  minute: string;
+  nodes: ProbeCounts;
+  buckets: ProbeCounts;
+}
+
+export interface NodeProbeState {
+  phase: 'PROBING' | 'SCORING' | 'PRUNING' | 'DONE';
+  startedAt: string;
+  probes?: ProbeRoundResult;
+  compliance?: ComplianceRun;
+  resultsPruned?: number;
+}
+
+export const nodeProbeStateQuery = defineQuery<NodeProbeState>('nodeProbeState');
+
+export const nodeProbeScheduleId = 'node-probe-schedule';

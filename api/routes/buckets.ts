@@ -20,7 +20,7 @@ import { assertNameFree } from '../unique-names.ts';
 import { jobStartOptions } from './jobs.ts';
 
 /** S3's bucket naming rules: the name is what S3 clients address through the bridge. */
-const bridgeBucketName = z
+export const bridgeBucketName = z
   .string()
   .min(3)
   .max(63)

@@ -9,6 +9,8 @@
 import { z } from 'zod';
 import { Bucket, Repository } from '../../core/db/entities/index.ts';
 import type { EntityManager } from '../../core/db/orm.ts';
+import { nodeMinuteStats } from '../../core/nodes/node-stats.ts';
+import { loadBucketReputations, presentReputation } from '../../core/sla/reputation.ts';
 import { type AiDimension, aiDailyFigures, aiDimensions } from '../../core/stats/ai-stats.ts';
 import { emptyTotals, figuresOf, type StatsScope } from '../../core/stats/figures.ts';
 import {
@@ -182,6 +184,8 @@ function bucketStatsRoute(): AnyRoute {
       const buckets = await tenant.listInWorkspaces(Bucket, where, { orderBy: { name: 'asc' } });
       const figures = await storageFigures(em, 'day', scope, 'bucket_id');
       const operations = await requestsByOperation(em, scope);
+      const bucketIds = buckets.map((bucket) => bucket.id);
+      const reputations = await loadBucketReputations(em, bucketIds);
       return {
         body: {
           ...rangeOf(range, 'day'),
@@ -193,6 +197,7 @@ function bucketStatsRoute(): AnyRoute {
             workspaceId: bucket.workspace.id,
             ...(figures.get(bucket.id) ?? noUsage()),
             requestsByOperation: operations.get(bucket.id) ?? {},
+            reputation: presentReputation(reputations.get(bucket.id)),
           })),
         },
       };
@@ -222,9 +227,9 @@ function storageSeriesRoute(grain: Grain): AnyRoute {
 }
 
 /**
- * Bridge nodes do not register themselves yet (issue 7, node probes), and
- * usage events carry no node label: the answer has the documented shape and
- * no nodes.
+ * Bridge nodes serve every organization: any member may see them (and
+ * nothing of other tenants' buckets is in here). Figures come from the node
+ * probes (JOB-5), one point per minute.
  */
 function nodeStatsRoute(): AnyRoute {
   return protectedRoute({
@@ -232,12 +237,13 @@ function nodeStatsRoute(): AnyRoute {
     path: '/stats/nodes/minute',
     tag: 'stats',
     summary:
-      "Each bridge node's requests, errors and latency per minute (no node registers itself yet: empty)",
+      "Each bridge node's status, probe latency and availability per minute, with their summary and the node's reputation",
     access: 'VIEWER',
     query: minutesQuery({}),
     response: { status: 200, description: 'Figures per node and minute' },
-    async handler({ query }) {
-      return { body: { ...rangeOf(minuteRange(query), 'minute'), nodes: [] } };
+    async handler({ em, query }) {
+      const range = minuteRange(query);
+      return { body: { ...rangeOf(range, 'minute'), nodes: await nodeMinuteStats(em, range) } };
     },
   });
 }

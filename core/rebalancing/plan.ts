@@ -44,6 +44,8 @@ export interface BucketFigures {
   caps: BucketCapsFigures;
   usage: BucketUsage;
   price: PriceQuote;
+  /** OBS-4 reputation, 0..1 (`core/sla/reputation.ts`); null or absent when never measured. */
+  reputation?: number | null;
 }
 
 export interface PlannerThresholds {
@@ -63,6 +65,8 @@ export interface PlannerThresholds {
   minMonthlySaving: number;
   /** The most moves one plan proposes. */
   maxMoves: number;
+  /** A bucket whose reputation is below this (0..1) receives no moves: it is failing its SLA. */
+  minDestinationReputation: number;
 }
 
 export const defaultPlannerThresholds: PlannerThresholds = {
@@ -74,6 +78,7 @@ export const defaultPlannerThresholds: PlannerThresholds = {
   minPriceDropPercent: 20,
   minMonthlySaving: 1,
   maxMoves: 20,
+  minDestinationReputation: 0.5,
 };
 
 export const rebalanceTriggers = ['NEAR_CAP', 'FAILING', 'SLOW', 'EXPENSIVE'] as const;
@@ -135,6 +140,7 @@ export interface BucketAssessment {
   errorRate: number | null;
   pricePerGbMonth: number;
   storedBytes: number;
+  reputation: number | null;
 }
 
 export interface RebalancePlan {

@@ -12,7 +12,9 @@
  * - EXPENSIVE: a healthy bucket's prefixes move where storage is much
  *   cheaper, when the saving is worth it.
  * A bucket is a source or a destination within one plan, never both, so no
- * move depends on another.
+ * move depends on another. A bucket failing its SLA (reputation below
+ * `minDestinationReputation`, OBS-4) receives no moves; between equally
+ * priced destinations, the better reputation wins.
  */
 import type {
   BucketAssessment,
@@ -183,15 +185,20 @@ function destinationsWithRoom(
     const { bucketId, storedBytes, caps } = candidate.figures;
     if (bucketId === source.figures.bucketId || candidate.triggers.length) return false;
     if (ledger.outgoing.has(bucketId)) return false;
+    if (reputationOf(candidate) < thresholds.minDestinationReputation) return false;
     const after = storedBytes + (ledger.incoming.get(bucketId) ?? 0) + prefix.bytes;
     const use = percent(after, caps.storageBytes);
     return use === null || use <= thresholds.targetCapUsePercent;
   });
 }
 
+/** Unmeasured buckets are given the benefit of the doubt. */
+const reputationOf = (candidate: Candidate) => candidate.figures.reputation ?? 1;
+
 function byPriceThenSpeed(a: Candidate, b: Candidate): number {
   return (
     a.figures.price.storagePerGbMonth - b.figures.price.storagePerGbMonth ||
+    reputationOf(b) - reputationOf(a) ||
     (a.p95LatencyMs ?? 0) - (b.p95LatencyMs ?? 0) ||
     a.figures.name.localeCompare(b.figures.name)
   );
@@ -302,6 +309,7 @@ function assessment(candidate: Candidate): BucketAssessment {
     errorRate: candidate.errorRate,
     pricePerGbMonth: figures.price.storagePerGbMonth,
     storedBytes: figures.storedBytes,
+    reputation: figures.reputation ?? null,
   };
 }
 

@@ -13,12 +13,20 @@ import {
   type S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BridgeNodeRegistration, bridgeNodeIdentity } from '../../core/nodes/registration.ts';
 import { latencyBucketOf, latencyPercentile } from '../../core/stats/latency-histogram.ts';
 import { rollUpUsage } from '../../core/stats/rollup.ts';
 import { type FakeProvider, startFakeProvider } from '../fakes/index.ts';
 import { registerFakeConfig, startTestAiGateway, type TestAiGateway } from '../helpers/ai-gateway.ts';
 import { startTestBridge, type TestBridge } from '../helpers/bridge.ts';
-import { type ApiCall, adminApi, api, startTestStack, type TestStack } from '../helpers/context.ts';
+import {
+  type ApiCall,
+  adminApi,
+  api,
+  quietLogger,
+  startTestStack,
+  type TestStack,
+} from '../helpers/context.ts';
 import { minioBucketRegistration } from '../helpers/emulator-buckets.ts';
 
 const objectSizes = [1000, 2500, 4096];
@@ -212,10 +220,32 @@ describe('stats endpoints', () => {
     ]);
   });
 
-  it('GET /stats/nodes/minute: the documented shape, no node registered yet', async () => {
-    const answer = await call('GET', '/stats/nodes/minute');
-    expect(answer.status).toBe(200);
-    expect(answer.body).toEqual({ from: expect.any(String), to: expect.any(String), nodes: [] });
+  it('GET /stats/nodes/minute: every registered node, one point per minute (none probed yet)', async () => {
+    const empty = await call('GET', '/stats/nodes/minute');
+    expect(empty.status).toBe(200);
+    expect(empty.body).toEqual({ from: expect.any(String), to: expect.any(String), nodes: [] });
+    const identity = bridgeNodeIdentity(
+      { region: 'local', provider: 'self', heartbeatSeconds: 60 },
+      { s3Url: bridge.endpoint, openaiUrl: gateway.baseURL.replace(/\/v1$/, '') },
+    );
+    const node = await BridgeNodeRegistration.register(stack.orm.em, identity, quietLogger());
+    try {
+      const answer = await outsider('GET', '/stats/nodes/minute');
+      expect(answer.body.nodes).toEqual([
+        expect.objectContaining({
+          nodeId: node.nodeId,
+          label: 's3-local-self',
+          address: bridge.endpoint,
+          status: 'RUNNING',
+          latencyMs: null,
+          availabilityPercent: null,
+          reputation: null,
+        }),
+      ]);
+      expect(answer.body.nodes[0].minutes).toHaveLength(60);
+    } finally {
+      await node.stop();
+    }
   });
 
   it('answers 400 to bad or too long ranges and unknown dimensions', async () => {

@@ -34,6 +34,7 @@ const validBodies: Record<string, (ids: Ids) => unknown> = {
   'post /jobs/ping': () => ({}),
   'post /bucket': () => ({}),
   'put /bucket/:bucketId': () => ({ forcePathStyle: true }),
+  'put /bucket/:bucketId/sla': () => ({ availabilityPercent: 99.5 }),
   'post /repo': () => ({ name: `repo-${Date.now()}` }),
   'put /repo/:repoId': () => ({ description: 'x' }),
   'post /repo/:repoId/apikey': () => ({ name: 'k', scope: 'READ' }),

@@ -126,15 +126,15 @@ describe.runIf(process.env.RECORD_WORKFLOW_HISTORIES === '1')('recording workflo
     }
   }
 
-  /** One rollup run, labelled with the organization so the listing below finds it (scheduled runs have none). */
-  async function usageRollup() {
+  /** One run of a platform-wide job, labelled with the organization so the listing below finds it (scheduled runs have none). */
+  async function platformJob(kind: string, workflowType: string, input: unknown) {
     const organizationId = (await call('GET', '/organization')).body.id;
-    await stack.temporal.workflow.execute('rollupUsageWorkflow', {
-      workflowId: `usage-rollup-recorded-${Date.now()}`,
+    await stack.temporal.workflow.execute(workflowType, {
+      workflowId: `${kind}-recorded-${Date.now()}`,
       taskQueue: stack.taskQueue,
-      args: [{ rawRetentionDays: 7, minuteRetentionDays: 30, settleSeconds: 0 }],
+      args: [input],
       typedSearchAttributes: [
-        { key: searchAttributes.kind, value: 'usage-rollup' },
+        { key: searchAttributes.kind, value: kind },
         { key: searchAttributes.organization, value: organizationId },
         { key: searchAttributes.status, value: 'RUNNING' },
       ],
@@ -146,7 +146,12 @@ describe.runIf(process.env.RECORD_WORKFLOW_HISTORIES === '1')('recording workflo
     await keyAndCredentialRotations();
     await migrations();
     await rebalancing();
-    await usageRollup();
+    await platformJob('usage-rollup', 'rollupUsageWorkflow', {
+      rawRetentionDays: 7,
+      minuteRetentionDays: 30,
+      settleSeconds: 0,
+    });
+    await platformJob('node-probe', 'probeNodesWorkflow', { timeoutMs: 5000, retentionDays: 8 });
 
     await rm(historiesDirectory, { recursive: true, force: true });
     await mkdir(historiesDirectory, { recursive: true });

@@ -148,6 +148,22 @@ describe('rebalancing planner', () => {
     expect(plan([slow, fast], { slowP95LatencyMs: 3000 }).moves).toEqual([]);
   });
 
+  it('sends no move to a bucket failing its SLA (low reputation), and prefers the better reputation', () => {
+    const full = bucket('full', {
+      prefixes: [prefix('video/', 50 * GB)],
+      caps: { storageBytes: 60 * GB, egressBytesPerDay: null, requestsPerMinute: null },
+    });
+    const failing = { ...bucket('a-failing'), reputation: 0.2 };
+    const shaky = { ...bucket('b-shaky'), reputation: 0.7 };
+    const solid = { ...bucket('c-solid'), reputation: 0.99 };
+    const destinationOf = (buckets: BucketFigures[]) =>
+      plan(buckets).moves.map((m) => m.destinationBucketName);
+    expect(destinationOf([full, failing, shaky, solid])).toEqual(['c-solid']);
+    expect(destinationOf([full, failing, shaky])).toEqual(['b-shaky']);
+    expect(destinationOf([full, failing])).toEqual([]);
+    expect(plan([full, failing]).buckets.find((b) => b.name === 'a-failing')?.reputation).toBe(0.2);
+  });
+
   it('moves a healthy bucket to a much cheaper one when the saving is worth it', () => {
     const dear = bucket('dear', {
       provider: 'S3',

@@ -9,6 +9,7 @@ export {
   aiPolicyTargets,
 } from './ai-policy.ts';
 export { AuditEvent, auditOutcomes } from './audit-event.ts';
+export { BridgeNode } from './bridge-node.ts';
 export { Bucket, type BucketStatus, bucketProviders, bucketStatuses } from './bucket.ts';
 export { Budget, BudgetSpend, type BudgetSubject, budgetSubjects } from './budget.ts';
 export { Conversation, ConversationMessage, conversationRoles } from './conversation.ts';
@@ -25,9 +26,18 @@ export {
 export { MultipartPart, MultipartUpload } from './multipart-upload.ts';
 export { Organization } from './organization.ts';
 export { type AiRates, Price, type PriceKind, priceKinds, type StorageRates } from './price.ts';
+export { ProbeResult, type ProbeTargetKind, probeTargetKinds } from './probe-result.ts';
 export { RepoAiKey } from './repo-ai-key.ts';
 export { RepoStorageKey, type StorageKeyScope, storageKeyScopes } from './repo-storage-key.ts';
 export { aiEndpointTypes, Repository, storageEndpointTypes } from './repository.ts';
+export {
+  BucketSla,
+  ProviderSla,
+  Reputation,
+  SlaCompliance,
+  type SlaWindow,
+  slaWindows,
+} from './sla.ts';
 export { type UsageApi, UsageEvent, usageApis } from './usage-event.ts';
 export {
   AiUsageDay,
@@ -43,6 +53,7 @@ import { AiLimitCounter } from './ai-limit-counter.ts';
 import { AiLlmConfig } from './ai-llm-config.ts';
 import { AiPolicy, AiPolicyViolation } from './ai-policy.ts';
 import { AuditEvent } from './audit-event.ts';
+import { BridgeNode } from './bridge-node.ts';
 import { Bucket } from './bucket.ts';
 import { Budget, BudgetSpend } from './budget.ts';
 import { Conversation, ConversationMessage } from './conversation.ts';
@@ -53,9 +64,11 @@ import { MigrationItem } from './migration-item.ts';
 import { MultipartPart, MultipartUpload } from './multipart-upload.ts';
 import { Organization } from './organization.ts';
 import { Price } from './price.ts';
+import { ProbeResult } from './probe-result.ts';
 import { RepoAiKey } from './repo-ai-key.ts';
 import { RepoStorageKey } from './repo-storage-key.ts';
 import { Repository } from './repository.ts';
+import { BucketSla, ProviderSla, Reputation, SlaCompliance } from './sla.ts';
 import { UsageEvent } from './usage-event.ts';
 import {
   AiUsageDay,
@@ -95,6 +108,12 @@ export const allEntities = [
   AiUsageMinute,
   AiUsageDay,
   UsageRollupState,
+  BridgeNode,
+  ProbeResult,
+  BucketSla,
+  ProviderSla,
+  SlaCompliance,
+  Reputation,
   Price,
   Budget,
   BudgetSpend,
