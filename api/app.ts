@@ -34,6 +34,7 @@ import { aiKeyRoutes, storageKeyRoutes } from './routes/repo-keys.ts';
 import { repositoryRoutes } from './routes/repositories.ts';
 import { slaRoutes } from './routes/slas.ts';
 import { statsRoutes } from './routes/stats.ts';
+import { virtualBucketRoutes } from './routes/virtual-buckets.ts';
 import { mountRoutes } from './routing/mount.ts';
 import { buildOpenApiDocument } from './routing/openapi.ts';
 import type { AnyRoute } from './routing/route.ts';
@@ -73,6 +74,7 @@ export function apiRoutes(deps: ApiDependencies): AnyRoute[] {
     ...bucketRoutes(deps),
     ...slaRoutes(),
     ...repositoryRoutes(),
+    ...virtualBucketRoutes(),
     ...storageKeyRoutes(deps),
     ...aiKeyRoutes(),
     ...keyRotationRoutes(deps),

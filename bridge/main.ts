@@ -16,6 +16,7 @@ import { createOpsEndpoints } from '../core/observability/ops-endpoints.ts';
 import { databaseReadiness } from '../core/observability/readiness.ts';
 import { OrganizationPriceCache } from '../core/pricing/organization-prices.ts';
 import { runProcess } from '../core/process.ts';
+import { slaReputationSource } from '../core/routing/sla-reputation.ts';
 import { loadMasterKeyring } from '../core/secrets/load.ts';
 import { createAiGateway } from './openai/gateway.ts';
 import { createS3Authenticator } from './s3/authenticate.ts';
@@ -23,6 +24,7 @@ import { MultipartUploads } from './s3/multipart-uploads.ts';
 import { RepositoryBuckets } from './s3/repository-buckets.ts';
 import { createS3Server } from './s3/server.ts';
 import { S3Spending } from './s3/spending.ts';
+import { VirtualBuckets } from './s3/virtual-buckets.ts';
 
 await runProcess('bridge', ['database', 'masterKeys'], async (config, log) => {
   const orm = await openMigratedDatabase(config.database.url!, log);
@@ -39,16 +41,18 @@ await runProcess('bridge', ['database', 'masterKeys'], async (config, log) => {
   const budgets = new BudgetGuard({ em: orm.em, outboundPolicy: config.outbound, log });
   await budgets.listen(config.database.url!);
   const prices = new OrganizationPriceCache({ em: orm.em });
+  const caps = new BucketCaps({ em: orm.em });
   const buckets = new RepositoryBuckets({
     em: orm.em,
     keyring,
     clientOptions: createGuardedAgents(config.outbound),
+    virtualBuckets: new VirtualBuckets({ em: orm.em, caps, reputation: slaReputationSource(orm.em) }),
   });
   const s3Server = createS3Server({
     authenticate: createS3Authenticator(keys),
     buckets,
     uploads: new MultipartUploads(orm.em),
-    caps: new BucketCaps({ em: orm.em }),
+    caps,
     spending: new S3Spending({ guard: budgets, prices, log }),
     virtualHostSuffix: config.bridge.s3VirtualHostSuffix,
     log,

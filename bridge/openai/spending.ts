@@ -5,11 +5,9 @@
  * an answered request is charged its tokens at the price of the provider and
  * model that answered.
  */
-import { type ActiveBudget, BudgetExceeded, type BudgetGuard } from '../../core/credits/budgets.ts';
+import { type ActiveBudget, BudgetExceeded, type SpendingDependencies } from '../../core/credits/budgets.ts';
 import type { AiPrincipal } from '../../core/keys/ai-key-resolver.ts';
-import type { Logger } from '../../core/logging.ts';
 import { tokenCost } from '../../core/pricing/ai-prices.ts';
-import type { OrganizationPriceCache } from '../../core/pricing/organization-prices.ts';
 import { GatewayError } from './errors.ts';
 
 /** The tokens a request used, and who answered it (none when no provider did). */
@@ -21,19 +19,15 @@ export interface TokenUsage {
 }
 
 export class AiSpending {
-  readonly #guard: BudgetGuard;
-  readonly #prices: OrganizationPriceCache;
-  readonly #log: Logger;
+  readonly #deps: SpendingDependencies;
 
-  constructor(options: { guard: BudgetGuard; prices: OrganizationPriceCache; log: Logger }) {
-    this.#guard = options.guard;
-    this.#prices = options.prices;
-    this.#log = options.log;
+  constructor(deps: SpendingDependencies) {
+    this.#deps = deps;
   }
 
   async admit(principal: AiPrincipal): Promise<ActiveBudget[]> {
     try {
-      return await this.#guard.admit([principal.keyId ?? undefined, principal.repositoryId]);
+      return await this.#deps.guard.admit([principal.keyId ?? undefined, principal.repositoryId]);
     } catch (error) {
       if (!(error instanceof BudgetExceeded)) throw error;
       throw new GatewayError(
@@ -48,14 +42,14 @@ export class AiSpending {
   charge(principal: AiPrincipal, budgets: readonly ActiveBudget[], usage: TokenUsage): void {
     if (budgets.length === 0 || !usage.provider) return;
     const { provider, model } = usage;
-    this.#prices
+    this.#deps.prices
       .pricesOf(principal.organizationId)
       .then((prices) => {
         const price = prices.ai.priceFor(provider, model);
-        return this.#guard.charge(budgets, tokenCost(price, usage.tokensIn, usage.tokensOut));
+        return this.#deps.guard.charge(budgets, tokenCost(price, usage.tokensIn, usage.tokensOut));
       })
       .catch((error: unknown) =>
-        this.#log.error({ err: error }, 'could not charge an AI request to its budgets'),
+        this.#deps.log.error({ err: error }, 'could not charge an AI request to its budgets'),
       );
   }
 }

@@ -142,7 +142,13 @@ async function handle(
   const { key, body, bodyFailure, bodyVerified } = await deps.authenticate(req, rawPath, rawQuery);
   resolved.key = key;
   assertKeyUsable(key, operation);
-  const served = target.bucket ? await deps.buckets.find(key.repositoryId, target.bucket) : undefined;
+  // A virtual bucket (BR-8) names the member that served the request, for metering and caps.
+  const servedBy = (bucketId: string) => {
+    resolved.bucketId = bucketId;
+  };
+  const served = target.bucket
+    ? await deps.buckets.find(key.repositoryId, target.bucket, servedBy)
+    : undefined;
   resolved.bucketId = served?.bucket.id;
   resolved.pricedAs = served?.bucket;
   resolved.cappedBy = operation.cappedBy;
@@ -166,7 +172,7 @@ async function handle(
     bodyVerified,
     scope: key.scope,
     storageKeyId: key.keyId,
-    uploads: deps.uploads,
+    uploads: served?.uploads ?? deps.uploads,
   };
   await operation.run(context, served);
 }

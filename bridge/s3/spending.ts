@@ -6,11 +6,9 @@
  * bytes sent out when they end. Deletes and aborts stay allowed: they free
  * storage and cost nothing at the providers.
  */
-import { type ActiveBudget, BudgetExceeded, type BudgetGuard } from '../../core/credits/budgets.ts';
+import { type ActiveBudget, BudgetExceeded, type SpendingDependencies } from '../../core/credits/budgets.ts';
 import type { Bucket } from '../../core/db/entities/index.ts';
 import type { ResolvedStorageKey } from '../../core/keys/storage-key-resolver.ts';
-import type { Logger } from '../../core/logging.ts';
-import type { OrganizationPriceCache } from '../../core/pricing/organization-prices.ts';
 import { S3Error } from './errors.ts';
 
 const freeOperations = new Set(['DeleteObject', 'DeleteObjects', 'AbortMultipartUpload']);
@@ -18,14 +16,10 @@ const freeOperations = new Set(['DeleteObject', 'DeleteObjects', 'AbortMultipart
 export type PricedBucket = Pick<Bucket, 'provider' | 'region'>;
 
 export class S3Spending {
-  readonly #guard: BudgetGuard;
-  readonly #prices: OrganizationPriceCache;
-  readonly #log: Logger;
+  readonly #deps: SpendingDependencies;
 
-  constructor(options: { guard: BudgetGuard; prices: OrganizationPriceCache; log: Logger }) {
-    this.#guard = options.guard;
-    this.#prices = options.prices;
-    this.#log = options.log;
+  constructor(deps: SpendingDependencies) {
+    this.#deps = deps;
   }
 
   /**
@@ -40,7 +34,10 @@ export class S3Spending {
     if (freeOperations.has(operation)) return [];
     const price = await this.#priceOf(key, bucket);
     try {
-      return await this.#guard.admit([key.keyId, key.repositoryId], (price?.operationsPer1000 ?? 0) / 1000);
+      return await this.#deps.guard.admit(
+        [key.keyId, key.repositoryId],
+        (price?.operationsPer1000 ?? 0) / 1000,
+      );
     } catch (error) {
       if (error instanceof BudgetExceeded) throw new S3Error('QUOTA_EXCEEDED', error.message);
       throw error;
@@ -56,14 +53,17 @@ export class S3Spending {
   ): void {
     if (budgets.length === 0 || bytesOut === 0) return;
     this.#priceOf(key, bucket)
-      .then((price) => this.#guard.charge(budgets, (bytesOut / 1e9) * (price?.egressPerGb ?? 0)))
+      .then((price) => this.#deps.guard.charge(budgets, (bytesOut / 1e9) * (price?.egressPerGb ?? 0)))
       .catch((error: unknown) =>
-        this.#log.error({ err: error }, 'could not charge an S3 request to its budgets'),
+        this.#deps.log.error({ err: error }, 'could not charge an S3 request to its budgets'),
       );
   }
 
   async #priceOf(key: ResolvedStorageKey, bucket: PricedBucket | undefined) {
     if (!bucket) return undefined;
-    return (await this.#prices.pricesOf(key.organizationId)).storage.priceFor(bucket.provider, bucket.region);
+    return (await this.#deps.prices.pricesOf(key.organizationId)).storage.priceFor(
+      bucket.provider,
+      bucket.region,
+    );
   }
 }

@@ -23,7 +23,15 @@ import { announceChange, NotifiedCache } from '../keys/notified-cache.ts';
 import type { Logger } from '../logging.ts';
 import type { OutboundPolicy } from '../net/outbound-guard.ts';
 import { postWebhook } from '../net/webhooks.ts';
+import type { OrganizationPriceCache } from '../pricing/organization-prices.ts';
 import { budgetWindow } from './periods.ts';
+
+/** What a bridge's spending enforcement needs: the shared guard, the organizations' prices, a log. */
+export interface SpendingDependencies {
+  guard: BudgetGuard;
+  prices: OrganizationPriceCache;
+  log: Logger;
+}
 
 export const BUDGET_CHANGES_CHANNEL = 'skybridge_budget_changes';
 

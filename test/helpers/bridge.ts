@@ -7,6 +7,7 @@ import { MultipartUploads } from '../../bridge/s3/multipart-uploads.ts';
 import { RepositoryBuckets } from '../../bridge/s3/repository-buckets.ts';
 import { createS3Server } from '../../bridge/s3/server.ts';
 import { S3Spending } from '../../bridge/s3/spending.ts';
+import { VirtualBuckets } from '../../bridge/s3/virtual-buckets.ts';
 import { BucketCaps } from '../../core/buckets/caps.ts';
 import { BudgetGuard } from '../../core/credits/budgets.ts';
 import { StorageKeyResolver } from '../../core/keys/storage-key-resolver.ts';
@@ -18,6 +19,7 @@ import {
 import { createGuardedAgents } from '../../core/net/outbound-guard.ts';
 import { createMetricsRegistry } from '../../core/observability/metrics.ts';
 import { OrganizationPriceCache } from '../../core/pricing/organization-prices.ts';
+import { slaReputationSource } from '../../core/routing/sla-reputation.ts';
 import { quietLogger, type TestStack, testOutboundPolicy } from './context.ts';
 import { S3OperationLog } from './s3-operation-log.ts';
 
@@ -53,10 +55,16 @@ export async function startTestBridge(
 ): Promise<TestBridge> {
   const keys = new StorageKeyResolver({ em: stack.orm.em, keyring: stack.keyring });
   await keys.listen(stack.databaseUrl);
+  const caps = new BucketCaps({ em: stack.orm.em });
   const buckets = new RepositoryBuckets({
     em: stack.orm.em,
     keyring: stack.keyring,
     clientOptions: createGuardedAgents(testOutboundPolicy),
+    virtualBuckets: new VirtualBuckets({
+      em: stack.orm.em,
+      caps,
+      reputation: slaReputationSource(stack.orm.em),
+    }),
     ttlMs: 0,
   });
   const operations = new S3OperationLog();
@@ -73,7 +81,7 @@ export async function startTestBridge(
     authenticate: createS3Authenticator(keys),
     buckets,
     uploads: new MultipartUploads(stack.orm.em),
-    caps: new BucketCaps({ em: stack.orm.em }),
+    caps,
     spending: new S3Spending({ guard: budgets, prices, log: quietLogger() }),
     virtualHostSuffix: options.virtualHostSuffix,
     log: quietLogger(),

@@ -38,6 +38,11 @@ const validBodies: Record<string, (ids: Ids) => unknown> = {
   'post /repo': () => ({ name: `repo-${Date.now()}` }),
   'put /repo/:repoId': () => ({ description: 'x' }),
   'post /repo/:repoId/apikey': () => ({ name: 'k', scope: 'READ' }),
+  'post /repo/:repoId/virtual-buckets': (ids) => ({
+    name: 'matrix-virtual',
+    memberBucketIds: [ids.bucketId],
+  }),
+  'put /repo/:repoId/virtual-buckets/:virtualBucketId': () => ({ policy: { strategy: 'PRIORITY' } }),
   'put /repo/:repoId/apikey/:keyId': () => ({ name: 'renamed' }),
   'post /repo/:repoId/ai/apikey': () => ({ name: 'k' }),
   'put /repo/:repoId/ai/apikey/:keyId': () => ({ name: 'renamed' }),
@@ -127,6 +132,12 @@ describe('authorisation matrix over every protected route', () => {
       await call('POST', `/repo/${ids.repoId}/apikey`, { name: 'k', scope: 'READ' })
     ).body.id;
     ids.aiKeyId = (await call('POST', `/repo/${ids.repoId}/ai/apikey`, { name: 'k' })).body.id;
+    ids.virtualBucketId = (
+      await call('POST', `/repo/${ids.repoId}/virtual-buckets`, {
+        name: 'matrix',
+        memberBucketIds: [ids.bucketId],
+      })
+    ).body.id;
     ids.policyId = (
       await call('POST', '/ai/policy', {
         name: 'no pii',

@@ -47,6 +47,12 @@ export {
   UsageRollupState,
 } from './usage-rollups.ts';
 export { User } from './user.ts';
+export {
+  VirtualBucket,
+  VirtualBucketMember,
+  VirtualBucketUpload,
+  VirtualObject,
+} from './virtual-bucket.ts';
 export { Workspace } from './workspace.ts';
 
 import { AiLimitCounter } from './ai-limit-counter.ts';
@@ -78,6 +84,7 @@ import {
   UsageRollupState,
 } from './usage-rollups.ts';
 import { User } from './user.ts';
+import { VirtualBucket, VirtualBucketMember, VirtualBucketUpload, VirtualObject } from './virtual-bucket.ts';
 import { Workspace } from './workspace.ts';
 
 export const allEntities = [
@@ -108,6 +115,10 @@ export const allEntities = [
   AiUsageMinute,
   AiUsageDay,
   UsageRollupState,
+  VirtualBucket,
+  VirtualBucketMember,
+  VirtualObject,
+  VirtualBucketUpload,
   BridgeNode,
   ProbeResult,
   BucketSla,
