@@ -9,6 +9,8 @@ import {
   RepoStorageKey,
   Repository,
   storageEndpointTypes,
+  VirtualBucket,
+  VirtualBucketMember,
 } from '../../core/db/entities/index.ts';
 import type { EntityManager } from '../../core/db/orm.ts';
 import { AppError } from '../../core/errors.ts';
@@ -88,6 +90,13 @@ function attachmentRoutes<T extends Bucket | AiLlmConfig>(spec: {
   entity: typeof Bucket | typeof AiLlmConfig;
   collection: 'buckets' | 'aiConfigs';
   auditName: string;
+  /** Throws when the change would break something that depends on the attachment. */
+  check?: (
+    em: EntityManager,
+    repository: Repository,
+    resource: T,
+    change: 'attach' | 'detach',
+  ) => Promise<void>;
 }): AnyRoute[] {
   return [
     protectedRoute({
@@ -99,7 +108,7 @@ function attachmentRoutes<T extends Bucket | AiLlmConfig>(spec: {
       audit: `repository.${spec.auditName}.attach`,
       params: attachParams,
       response: { status: 200, description: 'The repository' },
-      async handler({ tenant, params, auditTarget }) {
+      async handler({ em, tenant, params, auditTarget }) {
         const repository = await loadRepository(tenant, params.repoId);
         const resource = (await tenant.findInWorkspace(
           spec.entity as EntityName<T>,
@@ -107,6 +116,7 @@ function attachmentRoutes<T extends Bucket | AiLlmConfig>(spec: {
           params.resourceId,
         )) as T;
         assertSameWorkspace(repository, resource, spec.label);
+        await spec.check?.(em, repository, resource, 'attach');
         (repository[spec.collection] as { add(item: T): void }).add(resource);
         auditTarget(
           { type: 'repository', id: repository.id, workspaceId: repository.workspace.id },
@@ -124,13 +134,14 @@ function attachmentRoutes<T extends Bucket | AiLlmConfig>(spec: {
       audit: `repository.${spec.auditName}.detach`,
       params: attachParams,
       response: { status: 200, description: 'The repository' },
-      async handler({ tenant, params, auditTarget }) {
+      async handler({ em, tenant, params, auditTarget }) {
         const repository = await loadRepository(tenant, params.repoId);
         const attached = (repository[spec.collection].getItems() as T[]).find(
           (item) => item.id === params.resourceId,
         );
         if (!attached)
           throw new AppError('NOT_FOUND', `This ${spec.label} is not attached to the repository`);
+        await spec.check?.(em, repository, attached, 'detach');
         (repository[spec.collection] as { remove(item: T): void }).remove(attached);
         auditTarget(
           { type: 'repository', id: repository.id, workspaceId: repository.workspace.id },
@@ -140,6 +151,37 @@ function attachmentRoutes<T extends Bucket | AiLlmConfig>(spec: {
       },
     }),
   ];
+}
+
+/**
+ * BR-8: a virtual bucket's members must stay attached, and a bucket attached later must not take a
+ * virtual bucket's name (the bridge would serve the one and hide the other).
+ */
+async function checkVirtualBuckets(
+  em: EntityManager,
+  repository: Repository,
+  bucket: Bucket,
+  change: 'attach' | 'detach',
+): Promise<void> {
+  if (change === 'attach') {
+    const clash = await em.findOne(VirtualBucket, { repository, name: bucket.name });
+    if (clash)
+      throw new AppError(
+        'CONFLICT',
+        `The repository has a virtual bucket named ${bucket.name}: rename one of them first`,
+      );
+    return;
+  }
+  const membership = await em.findOne(
+    VirtualBucketMember,
+    { bucket, virtualBucket: { repository } },
+    { populate: ['virtualBucket'] },
+  );
+  if (membership)
+    throw new AppError(
+      'CONFLICT',
+      `The bucket is a member of the virtual bucket ${membership.virtualBucket.name}: remove it there first`,
+    );
 }
 
 export function repositoryRoutes(): AnyRoute[] {
@@ -274,6 +316,7 @@ export function repositoryRoutes(): AnyRoute[] {
       entity: Bucket,
       collection: 'buckets',
       auditName: 'bucket',
+      check: checkVirtualBuckets,
     }),
     ...attachmentRoutes<AiLlmConfig>({
       path: 'ai/llm',

@@ -128,4 +128,21 @@ describe('virtual buckets API', () => {
     const dropOther = await call('PUT', path(created.body.id), { memberBucketIds: [buckets[1]!.id] });
     expect(dropOther.body.memberBucketIds).toEqual([buckets[1]!.id]);
   });
+
+  it('keeps its members attached to the repository and its name free of buckets attached later', async () => {
+    const name = uniqueBucketName('vbname');
+    const created = await call('POST', path(), { name, memberBucketIds: memberIds() });
+    expect(created.status).toBe(201);
+    const detach = await call('DELETE', `/repo/${repoId}/bucket/${buckets[0]!.id}`);
+    expect([detach.status, detach.body.code]).toEqual([409, 'CONFLICT']);
+    expect(detach.body.detail).toContain('is a member of the virtual bucket');
+
+    const sameName = await call('POST', '/bucket', await minioBucketRegistration({ name }));
+    expect(sameName.status).toBe(201);
+    const attach = await call('PUT', `/repo/${repoId}/bucket/${sameName.body.id}`);
+    expect([attach.status, attach.body.code]).toEqual([409, 'CONFLICT']);
+
+    expect((await call('DELETE', path(created.body.id))).status).toBe(204);
+    expect((await call('PUT', `/repo/${repoId}/bucket/${sameName.body.id}`)).status).toBe(200);
+  });
 });
