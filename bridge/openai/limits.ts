@@ -103,9 +103,9 @@ export class AiLimiter {
     const windows = subjects.flatMap((subject) => guardsOf(subject, now));
     if (windows.length === 0) return { windows };
     await this.#em.fork().transactional(async (em) => {
-      const connection = em.getConnection();
       for (const guard of windows) {
-        const admitted = await connection.execute(
+        // em.execute runs in the transaction; a pool connection of its own would deadlock a full pool.
+        const admitted = await em.execute(
           `insert into ai_limit_counters (subject_id, "window", window_start, requests, tokens)
            values (?, ?, ?, 1, 0)
            on conflict (subject_id, "window", window_start) do update

@@ -168,7 +168,8 @@ export class BudgetGuard {
     const charged = await this.#em.fork().transactional(async (em) => {
       const rows: SpendRow[] = [];
       for (const budget of budgets) {
-        const [row] = await em.getConnection().execute<SpendRow[]>(
+        // em.execute runs in the transaction; a pool connection of its own would deadlock a full pool.
+        const [row] = await em.execute<SpendRow[]>(
           `insert into budget_spends (budget_id, period_start, spent_nano_usd, alerted_percent) values (?, ?, ?, 0)
            on conflict (budget_id, period_start) do update
              set spent_nano_usd = budget_spends.spent_nano_usd + excluded.spent_nano_usd

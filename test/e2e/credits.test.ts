@@ -153,7 +153,8 @@ describe('credits: prices, budgets and spend', () => {
     expect(budget.body.current).toMatchObject({ spentUsd: 0, remainingUsd: 0.02, percentUsed: 0 });
 
     const client = bridge.client(storageKey);
-    const workers = 6;
+    // More writers than the database pool has connections: admission must not hold one while it waits for another.
+    const workers = 40;
     let succeeded = 0;
     const refusals: { name?: string; $metadata?: { httpStatusCode?: number } }[] = [];
     const worker = async (index: number) => {
