@@ -40,6 +40,7 @@ import {
   type MigrationPlanCursor,
   type MigrationSummary,
   migrationBackoffFailure,
+  migrationDefaults,
 } from '../workflows/definitions.ts';
 import type { BucketActivityDependencies } from './buckets.ts';
 import { asActivityFailure } from './buckets.ts';
@@ -178,25 +179,18 @@ export function migrationActivities(deps: BucketActivityDependencies & { priceBo
       const destination = await openBucket(input.destinationBucketId);
       const limiter = input.bytesPerSecond ? new ByteRateLimiter(input.bytesPerSecond) : undefined;
       const copier = new ObjectCopier(source.store, destination.store, input, limiter);
-      return runBatch(
-        deps.em.fork(),
-        jobId,
-        ['copy', 'skip'],
-        limit,
-        input.concurrency,
-        async (item, result) => {
-          if (item.action === 'copy')
-            await onSide('destination', () => caps.assertRoomFor(destination, item.size));
-          const outcome = await copier.migrate(item, () => heartbeat(result));
-          caps.recordTransfer(destination.bucket.id, 'storage', outcome.bytes, 0);
-          if (outcome.method) {
-            add(result.done, outcome.bytes);
-            result[outcome.method]++;
-          }
-          if (outcome.sourceDeleted) result.sourcesDeleted++;
-          return outcome.method ?? null;
-        },
-      );
+      return runBatch(deps.em.fork(), jobId, ['copy', 'skip'], limit, input, async (item, result) => {
+        if (item.action === 'copy')
+          await onSide('destination', () => caps.assertRoomFor(destination, item.size));
+        const outcome = await copier.migrate(item, () => heartbeat(result));
+        caps.recordTransfer(destination.bucket.id, 'storage', outcome.bytes, 0);
+        if (outcome.method) {
+          add(result.done, outcome.bytes);
+          result[outcome.method]++;
+        }
+        if (outcome.sourceDeleted) result.sourcesDeleted++;
+        return outcome.method ?? null;
+      });
     },
 
     /** sync: deletes up to `limit` destination objects the source lacks. */
@@ -206,7 +200,7 @@ export function migrationActivities(deps: BucketActivityDependencies & { priceBo
       limit: number,
     ): Promise<MigrationBatchResult> {
       const { destination } = await openStores(input);
-      return runBatch(deps.em.fork(), jobId, ['delete'], limit, input.concurrency, async (item, result) => {
+      return runBatch(deps.em.fork(), jobId, ['delete'], limit, input, async (item, result) => {
         await onSide('destination', () => destination.delete(input.destinationPrefix + item.key));
         result.deleted++;
         return null;
@@ -453,32 +447,46 @@ export function keyFilter(include: string[] = [], exclude: string[] = []): (key:
 }
 
 /**
- * One copy or delete batch: claims up to `limit` pending items, runs `work`
- * on each (`concurrency` at a time; it returns the copy method, if any),
- * records each one done or failed, and heartbeats the result. Backoff
- * failures stop the batch (what was not reached stays pending) and raise
- * `MigrationBackoff`, carrying what the batch did.
+ * One copy or delete batch: claims pending items as it goes (at most `limit`
+ * claimed and not yet recorded at any time, so a crash re-does at most that
+ * many), runs `work` on each (`concurrency` at a time; it returns the copy
+ * method, if any), records each one done or failed, and heartbeats the
+ * result. It keeps claiming for `batchSeconds`, so the pause between two
+ * activities and the tail of each batch, when fewer than `concurrency`
+ * copies are left, come once every few seconds rather than once every
+ * `limit` objects. Backoff failures stop the batch (what was not reached
+ * stays pending) and raise `MigrationBackoff`, carrying what the batch did.
  */
 async function runBatch(
   em: EntityManager,
   jobId: string,
   actions: MigrationItemAction[],
   limit: number,
-  concurrency: number,
+  input: Pick<MigrationInput, 'concurrency' | 'batchSeconds'>,
   work: (item: ClaimedItem, result: MigrationBatchResult) => Promise<'native' | 'streamed' | null>,
 ): Promise<MigrationBatchResult> {
-  const items = await claimItems(em, jobId, actions, limit);
   const result = emptyBatchResult();
-  const done = new DoneItems(em);
+  const { concurrency } = input;
+  const seconds = input.batchSeconds ?? migrationDefaults.batchSeconds;
+  const feed = new ClaimFeed(em, {
+    jobId,
+    actions,
+    limit,
+    concurrency,
+    deadline: performance.now() + seconds * 1000,
+  });
+  const done = new DoneItems(em, (count) => feed.recorded(count));
+  feed.flushRecorded = () => done.flush();
   const backoff = await runPool(
     em,
-    items,
+    feed,
     concurrency,
     () => heartbeat(result),
     async (item) => {
       try {
         await done.add(item.id, await work(item, result));
       } catch (error) {
+        feed.recorded(1);
         return recordItemFailure(em, item, error, result);
       } finally {
         heartbeat(result);
@@ -492,6 +500,97 @@ async function runBatch(
   return result;
 }
 
+interface ClaimedBatch {
+  jobId: string;
+  actions: MigrationItemAction[];
+  limit: number;
+  concurrency: number;
+  /** No claim starts after this (performance.now() time). */
+  deadline: number;
+}
+
+/**
+ * The items of a batch as its workers take them: claimed a chunk at a time,
+ * the next chunk while the current one is still being worked on, never more
+ * than `limit` claimed and not yet recorded.
+ */
+class ClaimFeed {
+  readonly #em: EntityManager;
+  readonly #batch: ClaimedBatch;
+  readonly #queue: ClaimedItem[] = [];
+  #outstanding = 0;
+  #claims = 0;
+  #exhausted = false;
+  #claiming: Promise<void> | undefined;
+  /** Writes the done items not recorded yet, which frees room to claim more. */
+  flushRecorded: () => Promise<void> = async () => {};
+
+  constructor(em: EntityManager, batch: ClaimedBatch) {
+    this.#em = em;
+    this.#batch = batch;
+  }
+
+  /** The next item to work on; undefined once the batch is over. */
+  async next(): Promise<ClaimedItem | undefined> {
+    for (;;) {
+      this.#claimAhead(false);
+      const item = this.#queue.shift();
+      if (item) return item;
+      if (this.#claiming) {
+        await this.#claiming;
+        continue;
+      }
+      if (this.#exhausted || this.#pastDeadline()) return undefined;
+      if (this.#room() <= 0) await this.flushRecorded();
+      // Nothing left to hand out but what other workers hold: this worker is done.
+      if (!this.#claimAhead(true)) return undefined;
+    }
+  }
+
+  /** `count` claimed items were recorded done, failed or pending again: room for as many more. */
+  recorded(count: number): void {
+    this.#outstanding -= count;
+  }
+
+  /** Items claimed and not handed out: released untried when the batch stops early. */
+  async unreached(): Promise<ClaimedItem[]> {
+    await this.#claiming;
+    return this.#queue.splice(0);
+  }
+
+  /** The first claim is always made: a batch of `batchSeconds` 0 is one claim. */
+  #pastDeadline(): boolean {
+    return this.#claims > 0 && performance.now() > this.#batch.deadline;
+  }
+
+  #room(): number {
+    return this.#batch.limit - this.#outstanding;
+  }
+
+  /**
+   * Claims the next chunk once the queue runs low and there is room for a round of workers (`force`:
+   * any room at all); false when it could not start one.
+   */
+  #claimAhead(force: boolean): boolean {
+    const { jobId, actions, limit, concurrency } = this.#batch;
+    const room = this.#room();
+    if (this.#claiming || this.#exhausted || this.#pastDeadline()) return false;
+    if (!force && (this.#queue.length >= concurrency || room < Math.min(concurrency, limit))) return false;
+    if (room <= 0) return false;
+    this.#claims++;
+    this.#claiming = claimItems(this.#em, jobId, actions, room)
+      .then((items) => {
+        if (items.length === 0) this.#exhausted = true;
+        this.#outstanding += items.length;
+        this.#queue.push(...items);
+      })
+      .finally(() => {
+        this.#claiming = undefined;
+      });
+    return true;
+  }
+}
+
 /** Takes up to `limit` pending items of the given actions, in key order, skipping rows another activity holds. */
 async function claimItems(
   em: EntityManager,
@@ -500,17 +599,19 @@ async function claimItems(
   limit: number,
 ): Promise<ClaimedItem[]> {
   const info = activityInfo();
-  // Retries of one activity share its id: a retry takes back what its crashed attempt held.
-  const claimant = `${info.workflowExecution?.runId ?? 'local'}/${info.activityId}`;
+  // Retries of one activity share its id: a retry takes back what its crashed attempts held, never what it holds itself.
+  const activity = `${info.workflowExecution?.runId ?? 'local'}/${info.activityId}/`;
+  const claimant = `${activity}${info.attempt}`;
   const rows = await em.getConnection().execute<(Omit<ClaimedItem, 'size'> & { size: string })[]>(
     `update migration_items set claimed_by = ?, claimed_at = now(), attempts = attempts + 1
      where id in (
        select id from migration_items
        where job_id = ? and state = 'pending' and action in (${actions.map(() => '?').join(', ')})
-         and (claimed_by is null or claimed_by = ? or claimed_at < now() - make_interval(secs => ?))
+         and (claimed_by is null or (claimed_by like ? and claimed_by <> ?)
+              or claimed_at < now() - make_interval(secs => ?))
        order by "key" limit ? for update skip locked)
      returning id, "key", size::text as size, source_etag as "sourceEtag", action, attempts`,
-    [claimant, jobId, ...actions, claimant, CLAIM_LEASE_SECONDS, limit],
+    [claimant, jobId, ...actions, `${activity}%`, claimant, CLAIM_LEASE_SECONDS, limit],
   );
   return rows
     .map((row) => ({ ...row, id: String(row.id), size: Number(row.size) }))
@@ -537,10 +638,12 @@ async function settle(
 /** Items whose copies or deletes are done, marked so in PostgreSQL a few dozen at a time, not one by one. */
 class DoneItems {
   readonly #em: EntityManager;
+  readonly #recorded: (count: number) => void;
   #pending: { id: string; method: 'native' | 'streamed' | null }[] = [];
 
-  constructor(em: EntityManager) {
+  constructor(em: EntityManager, recorded: (count: number) => void) {
     this.#em = em;
+    this.#recorded = recorded;
   }
 
   async add(id: string, method: 'native' | 'streamed' | null): Promise<void> {
@@ -558,6 +661,7 @@ class DoneItems {
        where migration_items.id = v.id`,
       rows.flatMap((row) => [row.id, row.method]),
     );
+    this.#recorded(rows.length);
   }
 }
 
@@ -600,7 +704,7 @@ class VerificationFailed extends Error {
 }
 
 /**
- * Runs `work` over the claimed items, `concurrency` at a time; stops taking
+ * Runs `work` over the feed's items, `concurrency` at a time; stops taking
  * items at the first returned error and hands the ones it did not reach back
  * (unclaimed, their attempt not counted), so the next batch takes them.
  * Heartbeats every few seconds meanwhile: a server-side copy of a large
@@ -609,27 +713,26 @@ class VerificationFailed extends Error {
  */
 async function runPool(
   em: EntityManager,
-  items: ClaimedItem[],
+  feed: ClaimFeed,
   concurrency: number,
   beat: () => void,
   work: (item: ClaimedItem) => Promise<SideFailure | undefined>,
 ): Promise<SideFailure | undefined> {
-  let next = 0;
   let stop: SideFailure | undefined;
   const worker = async () => {
-    while (!stop && next < items.length) {
-      const item = items[next++] as ClaimedItem;
-      const failure = await work(item);
-      stop ??= failure;
+    while (!stop) {
+      const item = await feed.next();
+      if (!item) return;
+      stop ??= await work(item);
     }
   };
   const keepAlive = setInterval(beat, KEEPALIVE_MS);
   try {
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
+    await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
   } finally {
     clearInterval(keepAlive);
   }
-  const unreached = items.slice(next);
+  const unreached = await feed.unreached();
   if (unreached.length > 0)
     await em.getConnection().execute(
       `update migration_items set claimed_by = null, claimed_at = null, attempts = greatest(attempts - 1, 0)

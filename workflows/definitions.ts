@@ -185,9 +185,19 @@ export interface MigrationInput {
   maxDeletes?: number;
   /** Batches per workflow run before it continues as new (history stays short); default 200. */
   batchesPerRun?: number;
+  /**
+   * How long one copy or delete batch keeps taking objects (default 3 s): longer batches spend less
+   * time between batches; steering and the progress query see each batch's end.
+   */
+  batchSeconds?: number;
 }
 
-export const migrationDefaults = { dryRun: true, concurrency: 8, batchesPerRun: 200 } as const;
+export const migrationDefaults = {
+  dryRun: true,
+  concurrency: 8,
+  batchesPerRun: 200,
+  batchSeconds: 3,
+} as const;
 
 /**
  * Objects per copy or delete batch: enough that every slot stays busy and the

@@ -42,6 +42,7 @@ const migrationBody = z
     bytesPerSecond: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
     maxDeletes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
     batchesPerRun: z.number().int().min(1).max(1000).optional(),
+    batchSeconds: z.number().min(0).max(60).optional(),
   })
   .strict();
 

@@ -399,6 +399,8 @@ describe('migrations', () => {
         dryRun: false,
         concurrency: 1,
         batchesPerRun: 1,
+        // One claim per batch: 16 objects at concurrency 1.
+        batchSeconds: 0,
       }),
     );
     expect(job.state).toMatchObject({ phase: 'DONE', done: { objects: 40 }, planned: { objects: 40 } });
