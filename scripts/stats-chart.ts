@@ -86,9 +86,11 @@ function renderChart(minutes: MinuteFigures[]): string {
       errors: 0,
     },
   );
+  const title = `GET /stats/minute: requests per minute (${totals.requests}, ${totals.errors} errors) and p95 latency, UTC`;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">
+<title>${title}</title>
 <rect width="100%" height="100%" fill="#fff"/>
-<text x="${margin.left}" y="20" font-size="13" font-weight="bold">GET /stats/minute: requests per minute (${totals.requests}, ${totals.errors} errors) and p95 latency, UTC</text>
+<text x="${margin.left}" y="20" font-size="13" font-weight="bold">${title}</text>
 ${ticks.join('\n')}
 ${bars.join('\n')}
 <polyline points="${points.join(' ')}" fill="none" stroke="#1e88e5" stroke-width="2"/>
