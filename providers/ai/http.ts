@@ -256,38 +256,72 @@ export async function* serverSentEvents(
   idleTimeoutMs = defaultStreamIdleTimeoutMs,
 ): AsyncGenerator<EventSourceMessage> {
   if (!response.body) return;
-  const events = response.body
-    .pipeThrough(new TextDecoderStream())
-    .pipeThrough(new EventSourceParserStream())
-    .getReader();
+  const events = new IdleReader(
+    response.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()).getReader(),
+    idleTimeoutMs,
+    url,
+  );
   try {
     for (;;) {
-      const { done, value } = await readWithin(events, idleTimeoutMs, url);
+      const { done, value } = await events.read();
       if (done) return;
       yield value;
     }
   } finally {
-    await events.cancel().catch(() => {});
+    await events.close();
   }
 }
 
-/** One read of a stream reader, failing as Transient after `idleTimeoutMs` or when the connection breaks. */
-export async function readWithin<T>(
-  reader: ReadableStreamDefaultReader<T>,
-  idleTimeoutMs: number,
-  url: URL,
-): Promise<ReadableStreamReadResult<T>> {
-  let timer: NodeJS.Timeout | undefined;
-  const idle = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(streamIdle(url, idleTimeoutMs)), idleTimeoutMs);
-  });
-  try {
-    return await Promise.race([reader.read(), idle]);
-  } catch (error) {
-    if (error instanceof AiProviderError) throw error;
-    throw streamCutOff(url, error);
-  } finally {
-    clearTimeout(timer);
+/**
+ * Reads a stream, failing as Transient when a read waits `idleTimeoutMs` or
+ * the connection breaks. One timer serves the whole stream, refreshed by each
+ * read (a timer and a promise race per event cost a streamed answer more CPU
+ * than its parsing); time the caller spends between reads does not count.
+ */
+class IdleReader<T> {
+  readonly #reader: ReadableStreamDefaultReader<T>;
+  readonly #url: URL;
+  readonly #idleTimeoutMs: number;
+  readonly #timer: NodeJS.Timeout;
+  #reading = false;
+  #idle = false;
+
+  constructor(reader: ReadableStreamDefaultReader<T>, idleTimeoutMs: number, url: URL) {
+    this.#reader = reader;
+    this.#url = url;
+    this.#idleTimeoutMs = idleTimeoutMs;
+    this.#timer = setTimeout(() => this.#expire(), idleTimeoutMs);
+  }
+
+  async read(): Promise<ReadableStreamReadResult<T>> {
+    this.#timer.refresh();
+    this.#reading = true;
+    try {
+      const result = await this.#reader.read();
+      if (this.#idle) throw streamIdle(this.#url, this.#idleTimeoutMs);
+      return result;
+    } catch (error) {
+      if (this.#idle) throw streamIdle(this.#url, this.#idleTimeoutMs);
+      if (error instanceof AiProviderError) throw error;
+      throw streamCutOff(this.#url, error);
+    } finally {
+      this.#reading = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.#timer);
+    await this.#reader.cancel().catch(() => {});
+  }
+
+  /** The timer fired: a read waiting this long ends the stream; between reads the wait starts over. */
+  #expire(): void {
+    if (!this.#reading) {
+      this.#timer.refresh();
+      return;
+    }
+    this.#idle = true;
+    this.#reader.cancel().catch(() => {});
   }
 }
 
