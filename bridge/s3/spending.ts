@@ -32,12 +32,10 @@ export class S3Spending {
     bucket: PricedBucket | undefined,
   ): Promise<ActiveBudget[]> {
     if (freeOperations.has(operation)) return [];
-    const price = await this.#priceOf(key, bucket);
+    // Priced only for keys and repositories with a budget: the others cost no lookup at all.
+    const operationUsd = async () => ((await this.#priceOf(key, bucket))?.operationsPer1000 ?? 0) / 1000;
     try {
-      return await this.#deps.guard.admit(
-        [key.keyId, key.repositoryId],
-        (price?.operationsPer1000 ?? 0) / 1000,
-      );
+      return await this.#deps.guard.admit([key.keyId, key.repositoryId], operationUsd);
     } catch (error) {
       if (error instanceof BudgetExceeded) throw new S3Error('QUOTA_EXCEEDED', error.message);
       throw error;

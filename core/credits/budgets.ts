@@ -152,11 +152,14 @@ export class BudgetGuard {
   }
 
   /**
-   * The budgets of the subjects (repository and key ids), each charged `upfrontUsd` (what the request
-   * costs whatever it turns out to be) in one transaction; throws `BudgetExceeded` for the first budget
-   * already used up, and then charges none.
+   * The budgets of the subjects (repository and key ids), each charged `upfrontUsd()` (what the request
+   * costs whatever it turns out to be; only asked when there is a budget) in one transaction; throws
+   * `BudgetExceeded` for the first budget already used up, and then charges none.
    */
-  async admit(subjectIds: ReadonlyArray<string | undefined>, upfrontUsd = 0): Promise<ActiveBudget[]> {
+  async admit(
+    subjectIds: ReadonlyArray<string | undefined>,
+    upfrontUsd: () => number | Promise<number> = () => 0,
+  ): Promise<ActiveBudget[]> {
     const budgets: ActiveBudget[] = [];
     for (const subjectId of subjectIds) {
       const budget = subjectId ? await this.#cache.get(subjectId) : null;
@@ -164,7 +167,7 @@ export class BudgetGuard {
     }
     if (budgets.length === 0) return budgets;
     const now = this.#now();
-    const upfront = toNano(upfrontUsd);
+    const upfront = toNano(await upfrontUsd());
     const charged = await this.#em.fork().transactional(async (em) => {
       const rows: SpendRow[] = [];
       for (const budget of budgets) {
