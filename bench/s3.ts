@@ -19,6 +19,8 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { BRIDGE_NODE_ARGS, bridgeEnv } from '../scripts/services/bridge-node.ts';
+import { type ChildService, httpOk, startChildService } from '../scripts/services/child-service.ts';
 import { type MinioEmulator, startMinio } from '../scripts/services/emulators.ts';
 import { freePort } from '../scripts/services/free-port.ts';
 import { type PlatformProcess, READY_LINE } from '../scripts/services/platform-process.ts';
@@ -74,25 +76,28 @@ interface SmallRound {
   opsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
-  /** The bridge process's CPU time per request (bridge target only): steadier than ops/s on a shared machine. */
+  /** The serving process's CPU time per request (bridge and proxy): steadier than ops/s on a shared machine. */
   cpuMsPerOp?: number;
 }
 
 /** A target's best round (highest ops/s) of a scenario, with every round's ops/s. */
+/** MinIO itself, the reference pass-through proxy in front of it (the floor), and the bridge. */
+type TargetName = 'direct' | 'proxy' | 'bridge';
+
 interface SmallResult extends SmallRound {
-  target: 'direct' | 'bridge';
+  target: TargetName;
   op: 'PUT' | 'GET';
   concurrency: number;
   roundsOpsPerSecond: number[];
 }
 
 interface LargeResult {
-  target: 'direct' | 'bridge';
+  target: TargetName;
   op: 'PUT' | 'GET';
   bytes: number;
   runsMBps: number[];
   bestMBps: number;
-  /** The bridge process's CPU time per MB moved, per run (bridge target only). */
+  /** The serving process's CPU time per MB moved, per run (bridge and proxy). */
   runsCpuMsPerMB?: number[];
 }
 
@@ -161,7 +166,7 @@ function s3Client(endpoint: string, accessKeyId: string, secretAccessKey: string
 }
 
 interface Target {
-  name: 'direct' | 'bridge';
+  name: TargetName;
   client: S3Client;
   bucket: string;
   /** CPU seconds used so far by the process serving the target, when it is one of ours. */
@@ -294,10 +299,36 @@ async function peakRssDuring<T>(
   return { result, peakMB: Math.max(...samples.map((sample) => sample.rssMB)), samples: samples.length };
 }
 
+/** The reference proxy (pass-through-proxy.ts) in front of MinIO, run with the bridge's Node settings. */
+async function startPassThroughProxy(
+  minioPort: string,
+  logDir: string,
+): Promise<ChildService & { endpoint: string }> {
+  const port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const service = await startChildService({
+    name: 'pass-through-proxy',
+    command: process.execPath,
+    args: [
+      ...BRIDGE_NODE_ARGS,
+      path.join(projectRoot, 'bench/pass-through-proxy.ts'),
+      minioPort,
+      String(port),
+    ],
+    cwd: projectRoot,
+    env: bridgeEnv(process.env),
+    logFile: path.join(logDir, 'proxy.log'),
+    isReady: () => httpOk(`${endpoint}/minio/health/ready`),
+    readyTimeoutMs: 30_000,
+  });
+  return { ...service, endpoint };
+}
+
 // ---------------------------------------------------------------------------
 
 let platform: PlatformProcess | undefined;
 let minio: MinioEmulator | undefined;
+let proxy: (ChildService & { endpoint: string }) | undefined;
 const scratchDirs: string[] = [];
 const clients: S3Client[] = [];
 let cleanedUp: Promise<void> | undefined;
@@ -306,6 +337,7 @@ function cleanup(): Promise<void> {
   cleanedUp ??= (async () => {
     for (const client of clients) client.destroy();
     await platform?.interrupt().catch((error: unknown) => log(`stopping the platform: ${String(error)}`));
+    await proxy?.stop().catch((error: unknown) => log(`stopping the proxy: ${String(error)}`));
     await minio?.stop().catch((error: unknown) => log(`stopping MinIO: ${String(error)}`));
     await waitForGroupExit(platform);
     await removeScratchDirs(scratchDirs, log);
@@ -336,6 +368,9 @@ try {
   const direct = s3Client(minio.endpoint, minio.accessKeyId, minio.secretAccessKey);
   clients.push(direct);
   await direct.send(new CreateBucketCommand({ Bucket: minioBucket }));
+  proxy = await startPassThroughProxy(new URL(minio.endpoint).port, minioDir);
+  const viaProxy = s3Client(proxy.endpoint, minio.accessKeyId, minio.secretAccessKey);
+  clients.push(viaProxy);
 
   await platform.waitForOutput(READY_LINE, 300_000);
   const api = `http://127.0.0.1:${ports.API_PORT}`;
@@ -387,6 +422,7 @@ try {
 
   const targets: Target[] = [
     { name: 'direct', client: direct, bucket: minioBucket },
+    { name: 'proxy', client: viaProxy, bucket: minioBucket, cpuSeconds: () => cpuSecondsOf(proxy!.pid) },
     { name: 'bridge', client: bridge, bucket: bucketName, cpuSeconds: () => cpuSecondsOf(servingPid) },
   ];
 
@@ -444,7 +480,8 @@ try {
     bridge: string;
     value: number;
     target: string;
-    pass: boolean;
+    /** Absent for reference rows, which have no target. */
+    pass?: boolean;
   }[] = [];
   for (const op of ['PUT', 'GET'] as const) {
     const ratio = largeFind('bridge', op).bestMBps / largeFind('direct', op).bestMBps;
@@ -457,6 +494,27 @@ try {
       pass: ratio >= TARGETS.largeThroughputRatio,
     });
   }
+  for (const op of ['PUT', 'GET'] as const) {
+    const ratio = largeFind('proxy', op).bestMBps / largeFind('direct', op).bestMBps;
+    checks.push({
+      metric: `256 MiB ${op} MB/s, pass-through proxy/direct (the floor, for reference)`,
+      direct: String(largeFind('direct', op).bestMBps),
+      bridge: `proxy ${largeFind('proxy', op).bestMBps}`,
+      value: round(ratio),
+      target: '—',
+    });
+  }
+  for (const op of ['PUT', 'GET'] as const)
+    for (const concurrency of [1, 64])
+      checks.push({
+        metric: `4 KiB ${op} c${concurrency} ops/s, pass-through proxy/direct (the floor, for reference)`,
+        direct: String(find('direct', op, concurrency).opsPerSecond),
+        bridge: `proxy ${find('proxy', op, concurrency).opsPerSecond}`,
+        value: round(
+          find('proxy', op, concurrency).opsPerSecond / find('direct', op, concurrency).opsPerSecond,
+        ),
+        target: '—',
+      });
   for (const op of ['PUT', 'GET'] as const)
     for (const concurrency of [1, 64]) {
       const ratio =
@@ -526,29 +584,35 @@ try {
   );
 
   const lines = [
-    `S3: MinIO direct vs through the Skybridge bridge (${report.machine.cpus} cores, everything on 127.0.0.1; MB = 10^6 bytes)`,
+    `S3: MinIO direct, through a pass-through proxy (the floor), and through the Skybridge bridge (${report.machine.cpus} cores, everything on 127.0.0.1; MB = 10^6 bytes)`,
     '',
-    '| scenario | direct ops/s (rounds) | bridge ops/s (rounds) | direct p50 / p99 ms | bridge p50 / p99 ms | bridge CPU ms/op | errors (d/b) |',
-    '|---|---|---|---|---|---|---|',
+    '| scenario | direct ops/s (rounds) | proxy ops/s (rounds) | bridge ops/s (rounds) | direct p50 / p99 ms | proxy p50 / p99 ms | bridge p50 / p99 ms | proxy / bridge CPU ms/op | errors (d/p/b) |',
+    '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const op of ['PUT', 'GET'] as const)
     for (const concurrency of [1, 64]) {
-      const d = find('direct', op, concurrency);
-      const b = find('bridge', op, concurrency);
+      const [d, p, b] = (['direct', 'proxy', 'bridge'] as const).map((name) =>
+        find(name, op, concurrency),
+      ) as [SmallResult, SmallResult, SmallResult];
+      const opsOf = (r: SmallResult) => `${r.opsPerSecond} (${r.roundsOpsPerSecond.join(', ')})`;
       lines.push(
-        `| 4 KiB ${op} c${concurrency} | ${d.opsPerSecond} (${d.roundsOpsPerSecond.join(', ')}) | ${b.opsPerSecond} (${b.roundsOpsPerSecond.join(', ')}) | ${d.p50Ms} / ${d.p99Ms} | ${b.p50Ms} / ${b.p99Ms} | ${b.cpuMsPerOp ?? '—'} | ${d.errors}/${b.errors} |`,
+        `| 4 KiB ${op} c${concurrency} | ${opsOf(d)} | ${opsOf(p)} | ${opsOf(b)} | ${d.p50Ms} / ${d.p99Ms} | ${p.p50Ms} / ${p.p99Ms} | ${b.p50Ms} / ${b.p99Ms} | ${p.cpuMsPerOp ?? '—'} / ${b.cpuMsPerOp ?? '—'} | ${d.errors}/${p.errors}/${b.errors} |`,
       );
     }
   lines.push(
     '',
-    '| scenario | direct MB/s (runs) | bridge MB/s (runs) | bridge CPU ms/MB (runs) |',
-    '|---|---|---|---|',
+    '| scenario | direct MB/s (runs) | proxy MB/s (runs) | bridge MB/s (runs) | proxy CPU ms/MB (runs) | bridge CPU ms/MB (runs) |',
+    '|---|---|---|---|---|---|',
   );
   for (const op of ['PUT', 'GET'] as const) {
-    const d = largeFind('direct', op);
-    const b = largeFind('bridge', op);
+    const [d, p, b] = (['direct', 'proxy', 'bridge'] as const).map((name) => largeFind(name, op)) as [
+      LargeResult,
+      LargeResult,
+      LargeResult,
+    ];
+    const mbpsOf = (r: LargeResult) => `${r.bestMBps} (${r.runsMBps.join(', ')})`;
     lines.push(
-      `| 256 MiB ${op} | ${d.bestMBps} (${d.runsMBps.join(', ')}) | ${b.bestMBps} (${b.runsMBps.join(', ')}) | ${b.runsCpuMsPerMB?.join(', ') ?? '—'} |`,
+      `| 256 MiB ${op} | ${mbpsOf(d)} | ${mbpsOf(p)} | ${mbpsOf(b)} | ${p.runsCpuMsPerMB?.join(', ') ?? '—'} | ${b.runsCpuMsPerMB?.join(', ') ?? '—'} |`,
     );
   }
   lines.push(
@@ -560,7 +624,7 @@ try {
   );
   for (const c of checks)
     lines.push(
-      `| ${c.metric} | ${c.direct} | ${c.bridge} | ${c.value} | ${c.target} | ${c.pass ? 'pass' : 'FAIL'} |`,
+      `| ${c.metric} | ${c.direct} | ${c.bridge} | ${c.value} | ${c.target} | ${c.pass === undefined ? 'reference' : c.pass ? 'pass' : 'FAIL'} |`,
     );
   console.log(lines.join('\n'));
 } catch (error) {

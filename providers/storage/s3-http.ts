@@ -6,18 +6,16 @@
  * the SDK (s3.ts). Answers mean what the SDK's mean: same headers read the
  * same way, same failures classified by the same table (errors.ts).
  */
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import http, { type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { XMLParser } from 'fast-xml-parser';
+import { awsUriEncode, EMPTY_SHA256, signRequestHeaders } from '../../core/aws/sigv4.ts';
 import { classifyFailure, mapStreamFailures, messageOf, networkErrorCode } from './errors.ts';
 import type { ByteRange, ObjectInfo, PutOptions, StorageError } from './object-store.ts';
 import type { OutboundAgents } from './outbound-agents.ts';
 import { httpRangeHeader, quotedEtag, totalSizeFromContentRange } from './ranges.ts';
 
-const EMPTY_PAYLOAD_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 /** Error answers are a few hundred bytes of XML; read no more than this of one. */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 const META_PREFIX = 'x-amz-meta-';
@@ -31,54 +29,16 @@ export interface SignedS3Target {
   connectionTimeoutMs: number;
 }
 
-type SourceData = string | ArrayBuffer | ArrayBufferView;
-
-function binaryOf(data: SourceData): Uint8Array | string {
-  if (typeof data === 'string') return data;
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  return new Uint8Array(data);
-}
-
-/** SHA-256, or HMAC-SHA256 keyed with `secret`, in the shape the signer expects. */
-class NodeSha256 {
-  readonly #secret?: Uint8Array | string;
-  #hash: Hash | Hmac;
-  constructor(secret?: SourceData) {
-    this.#secret = secret === undefined ? undefined : binaryOf(secret);
-    this.#hash = this.#fresh();
-  }
-  update(data: SourceData): void {
-    this.#hash.update(binaryOf(data));
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(this.#hash.digest());
-  }
-  reset(): void {
-    this.#hash = this.#fresh();
-  }
-  #fresh(): Hash | Hmac {
-    return this.#secret === undefined ? createHash('sha256') : createHmac('sha256', this.#secret);
-  }
-}
-
 const errorParser = new XMLParser({ parseTagValue: false });
 
 export class SignedS3Requests {
   readonly #target: SignedS3Target;
-  readonly #signer: SignatureV4;
   readonly #transport: typeof http.request;
   readonly #agent: http.Agent;
   readonly #basePath: string;
 
   constructor(target: SignedS3Target) {
     this.#target = target;
-    this.#signer = new SignatureV4({
-      service: 's3',
-      region: target.signingRegion,
-      credentials: target.credentials,
-      sha256: NodeSha256,
-      uriEscapePath: false,
-    });
     const secure = target.bucketUrl.protocol === 'https:';
     this.#transport = secure ? https.request : http.request;
     this.#agent = secure ? target.agents.httpsAgent : target.agents.httpAgent;
@@ -126,22 +86,21 @@ export class SignedS3Requests {
     headers: Record<string, string>,
     body?: Readable | Buffer,
   ): Promise<IncomingMessage> {
-    const { hostname, port, protocol, host } = this.#target.bucketUrl;
-    const signed = await this.#signer.sign({
+    const { hostname, port, host } = this.#target.bucketUrl;
+    const path = `${this.#basePath}/${encodeKeyPath(key)}`;
+    const signedHeaders = signRequestHeaders({
       method,
-      protocol,
-      hostname,
-      port: port ? Number(port) : undefined,
-      path: `${this.#basePath}/${encodeKeyPath(key)}`,
-      query: {},
-      headers: { host, 'x-amz-content-sha256': EMPTY_PAYLOAD_SHA256, ...headers },
+      path,
+      headers: { host, 'x-amz-content-sha256': EMPTY_SHA256, ...headers },
+      region: this.#target.signingRegion,
+      credentials: this.#target.credentials,
     });
     const options: http.RequestOptions = {
       method,
       hostname,
       port,
-      path: signed.path,
-      headers: signed.headers,
+      path,
+      headers: signedHeaders,
       agent: this.#agent,
     };
     const response = await this.#exchange(options, body);
@@ -218,17 +177,7 @@ function abortSlowConnect(request: ClientRequest, timeoutMs: number): void {
 }
 
 /** As the SDK encodes a key into the path: each segment URI-encoded, with `!'()*` too. */
-function encodeKeyPath(key: string): string {
-  return key
-    .split('/')
-    .map((segment) =>
-      encodeURIComponent(segment).replace(
-        /[!'()*]/g,
-        (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
-      ),
-    )
-    .join('/');
-}
+const encodeKeyPath = (key: string): string => key.split('/').map(awsUriEncode).join('/');
 
 function objectInfoFrom(key: string, headers: IncomingHttpHeaders): ObjectInfo {
   const lastModified = headers['last-modified'];

@@ -37,6 +37,7 @@ import {
   type SignedRequestInput,
   verifySignature,
 } from '../../bridge/s3/auth/sigv4.ts';
+import { EMPTY_SHA256, signRequestHeaders } from '../../core/aws/sigv4.ts';
 
 const KEY_ID = 'SKYBRIDGETESTKEY0001';
 const SECRET = 'vQ8+/secret/with+slashes/and+plus=';
@@ -389,5 +390,69 @@ describe('presigned URLs from @smithy/signature-v4', () => {
     const response = await fetch(tampered);
     expect(response.status).toBe(403);
     expect(await response.text()).toContain('<Code>SignatureDoesNotMatch</Code>');
+  });
+});
+
+describe("the storage adapters' own signer (core/aws/sigv4.ts signRequestHeaders)", () => {
+  const signingDate = new Date('2026-12-07T10:20:30Z');
+
+  it('signs exactly as @smithy/signature-v4 does, temporary credentials and spaced values included', async () => {
+    const credentials = { accessKeyId: KEY_ID, secretAccessKey: SECRET, sessionToken: 'token/with+plus=' };
+    const smithy = new SignatureV4({
+      service: 's3',
+      region: 'eu-west-3',
+      credentials,
+      sha256: NodeSha256,
+      uriEscapePath: false,
+    });
+    const path = `/media/${'dir/ünï + ~%.txt'.split('/').map(awsUriEncode).join('/')}`;
+    const headers = {
+      host: 'bucket.example.com:9000',
+      'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+      'content-length': '12',
+      'content-type': 'text/plain',
+      'x-amz-meta-note': '  two   spaces  ',
+      range: 'bytes=0-9',
+    };
+    const expected = await smithy.sign(
+      new HttpRequest({
+        method: 'PUT',
+        protocol: 'http:',
+        hostname: 'bucket.example.com',
+        port: 9000,
+        path,
+        headers,
+      }),
+      { signingDate },
+    );
+    const ours = signRequestHeaders({
+      method: 'PUT',
+      path,
+      headers,
+      region: 'eu-west-3',
+      credentials,
+      now: signingDate,
+    });
+    expect(ours.authorization).toBe(expected.headers.authorization);
+    expect(ours['x-amz-date']).toBe(expected.headers['x-amz-date']);
+    expect(ours['x-amz-security-token']).toBe(credentials.sessionToken);
+  });
+
+  it('is accepted by the bridge’s verifier; a changed path is not', async () => {
+    const { host } = new URL(endpoint);
+    const sign = (path: string) =>
+      signRequestHeaders({
+        method: 'GET',
+        path,
+        headers: { host, 'x-amz-content-sha256': EMPTY_SHA256 },
+        region: 'us-east-1',
+        credentials: { accessKeyId: KEY_ID, secretAccessKey: SECRET },
+      });
+    const accepted = await fetch(`${endpoint}/media/signed%20key`, { headers: sign('/media/signed%20key') });
+    expect(accepted.status).toBe(200);
+    expect(seen.at(-1)?.rawPath).toBe('/media/signed%20key');
+    const refusedAnswer = await fetch(`${endpoint}/media/other`, { headers: sign('/media/signed%20key') });
+    expect(refusedAnswer.status).toBe(403);
+    expect(await refusedAnswer.text()).toContain('<Code>SignatureDoesNotMatch</Code>');
   });
 });

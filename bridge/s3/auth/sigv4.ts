@@ -14,7 +14,16 @@
  * `UNSIGNED-PAYLOAD` (or the `X-Amz-Content-Sha256` query parameter) and leave
  * `X-Amz-Signature` out of the canonical query; any region is accepted (it is part of the scope).
  */
-import { createHmac, createSecretKey, hash, type KeyObject, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import {
+  awsUriEncode,
+  buildStringToSign,
+  deriveSigningKey,
+  formatAmzDate,
+  SIGV4_ALGORITHM,
+  SIGV4_TERMINATOR,
+  signWith,
+} from '../../../core/aws/sigv4.ts';
 import { S3AuthError } from './errors.ts';
 
 export type RequestHeaders = Record<string, string | string[] | undefined>;
@@ -39,11 +48,17 @@ export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
 export const STREAMING_SIGNED_PAYLOAD = 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD';
 export const STREAMING_SIGNED_PAYLOAD_TRAILER = 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER';
 export const STREAMING_UNSIGNED_PAYLOAD_TRAILER = 'STREAMING-UNSIGNED-PAYLOAD-TRAILER';
-export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+export {
+  awsUriEncode,
+  buildStringToSign,
+  deriveSigningKey,
+  EMPTY_SHA256,
+  formatAmzDate,
+  sha256Hex,
+  signHex,
+  signingKeyCacheSize,
+} from '../../../core/aws/sigv4.ts';
 
-const ALGORITHM = 'AWS4-HMAC-SHA256';
-const SERVICE = 's3';
-const TERMINATOR = 'aws4_request';
 /** S3 allows 15 minutes between the request's time and its own. */
 export const MAX_CLOCK_SKEW_MS = 15 * 60 * 1000;
 /** Presigned URLs live at most 7 days. */
@@ -113,11 +128,11 @@ const unsupportedMechanism = () =>
 
 function parseHeaderAuth(authorization: string, input: SignedRequestInput): ParsedSignature {
   const match = /^(\S+)\s+(.*)$/s.exec(authorization.trim());
-  if (!match || match[1] !== ALGORITHM) {
+  if (!match || match[1] !== SIGV4_ALGORITHM) {
     if (match?.[1]?.startsWith('AWS4-')) {
       throw new S3AuthError(
         'AuthorizationHeaderMalformed',
-        `The authorization header is malformed; the authorization mechanism "${match[1]}" is not supported. Please use ${ALGORITHM}.`,
+        `The authorization header is malformed; the authorization mechanism "${match[1]}" is not supported. Please use ${SIGV4_ALGORITHM}.`,
       );
     }
     throw unsupportedMechanism();
@@ -190,8 +205,8 @@ function parsePresigned(query: QueryParam[], input: SignedRequestInput): ParsedS
   const signedHeaderList = param('X-Amz-SignedHeaders');
   const signature = param('X-Amz-Signature');
   const queryError = (message: string) => new S3AuthError('AuthorizationQueryParametersError', message);
-  if (algorithm !== undefined && algorithm !== ALGORITHM) {
-    throw queryError(`X-Amz-Algorithm only supports "${ALGORITHM}"`);
+  if (algorithm !== undefined && algorithm !== SIGV4_ALGORITHM) {
+    throw queryError(`X-Amz-Algorithm only supports "${SIGV4_ALGORITHM}"`);
   }
   if (!algorithm || !credential || !amzDate || !expires || !signedHeaderList || !signature) {
     throw queryError(
@@ -266,10 +281,9 @@ function parseCredential(credential: string, fail: (reason: string) => S3AuthErr
   if (!accessKeyId || !/^\d{8}$/.test(date) || !region) {
     throw fail('the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".');
   }
-  if (service !== SERVICE)
-    throw fail(`incorrect service "${service}". This endpoint belongs to "${SERVICE}".`);
-  if (terminator !== TERMINATOR) {
-    throw fail(`incorrect terminal "${terminator}". This endpoint uses "${TERMINATOR}".`);
+  if (service !== 's3') throw fail(`incorrect service "${service}". This endpoint belongs to "s3".`);
+  if (terminator !== SIGV4_TERMINATOR) {
+    throw fail(`incorrect terminal "${terminator}". This endpoint uses "${SIGV4_TERMINATOR}".`);
   }
   return { accessKeyId, date, region, service };
 }
@@ -365,13 +379,6 @@ function parseAmzDate(value: string): Date | undefined {
   return time;
 }
 
-export function formatAmzDate(date: Date): string {
-  return date
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d{3}/, '');
-}
-
 // ---------------------------------------------------------------------------------------------
 // Verification
 
@@ -384,7 +391,7 @@ export function verifySignature(
   secretAccessKey: string,
   request: SignedRequestInput,
 ): SigningContext {
-  const scope = `${parsed.date}/${parsed.region}/${parsed.service}/${TERMINATOR}`;
+  const scope = `${parsed.date}/${parsed.region}/${parsed.service}/${SIGV4_TERMINATOR}`;
   const signingKey = deriveSigningKey(
     secretAccessKey,
     parsed.accessKeyId,
@@ -397,7 +404,7 @@ export function verifySignature(
   let first: { canonicalRequest: string; stringToSign: string } | undefined;
   for (const canonicalRequest of canonicalRequests) {
     const stringToSign = buildStringToSign(parsed.timestamp, scope, canonicalRequest);
-    const expected = hmac(keyObjectOf(signingKey), stringToSign);
+    const expected = signWith(signingKey, stringToSign);
     if (timingSafeEqual(expected, provided)) {
       return {
         accessKeyId: parsed.accessKeyId,
@@ -420,10 +427,6 @@ const signatureDetails = (accessKeyId: string, signature: string) => ({
   AWSAccessKeyId: accessKeyId,
   SignatureProvided: signature,
 });
-
-export function buildStringToSign(timestamp: string, scope: string, canonicalRequest: string): string {
-  return `${ALGORITHM}\n${timestamp}\n${scope}\n${sha256Hex(canonicalRequest)}`;
-}
 
 /**
  * The canonical request S3 would build, and — only when the client's encoding of the path or
@@ -481,14 +484,6 @@ const joinedHeader = (value: string | string[] | undefined): string | undefined 
 
 export function headerValue(headers: RequestHeaders, name: string): string | undefined {
   return joinedHeader(headers[name]);
-}
-
-/** AWS's URI encoding: everything but `A-Za-z0-9-._~` as `%XX` (upper-case hex) of its UTF-8 bytes. */
-export function awsUriEncode(value: string): string {
-  return encodeURIComponent(value).replace(
-    /[!'()*]/g,
-    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
-  );
 }
 
 /** Each path segment decoded and encoded again the AWS way; `/` stays, `%2F` stays `%2F`. */
@@ -560,72 +555,3 @@ function rawCanonicalQuery(rawQuery: string, excludedName?: string): string {
     .map(([name, value]) => `${name}=${value}`)
     .join('&');
 }
-
-// ---------------------------------------------------------------------------------------------
-// Keys
-
-const hmac = (key: KeyObject | Buffer | string, data: string): Buffer =>
-  createHmac('sha256', key).update(data, 'utf8').digest();
-export const sha256Hex = (data: string | Uint8Array): string => hash('sha256', data, 'hex');
-
-/**
- * Node prepares a raw Buffer key again on every createHmac (several times the cost of the HMAC
- * of a string to sign); a KeyObject is prepared once. Keyed by the signing key's Buffer, which
- * the cache below hands out again and again.
- */
-const signingKeyObjects = new WeakMap<Buffer, KeyObject>();
-
-function keyObjectOf(signingKey: Buffer): KeyObject {
-  let keyObject = signingKeyObjects.get(signingKey);
-  if (!keyObject) {
-    keyObject = createSecretKey(signingKey);
-    signingKeyObjects.set(signingKey, keyObject);
-  }
-  return keyObject;
-}
-
-interface CachedKey {
-  secret: string;
-  signingKey: Buffer;
-}
-
-/** Small LRU: a Map keeps insertion order, so re-inserting on hit makes the first key the oldest. */
-const SIGNING_KEY_CACHE_SIZE = 256;
-const signingKeyCache = new Map<string, CachedKey>();
-
-/**
- * HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request"), cached per
- * access key, date, region and service. The secret is kept with the entry and compared on each
- * hit, so a key whose secret changed is derived again rather than served stale. (A plain
- * comparison: both secrets are the server's own, nothing a client sends.)
- */
-export function deriveSigningKey(
-  secretAccessKey: string,
-  accessKeyId: string,
-  date: string,
-  region: string,
-  service: string = SERVICE,
-): Buffer {
-  const cacheKey = `${accessKeyId}\n${date}\n${region}\n${service}`;
-  const cached = signingKeyCache.get(cacheKey);
-  if (cached && cached.secret === secretAccessKey) {
-    signingKeyCache.delete(cacheKey);
-    signingKeyCache.set(cacheKey, cached);
-    return cached.signingKey;
-  }
-  const signingKey = hmac(hmac(hmac(hmac(`AWS4${secretAccessKey}`, date), region), service), TERMINATOR);
-  signingKeyCache.delete(cacheKey);
-  signingKeyCache.set(cacheKey, { secret: secretAccessKey, signingKey });
-  if (signingKeyCache.size > SIGNING_KEY_CACHE_SIZE) {
-    const oldest = signingKeyCache.keys().next().value;
-    if (oldest !== undefined) signingKeyCache.delete(oldest);
-  }
-  return signingKey;
-}
-
-/** For tests: the number of cached signing keys. */
-export const signingKeyCacheSize = (): number => signingKeyCache.size;
-
-/** HMAC-SHA256 of a string to sign with a signing key, as lower-case hex. */
-export const signHex = (signingKey: Buffer, stringToSign: string): string =>
-  hmac(keyObjectOf(signingKey), stringToSign).toString('hex');
