@@ -10,7 +10,8 @@
  *   actually connected to are checked again, so a hostname that resolves to a
  *   public address for the check and to 169.254.169.254 for the connection
  *   (DNS rebinding) is still refused.
- * `guardedFetch` does both, and re-checks every redirect hop.
+ * `guardedRequest` (Node's answer) and `guardedFetch` (a WHATWG Response) do
+ * both, and re-check every redirect hop.
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { lookup as dnsLookupAsync } from 'node:dns/promises';
@@ -221,7 +222,8 @@ function failConnection(
 
 export interface GuardedFetchInit {
   method?: string;
-  headers?: ConstructorParameters<typeof Headers>[0];
+  /** Header names in any case; sent as given. */
+  headers?: Record<string, string>;
   /** A replayable body, so 307/308 redirects can resend it. */
   body?: string | Uint8Array;
   signal?: AbortSignal;
@@ -266,21 +268,32 @@ const BODY_HEADERS = [
   'content-location',
 ];
 
+/** An answer of `guardedRequest`: its status checked, its body (when it has one) still to read. */
+export interface GuardedAnswer {
+  status: number;
+  /** The URL that answered, after redirects. */
+  url: URL;
+  redirected: boolean;
+  /** Node's message: headers lower-cased, the body a Readable that the request's signal also aborts. */
+  message: IncomingMessage;
+  hasBody: boolean;
+}
+
 /**
- * A fetch for our own outbound calls to user-supplied addresses (AI provider
- * validation, webhooks). Checks the URL, connects through guarded agents,
- * follows redirects by hand re-checking every hop, and returns a standard
- * `Response` whose body streams.
+ * A request to a user-supplied address. Checks the URL, connects through
+ * guarded agents, follows redirects by hand re-checking every hop, and
+ * returns Node's own answer, whose body streams: the cheapest form for the
+ * gateway's hot calls to AI providers.
  */
-export async function guardedFetch(
+export async function guardedRequest(
   url: string | URL,
   init: GuardedFetchInit,
   policy: OutboundPolicy,
-): Promise<Response> {
+): Promise<GuardedAnswer> {
   const signal = combinedSignal(init);
   const maxRedirects = init.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
   const agents = agentsFor(policy);
-  const headers = new Headers(init.headers);
+  const headers = lowerCasedHeaders(init.headers);
   let current = parseUrl(url);
   let method = (init.method ?? 'GET').toUpperCase();
   let body = init.body;
@@ -294,7 +307,7 @@ export async function guardedFetch(
       location === undefined ||
       init.redirect === 'manual'
     ) {
-      return toWebResponse(response, { url: current, method, redirected: redirects > 0, signal });
+      return answerOf(response, { url: current, method, redirected: redirects > 0, signal });
     }
     response.resume();
     if (init.redirect === 'error') {
@@ -313,11 +326,29 @@ export async function guardedFetch(
     if (switchesToGet(response.statusCode ?? 0, method)) {
       method = 'GET';
       body = undefined;
-      for (const name of BODY_HEADERS) headers.delete(name);
+      for (const name of BODY_HEADERS) delete headers[name];
     }
-    if (next.origin !== current.origin) for (const name of CREDENTIAL_HEADERS) headers.delete(name);
+    if (next.origin !== current.origin) for (const name of CREDENTIAL_HEADERS) delete headers[name];
     current = next;
   }
+}
+
+/**
+ * `guardedRequest` as a fetch for our outbound calls that want a standard
+ * `Response` (webhooks, provider validation), whose body streams.
+ */
+export async function guardedFetch(
+  url: string | URL,
+  init: GuardedFetchInit,
+  policy: OutboundPolicy,
+): Promise<Response> {
+  return toWebResponse(await guardedRequest(url, init, policy));
+}
+
+function lowerCasedHeaders(headers: Record<string, string> | undefined): Record<string, string> {
+  const lowerCased: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) lowerCased[name.toLowerCase()] = value;
+  return lowerCased;
 }
 
 function combinedSignal(init: GuardedFetchInit): AbortSignal | undefined {
@@ -361,7 +392,7 @@ function sendRequest(
   url: URL,
   request: {
     method: string;
-    headers: Headers;
+    headers: Record<string, string>;
     body: string | Uint8Array | undefined;
     signal: AbortSignal | undefined;
     agents: GuardedAgents;
@@ -372,7 +403,7 @@ function sendRequest(
   return new Promise((resolve, reject) => {
     const outgoing = transport.request(url, {
       method: request.method,
-      headers: Object.fromEntries(request.headers),
+      headers: request.headers,
       agent: isHttps ? request.agents.httpsAgent : request.agents.httpAgent,
       signal: request.signal,
     });
@@ -384,10 +415,10 @@ function sendRequest(
 
 const NULL_BODY_STATUSES = new Set([204, 205, 304]);
 
-function toWebResponse(
+function answerOf(
   incoming: IncomingMessage,
   context: { url: URL; method: string; redirected: boolean; signal: AbortSignal | undefined },
-): Response {
+): GuardedAnswer {
   const status = incoming.statusCode ?? 0;
   if (status < 200 || status > 599) {
     incoming.destroy();
@@ -395,10 +426,6 @@ function toWebResponse(
       'OUTBOUND_INVALID_RESPONSE',
       `${context.url.host} answered with HTTP status ${status}`,
     );
-  }
-  const headers = new Headers();
-  for (let index = 0; index + 1 < incoming.rawHeaders.length; index += 2) {
-    headers.append(incoming.rawHeaders[index]!, incoming.rawHeaders[index + 1]!);
   }
   const hasBody = context.method !== 'HEAD' && !NULL_BODY_STATUSES.has(status);
   if (!hasBody) incoming.resume();
@@ -408,13 +435,22 @@ function toWebResponse(
     signal.addEventListener('abort', abortBody, { once: true });
     incoming.once('close', () => signal.removeEventListener('abort', abortBody));
   }
-  const body = hasBody ? (Readable.toWeb(incoming) as unknown as ReadableStream<Uint8Array>) : null;
-  const statusText = /^[\t\x20-\x7e]*$/.test(incoming.statusMessage ?? '') ? incoming.statusMessage : '';
-  const response = new Response(body, { status, statusText, headers });
+  return { status, url: context.url, redirected: context.redirected, message: incoming, hasBody };
+}
+
+function toWebResponse(answer: GuardedAnswer): Response {
+  const { message } = answer;
+  const headers = new Headers();
+  for (let index = 0; index + 1 < message.rawHeaders.length; index += 2) {
+    headers.append(message.rawHeaders[index]!, message.rawHeaders[index + 1]!);
+  }
+  const body = answer.hasBody ? (Readable.toWeb(message) as unknown as ReadableStream<Uint8Array>) : null;
+  const statusText = /^[\t\x20-\x7e]*$/.test(message.statusMessage ?? '') ? message.statusMessage : '';
+  const response = new Response(body, { status: answer.status, statusText, headers });
   // Response's url and redirected are read-only getters; give this instance the values fetch would.
   Object.defineProperties(response, {
-    url: { value: context.url.href },
-    redirected: { value: context.redirected },
+    url: { value: answer.url.href },
+    redirected: { value: answer.redirected },
   });
   return response;
 }

@@ -43,6 +43,7 @@ import {
   openProviderStream,
   type ProviderAnswer,
   type ProviderRequest,
+  type ProviderResponse,
   parseEndpoint,
   parseJsonObject,
   serverSentEvents,
@@ -170,7 +171,7 @@ function messagesCall(
 }
 
 async function* streamedChunks(
-  response: Response,
+  response: ProviderResponse,
   url: URL,
   requestedModel: string,
   options: ChatCallOptions,

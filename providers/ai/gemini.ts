@@ -55,6 +55,7 @@ import {
   MAX_PAGES,
   openProviderStream,
   type ProviderAnswer,
+  type ProviderResponse,
   parseEndpoint,
   parseJsonObject,
   serverSentEvents,
@@ -236,7 +237,7 @@ async function chatStream(
 
 /** The stream's GenerateContentResponse chunks; an error event throws. */
 async function* streamedAnswers(
-  response: Response,
+  response: ProviderResponse,
   url: URL,
   options: ChatCallOptions,
 ): AsyncGenerator<Record<string, unknown>> {

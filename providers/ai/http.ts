@@ -1,13 +1,12 @@
 /**
  * HTTP to the providers that speak plain JSON over HTTP (OpenAI-compatible,
  * Anthropic, Gemini). Every request goes through the outbound guard
- * (`guardedFetch`): the endpoint is user-supplied, so it must not reach the
+ * (`guardedRequest`): the endpoint is user-supplied, so it must not reach the
  * metadata service or, unless the deployment allows it, private networks.
  */
-
-import type { ReadableStreamDefaultReader, ReadableStreamReadResult } from 'node:stream/web';
-import { type EventSourceMessage, EventSourceParserStream } from 'eventsource-parser/stream';
-import { guardedFetch } from '../../core/net/outbound-guard.ts';
+import type { IncomingMessage } from 'node:http';
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { type GuardedAnswer, guardedRequest } from '../../core/net/outbound-guard.ts';
 import { type ApiDescription, connectionFailure, unexpectedAnswer } from './errors.ts';
 import {
   AiProviderError,
@@ -17,6 +16,8 @@ import {
 
 /** A model list is a few hundred kilobytes at most; more means this is not the API we think it is. */
 const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
+/** One server-sent event larger than this is not a provider's event either. */
+const MAX_EVENT_CHARS = 8 * 1024 * 1024;
 
 export interface ProviderRequest {
   method?: string;
@@ -25,10 +26,24 @@ export interface ProviderRequest {
   body?: string;
 }
 
+/** What providers read of an answer's headers (a WHATWG `Headers` reads the same way). */
+export interface AnswerHeaders {
+  get(name: string): string | null;
+}
+
+/** A provider's answer as it arrives: status and headers, the body still to read (or stream). */
+export interface ProviderResponse {
+  status: number;
+  ok: boolean;
+  headers: AnswerHeaders;
+  /** Node's message (empty when the status has no body); destroying it closes the connection. */
+  body: IncomingMessage;
+}
+
 /** A complete answer, whatever its status. */
 export interface ProviderAnswer {
   status: number;
-  headers: Headers;
+  headers: AnswerHeaders;
   url: URL;
   /** The body parsed as JSON, or undefined when it is not JSON. */
   json: unknown;
@@ -60,14 +75,16 @@ export function timeoutOf(options: CallOptions): number {
 export async function sendToProvider(
   request: ProviderRequest,
   options: CallOptions & { signal?: AbortSignal },
-): Promise<Response> {
+): Promise<ProviderResponse> {
   const timeoutMs = timeoutOf(options);
   const { signal } = options;
   try {
-    return await guardedFetch(
-      request.url,
-      { method: request.method ?? 'GET', headers: request.headers, body: request.body, timeoutMs, signal },
-      options.outboundPolicy,
+    return providerResponse(
+      await guardedRequest(
+        request.url,
+        { method: request.method ?? 'GET', headers: request.headers, body: request.body, timeoutMs, signal },
+        options.outboundPolicy,
+      ),
     );
   } catch (error) {
     if (signal?.aborted) throw signal.reason ?? error;
@@ -96,23 +113,33 @@ export async function callProvider(
   };
 }
 
-async function readCapped(response: Response, url: URL): Promise<string> {
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
+function providerResponse({ status, message }: GuardedAnswer): ProviderResponse {
+  return { status, ok: isSuccess(status), headers: headersOf(message), body: message };
+}
+
+function headersOf(message: IncomingMessage): AnswerHeaders {
+  return {
+    get(name) {
+      const value = message.headers[name.toLowerCase()];
+      if (value === undefined) return null;
+      return Array.isArray(value) ? value.join(', ') : String(value);
+    },
+  };
+}
+
+async function readCapped(response: ProviderResponse, url: URL): Promise<string> {
+  const chunks: Buffer[] = [];
   let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
+  for await (const chunk of response.body as AsyncIterable<Buffer>) {
+    size += chunk.byteLength;
     if (size > MAX_ANSWER_BYTES) {
-      await reader.cancel();
+      response.body.destroy();
       throw new AiProviderError(
         'Invalid',
         `${url.host} answered with more than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB; this does not look like the provider's API — check the base URL`,
       );
     }
-    chunks.push(value);
+    chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
 }
@@ -201,7 +228,7 @@ export const defaultStreamIdleTimeoutMs = 60_000;
 export async function openProviderStream(
   request: ProviderRequest,
   options: CallOptions & { signal?: AbortSignal },
-): Promise<Response> {
+): Promise<ProviderResponse> {
   const timeoutMs = timeoutOf(options);
   const firstByte = new AbortController();
   const timer = setTimeout(
@@ -210,10 +237,12 @@ export async function openProviderStream(
   );
   const signal = options.signal ? AbortSignal.any([options.signal, firstByte.signal]) : firstByte.signal;
   try {
-    return await guardedFetch(
-      request.url,
-      { method: request.method ?? 'POST', headers: request.headers, body: request.body, signal },
-      options.outboundPolicy,
+    return providerResponse(
+      await guardedRequest(
+        request.url,
+        { method: request.method ?? 'POST', headers: request.headers, body: request.body, signal },
+        options.outboundPolicy,
+      ),
     );
   } catch (error) {
     if (options.signal?.aborted) throw options.signal.reason ?? error;
@@ -224,7 +253,7 @@ export async function openProviderStream(
 }
 
 /** Reads a non-2xx streamed answer whole (it is an error document, not a stream). */
-export async function readErrorAnswer(response: Response, url: URL): Promise<ProviderAnswer> {
+export async function readErrorAnswer(response: ProviderResponse, url: URL): Promise<ProviderAnswer> {
   const text = await readCapped(response, url).catch(() => '');
   return { status: response.status, headers: response.headers, url, json: parseJson(text), text };
 }
@@ -234,70 +263,88 @@ export async function readErrorAnswer(response: Response, url: URL): Promise<Pro
  * Unexpected answer when a 2xx answer is not an event stream.
  */
 export async function assertEventStream(
-  response: Response,
+  response: ProviderResponse,
   url: URL,
   api: ApiDescription,
   refused: (answer: ProviderAnswer) => AiProviderError,
 ): Promise<void> {
   if (!response.ok) throw refused(await readErrorAnswer(response, url));
   if (response.headers.get('content-type')?.includes('text/event-stream')) return;
-  await response.body?.cancel().catch(() => {});
+  response.body.destroy();
   throw unexpectedAnswer(response.status, url, api);
 }
 
 /**
- * The server-sent events of a streamed answer. A gap longer than
- * `idleTimeoutMs` between two reads, or a connection cut before the end,
- * throws a Transient AiProviderError.
+ * The server-sent events of a streamed answer, parsed as the body's chunks
+ * arrive (no web streams: at a few hundred bytes per event their per-chunk
+ * cost outweighed the parsing). A gap longer than `idleTimeoutMs` between two
+ * reads, or a connection cut before the end, throws a Transient
+ * AiProviderError.
  */
 export async function* serverSentEvents(
-  response: Response,
+  response: ProviderResponse,
   url: URL,
   idleTimeoutMs = defaultStreamIdleTimeoutMs,
 ): AsyncGenerator<EventSourceMessage> {
-  if (!response.body) return;
-  const events = new IdleReader(
-    response.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()).getReader(),
-    idleTimeoutMs,
-    url,
-  );
+  const parsed: EventSourceMessage[] = [];
+  let oversized = false;
+  const parser = createParser({
+    onEvent: (event) => parsed.push(event),
+    onError: (error) => {
+      if (error.type === 'max-buffer-size-exceeded') oversized = true;
+    },
+    maxBufferSize: MAX_EVENT_CHARS,
+  });
+  const decoder = new TextDecoder();
+  const chunks = new IdleReader(response.body, idleTimeoutMs, url);
   try {
     for (;;) {
-      const { done, value } = await events.read();
+      const { done, value } = await chunks.read();
+      parser.feed(done ? decoder.decode() : decoder.decode(value, { stream: true }));
+      if (oversized) throw eventTooLarge(url);
+      for (const event of parsed) yield event;
+      parsed.length = 0;
       if (done) return;
-      yield value;
     }
   } finally {
-    await events.close();
+    chunks.close();
   }
 }
 
+const eventTooLarge = (url: URL) =>
+  new AiProviderError(
+    'Invalid',
+    `${url.host} sent an event of more than ${MAX_EVENT_CHARS / 1024 / 1024} M characters; this does not look like the provider's API`,
+  );
+
 /**
- * Reads a stream, failing as Transient when a read waits `idleTimeoutMs` or
- * the connection breaks. One timer serves the whole stream, refreshed by each
- * read (a timer and a promise race per event cost a streamed answer more CPU
- * than its parsing); time the caller spends between reads does not count.
+ * Reads a body's chunks, failing as Transient when a read waits `idleTimeoutMs`
+ * or the connection breaks. One timer serves the whole stream, refreshed by
+ * each read (a timer and a promise race per event cost a streamed answer more
+ * CPU than its parsing); time the caller spends between reads does not count.
  */
-class IdleReader<T> {
-  readonly #reader: ReadableStreamDefaultReader<T>;
+class IdleReader {
+  readonly #body: IncomingMessage;
+  readonly #chunks: AsyncIterator<Buffer>;
   readonly #url: URL;
   readonly #idleTimeoutMs: number;
   readonly #timer: NodeJS.Timeout;
   #reading = false;
   #idle = false;
 
-  constructor(reader: ReadableStreamDefaultReader<T>, idleTimeoutMs: number, url: URL) {
-    this.#reader = reader;
+  constructor(body: IncomingMessage, idleTimeoutMs: number, url: URL) {
+    this.#body = body;
+    this.#chunks = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
     this.#url = url;
     this.#idleTimeoutMs = idleTimeoutMs;
     this.#timer = setTimeout(() => this.#expire(), idleTimeoutMs);
   }
 
-  async read(): Promise<ReadableStreamReadResult<T>> {
+  async read(): Promise<IteratorResult<Buffer>> {
     this.#timer.refresh();
     this.#reading = true;
     try {
-      const result = await this.#reader.read();
+      const result = await this.#chunks.next();
       if (this.#idle) throw streamIdle(this.#url, this.#idleTimeoutMs);
       return result;
     } catch (error) {
@@ -309,9 +356,10 @@ class IdleReader<T> {
     }
   }
 
-  async close(): Promise<void> {
+  /** Stops reading: a body not read to its end is destroyed (its connection cannot carry another request). */
+  close(): void {
     clearTimeout(this.#timer);
-    await this.#reader.cancel().catch(() => {});
+    if (!this.#body.complete) this.#body.destroy();
   }
 
   /** The timer fired: a read waiting this long ends the stream; between reads the wait starts over. */
@@ -321,7 +369,7 @@ class IdleReader<T> {
       return;
     }
     this.#idle = true;
-    this.#reader.cancel().catch(() => {});
+    this.#body.destroy();
   }
 }
 

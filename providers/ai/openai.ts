@@ -56,6 +56,7 @@ import {
   openProviderStream,
   type ProviderAnswer,
   type ProviderRequest,
+  type ProviderResponse,
   parseEndpoint,
   parseJsonObject,
   readErrorAnswer,
@@ -268,7 +269,7 @@ async function chatStream(
 }
 
 /** Throws the provider's refusal, or its answer when that is a document rather than a stream. */
-async function expectEventStream(response: Response, url: URL): Promise<void> {
+async function expectEventStream(response: ProviderResponse, url: URL): Promise<void> {
   const isDocument = /json|html/i.test(response.headers.get('content-type') ?? '');
   if (response.ok && !isDocument) return;
   const answer = await readErrorAnswer(response, url);
@@ -287,7 +288,7 @@ interface StreamState {
 }
 
 async function* openAiChunks(
-  response: Response,
+  response: ProviderResponse,
   url: URL,
   requestedModel: string,
   idleTimeoutMs: number | undefined,
