@@ -3,11 +3,13 @@
  * request body bytes as the handler reads them, response body bytes as the
  * handler writes them, latency, and the status sent. Shared by the bridge's
  * gateways (plain `node:http` servers). Nothing is added to the data path:
- * both directions are observed where every consumer and writer already goes.
+ * both directions are observed where every consumer and writer already goes
+ * (and counted for the relay collector too, see relay-collector.ts).
  */
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
+import { relayCollector } from './relay-collector.ts';
 
 export interface MeasuredExchange {
   /** When the exchange ended: the response was sent, or the connection closed. */
@@ -41,6 +43,7 @@ export function meterHttpExchange(
   let bytesOut = 0;
   countResponseBody(res, (bytes) => {
     bytesOut += bytes;
+    relayCollector.relayed(bytes);
   });
   res.once('close', () => {
     onClosed({
@@ -55,6 +58,7 @@ export function meterHttpExchange(
     countRequestBody(body) {
       countConsumedChunks(body, (bytes) => {
         bytesIn += bytes;
+        relayCollector.relayed(bytes);
       });
       return body;
     },

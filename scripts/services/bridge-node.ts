@@ -5,16 +5,23 @@
 import { variableIsSet } from '../../core/config.ts';
 
 /**
- * The bridge relays object bodies, and every 64 KiB a socket read hands over is a new off-heap
- * buffer that only a garbage collection frees. By default V8 let those buffers pile up until a
- * full mark-compact, about one per 35 MB relayed (its young generation, grown to 64 MB here, was
- * rarely collected, and off-heap bytes count against the old generation's small headroom), and
- * the bridge spent 3-4 ms of CPU per MB. A 2 MB young generation frees them with cheap scavenges
- * every few tens of MB, and counting off-heap memory in the global limit stops the remaining
- * mark-compact storms: 1.1-1.4 ms per MB, and RSS at start 167 MB instead of 208. The price:
- * small requests' short-lived objects are promoted more often, 15-25% more CPU per request.
+ * The bridge's V8 settings, measured with bench:s3 and bench:ai (README, Benchmarks):
+ * - `--expose-gc` lets the bridge run a scavenge every 32 MiB it relays
+ *   (core/metering/relay-collector.ts). Each socket read hands over a new off-heap buffer that
+ *   only a collection frees; without that, V8 let them pile up until full mark-compacts, and
+ *   large objects cost 3-4 ms of CPU per MB relayed instead of 1.1-1.4.
+ * - `--external-memory-accounted-in-global-limit` counts those buffers in V8's heap limit, which
+ *   stops the mark-compact storms that remain.
+ * - `--max-semi-space-size=8` bounds the young generation at 8 MB (V8 grew it to 64 MB here).
+ *   The bridge used to set 2 MB, so that ordinary scavenges freed the buffers; but then the
+ *   objects of requests still in flight were promoted on almost every scavenge, and the AI
+ *   gateway spent 0.98 ms of CPU per request at 64 clients where V8's defaults need 0.46.
  */
-export const BRIDGE_NODE_ARGS = ['--max-semi-space-size=2', '--external-memory-accounted-in-global-limit'];
+export const BRIDGE_NODE_ARGS = [
+  '--expose-gc',
+  '--external-memory-accounted-in-global-limit',
+  '--max-semi-space-size=8',
+];
 /** Two malloc arenas rather than one per thread (unless set otherwise): freed buffers' memory is reused, not spread out. */
 export function bridgeEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return variableIsSet('MALLOC_ARENA_MAX') ? env : { ...env, MALLOC_ARENA_MAX: '2' };
