@@ -21,6 +21,7 @@ import { BucketCaps } from '../core/buckets/caps.ts';
 import { bucketConnection } from '../core/buckets/credentials.ts';
 import { Bucket, MigrationItem, type MigrationItemAction } from '../core/db/entities/index.ts';
 import type { EntityManager } from '../core/db/orm.ts';
+import { relayCollector } from '../core/metering/relay-collector.ts';
 import { createPriceBook, type PriceBook } from '../core/pricing/prices.ts';
 import { createObjectStore } from '../providers/storage/index.ts';
 import {
@@ -834,6 +835,7 @@ class ObjectCopier {
       transform(chunk: Buffer, _encoding, done) {
         md5.update(chunk);
         bytes += chunk.length;
+        relayCollector.relayed(chunk.length);
         beat();
         if (!limiter) return done(null, chunk);
         limiter.take(chunk.length).then(

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { BRIDGE_NODE_ARGS, bridgeEnv } from '../scripts/services/bridge-node.ts';
+import { BRIDGE_NODE_ARGS, bridgeEnv } from '../scripts/services/node-settings.ts';
 import { type ChildService, httpOk, startChildService } from '../scripts/services/child-service.ts';
 import { type MinioEmulator, startMinio } from '../scripts/services/emulators.ts';
 import { freePort } from '../scripts/services/free-port.ts';

@@ -15,10 +15,10 @@ import { type Config, ConfigError, childProcessEnv, loadConfig, variableIsSet } 
 import { openMigratedDatabase } from '../core/db/migrate.ts';
 import { createLogger } from '../core/logging.ts';
 import { generateMasterKey } from '../core/secrets/keyring.ts';
-import { BRIDGE_NODE_ARGS, bridgeEnv } from './services/bridge-node.ts';
 import { type ChildService, httpOk, startChildService } from './services/child-service.ts';
 import { stopDemoServices } from './services/demo-services.ts';
 import { startEmbeddedPostgres } from './services/embedded-postgres.ts';
+import { BRIDGE_NODE_ARGS, bridgeEnv, WORKER_NODE_ARGS } from './services/node-settings.ts';
 import { startTemporalDevServer } from './services/temporal-dev-server.ts';
 import { ensureGoTool, projectRoot } from './tools.ts';
 
@@ -69,6 +69,7 @@ async function main(): Promise<void> {
       env,
       `http://${host}:${config.worker.metricsPort}/readyz`,
       logsDir,
+      WORKER_NODE_ARGS,
     ),
     startComponent('api', 'api/main.ts', env, `http://${host}:${config.api.port}/readyz`, logsDir),
     startComponent(

@@ -4,10 +4,11 @@
  * relaying hundreds of MB/s creates them far faster than its JavaScript fills
  * V8's young generation: left alone, they pile up until V8 runs full
  * mark-compacts, 3-4 ms of CPU per MB relayed. A scavenge (a minor collection,
- * about 1 ms) every 32 MiB relayed frees them while they are still young.
+ * well under a millisecond) every 32 MiB relayed frees them while they are young.
  *
  * Needs Node's `--expose-gc`, which the bridge is started with
- * (scripts/services/bridge-node.ts); elsewhere (tests, tools) it does nothing.
+ * (scripts/services/node-settings.ts), and the worker too for migrations; elsewhere (tests,
+ * tools) it does nothing.
  */
 
 type MinorCollection = () => void;

@@ -1,6 +1,7 @@
 /**
- * How the bridge's Node process is started: the platform (scripts/start.ts) and the
- * benchmarks' reference proxy (bench/pass-through-proxy.ts) use the same settings.
+ * How the Node processes that relay object bodies are started: the platform (scripts/start.ts,
+ * and docker-compose.yml by hand) and the benchmarks' reference proxy (bench/pass-through-proxy.ts)
+ * use these settings.
  */
 import { variableIsSet } from '../../core/config.ts';
 
@@ -22,6 +23,13 @@ export const BRIDGE_NODE_ARGS = [
   '--external-memory-accounted-in-global-limit',
   '--max-semi-space-size=8',
 ];
+/**
+ * The worker streams objects in migrations (activities/migrations.ts): the same scavenge every
+ * 32 MiB copied, and off-heap memory counted in V8's limit. Its young generation keeps V8's
+ * default size (workflow replays allocate much, and the worker relays less than the bridge).
+ */
+export const WORKER_NODE_ARGS = ['--expose-gc', '--external-memory-accounted-in-global-limit'];
+
 /** Two malloc arenas rather than one per thread (unless set otherwise): freed buffers' memory is reused, not spread out. */
 export function bridgeEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return variableIsSet('MALLOC_ARENA_MAX') ? env : { ...env, MALLOC_ARENA_MAX: '2' };
