@@ -26,6 +26,12 @@ export function formatAmzDate(date: Date): string {
     .replace(/\.\d{3}/, '');
 }
 
+/** A header value as SigV4 signs it: trimmed, each run of whitespace as one space (not rebuilt when already so). */
+export const collapseSpaces = (value: string): string => {
+  const trimmed = value.trim();
+  return /[^\S ]|\s\s/.test(trimmed) ? trimmed.replace(/\s+/g, ' ') : trimmed;
+};
+
 /** AWS's URI encoding: everything but `A-Za-z0-9-._~` as `%XX` (upper-case hex) of its UTF-8 bytes. */
 export function awsUriEncode(value: string): string {
   return encodeURIComponent(value).replace(
@@ -133,7 +139,7 @@ export function signRequestHeaders(request: RequestToSign): Record<string, strin
   if (credentials.sessionToken) headers['x-amz-security-token'] = credentials.sessionToken;
   const names = Object.keys(headers).sort();
   let canonicalHeaders = '';
-  for (const name of names) canonicalHeaders += `${name}:${headers[name]!.trim().replace(/\s+/g, ' ')}\n`;
+  for (const name of names) canonicalHeaders += `${name}:${collapseSpaces(headers[name]!)}\n`;
   const signedHeaders = names.join(';');
   const payloadHash = headers['x-amz-content-sha256'] ?? EMPTY_SHA256;
   const canonicalRequest = `${request.method}\n${request.path}\n\n${canonicalHeaders}\n${signedHeaders}\n${payloadHash}`;

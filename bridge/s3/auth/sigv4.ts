@@ -18,6 +18,7 @@ import { timingSafeEqual } from 'node:crypto';
 import {
   awsUriEncode,
   buildStringToSign,
+  collapseSpaces,
   deriveSigningKey,
   formatAmzDate,
   SIGV4_ALGORITHM,
@@ -472,12 +473,6 @@ function signedValuesFromRaw(
   }
   return values;
 }
-
-/** Trimmed, each run of whitespace as one space; values that are already so are not rebuilt. */
-const collapseSpaces = (value: string) => {
-  const trimmed = value.trim();
-  return /[^\S ]|\s\s/.test(trimmed) ? trimmed.replace(/\s+/g, ' ') : trimmed;
-};
 
 const joinedHeader = (value: string | string[] | undefined): string | undefined =>
   Array.isArray(value) ? value.map((v) => v.trim()).join(',') : value;
