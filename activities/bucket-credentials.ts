@@ -47,7 +47,7 @@ export function bucketCredentialActivities(deps: BucketCredentialActivityDepende
     async probeCredentials(bucketId: string, field: CredentialsField): Promise<BucketProbeReport> {
       const bucket = await deps.em.fork().findOneOrFail(Bucket, bucketId, { populate: [field] });
       try {
-        const store = createObjectStore(
+        const store = await createObjectStore(
           bucketConnection(deps.keyring, bucket, field),
           deps.storageClientOptions,
         );

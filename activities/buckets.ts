@@ -25,7 +25,10 @@ export function bucketActivities(deps: BucketActivityDependencies) {
     async probeBucket(bucketId: string): Promise<BucketProbeReport> {
       const bucket = await deps.em.fork().findOneOrFail(Bucket, bucketId, { populate: ['credentials'] });
       try {
-        const store = createObjectStore(bucketConnection(deps.keyring, bucket), deps.storageClientOptions);
+        const store = await createObjectStore(
+          bucketConnection(deps.keyring, bucket),
+          deps.storageClientOptions,
+        );
         return { latencyMs: await probe(store) };
       } catch (error) {
         throw asActivityFailure(error);

@@ -113,7 +113,7 @@ export function migrationActivities(deps: BucketActivityDependencies & { priceBo
     try {
       return {
         bucket,
-        store: createObjectStore(bucketConnection(deps.keyring, bucket), deps.storageClientOptions),
+        store: await createObjectStore(bucketConnection(deps.keyring, bucket), deps.storageClientOptions),
       };
     } catch (error) {
       throw asActivityFailure(error);

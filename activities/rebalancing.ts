@@ -64,7 +64,7 @@ export function rebalancingActivities(deps: RebalancingActivityDependencies) {
       );
       const figures: BucketFigures[] = [];
       for (const bucket of buckets) {
-        const { storedBytes, prefixes } = await measure(openStore(deps, bucket));
+        const { storedBytes, prefixes } = await measure(await openStore(deps, bucket));
         figures.push({
           bucketId: bucket.id,
           name: bucket.name,
@@ -124,9 +124,9 @@ export function rebalancingActivities(deps: RebalancingActivityDependencies) {
   };
 }
 
-function openStore(deps: BucketActivityDependencies, bucket: Bucket): ObjectStore {
+async function openStore(deps: BucketActivityDependencies, bucket: Bucket): Promise<ObjectStore> {
   try {
-    return createObjectStore(bucketConnection(deps.keyring, bucket), deps.storageClientOptions);
+    return await createObjectStore(bucketConnection(deps.keyring, bucket), deps.storageClientOptions);
   } catch (error) {
     throw asActivityFailure(error);
   }

@@ -174,7 +174,7 @@ async function createBucket(emulators: Emulators, backend: Backend, name: string
   return {
     backend,
     name,
-    store: createObjectStore(connectionOf(emulators, backend, name)),
+    store: await createObjectStore(connectionOf(emulators, backend, name)),
     registration: registrationOf(emulators, backend, name),
   };
 }

@@ -26,7 +26,7 @@ export async function runProcess(
     process.exit(78); // EX_CONFIG
   }
   const log = createLogger({ level: config.logLevel, component });
-  const tracing = startTracing(component, config.tracing.otlpEndpoint);
+  const tracing = await startTracing(component, config.tracing.otlpEndpoint);
   let started: Started;
   try {
     started = await start(config, log, tracing);

@@ -81,18 +81,24 @@ export class RepositoryBuckets {
           },
         )
       : [];
-    const served = new Map(buckets.map((bucket) => [bucket.name, { bucket, store: this.#storeFor(bucket) }]));
+    const served = new Map(
+      await Promise.all(
+        buckets.map(
+          async (bucket) => [bucket.name, { bucket, store: await this.#storeFor(bucket) }] as const,
+        ),
+      ),
+    );
     const virtualBuckets = await this.#virtualBuckets.load(em, repositoryId, served);
     const loaded = { buckets: served, virtualBuckets, expires: Date.now() + this.#ttlMs };
     this.#repositories.set(repositoryId, loaded);
     return loaded;
   }
 
-  #storeFor(bucket: Bucket): ObjectStore {
+  async #storeFor(bucket: Bucket): Promise<ObjectStore> {
     const version = bucket.updatedAt.getTime();
     const cached = this.#stores.get(bucket.id);
     if (cached && cached.version === version) return cached.store;
-    const store = createObjectStore(bucketConnection(this.#keyring, bucket), this.#clientOptions);
+    const store = await createObjectStore(bucketConnection(this.#keyring, bucket), this.#clientOptions);
     this.#stores.set(bucket.id, { version, store });
     return store;
   }

@@ -69,10 +69,10 @@ export function probeHealthEndpoint(healthUrl: string, timeoutMs: number): Promi
  * open are a failed probe too.
  */
 export function probeBucketAccess(
-  openStore: () => Pick<ObjectStore, 'checkAccess'>,
+  openStore: () => Promise<Pick<ObjectStore, 'checkAccess'>>,
   timeoutMs: number,
 ): Promise<ProbeOutcome> {
-  return timedProbe(() => openStore().checkAccess(), timeoutMs);
+  return timedProbe(async () => (await openStore()).checkAccess(), timeoutMs);
 }
 
 /** A registered node that has not stopped on purpose, and whether it has gone silent. */

@@ -8,10 +8,8 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { Resource } from '@opentelemetry/resources';
 import { BatchSpanProcessor, NoopSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 
 export interface Tracing {
   readonly enabled: boolean;
@@ -22,8 +20,11 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
-/** Registers this process's tracer provider; without an endpoint, nothing is recorded or sent. */
-export function startTracing(component: string, otlpEndpoint: string | undefined): Tracing {
+/**
+ * Registers this process's tracer provider; without an endpoint, nothing is recorded or sent
+ * (and the exporter and Node provider, about 3 MB of heap, are not even loaded).
+ */
+export async function startTracing(component: string, otlpEndpoint: string | undefined): Promise<Tracing> {
   const resource = new Resource({
     'service.name': `skybridge-${component}`,
     'service.namespace': 'skybridge',
@@ -32,6 +33,10 @@ export function startTracing(component: string, otlpEndpoint: string | undefined
     const spanProcessor = new NoopSpanProcessor();
     return { enabled: false, spanProcessor, resource, shutdown: async () => {} };
   }
+  const [{ OTLPTraceExporter }, { NodeTracerProvider }] = await Promise.all([
+    import('@opentelemetry/exporter-trace-otlp-http'),
+    import('@opentelemetry/sdk-trace-node'),
+  ]);
   const exporter = new OTLPTraceExporter({ url: `${otlpEndpoint.replace(/\/$/, '')}/v1/traces` });
   const spanProcessor = new BatchSpanProcessor(exporter, { scheduledDelayMillis: 1000 });
   const provider = new NodeTracerProvider({ resource, spanProcessors: [spanProcessor] });

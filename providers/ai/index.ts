@@ -3,7 +3,6 @@
  * here and nowhere else. OPENAI and OTHER share the OpenAI-compatible adapter.
  */
 import { anthropicAdapter } from './anthropic.ts';
-import { bedrockAdapter } from './bedrock.ts';
 import { geminiAdapter } from './gemini.ts';
 import { openAiAdapter } from './openai.ts';
 import {
@@ -35,8 +34,23 @@ const adapters: Readonly<Record<AiProviderType, AiProviderAdapter>> = {
   OTHER: openAiAdapter,
   ANTHROPIC: anthropicAdapter,
   GOOGLE: geminiAdapter,
-  AWS: bedrockAdapter,
+  AWS: loadedOnFirstCall(async () => (await import('./bedrock.ts')).bedrockAdapter),
 };
+
+/**
+ * An adapter whose module loads on its first call. Bedrock's two AWS SDK clients cost a
+ * process about 3 MB of heap, and most deployments never call Bedrock.
+ */
+function loadedOnFirstCall(load: () => Promise<AiProviderAdapter>): AiProviderAdapter {
+  let loaded: Promise<AiProviderAdapter> | undefined;
+  const adapter = () => (loaded ??= load());
+  return {
+    listModels: async (...args) => (await adapter()).listModels(...args),
+    chat: async (...args) => (await adapter()).chat(...args),
+    chatStream: async (...args) => (await adapter()).chatStream(...args),
+    embeddings: async (...args) => (await adapter()).embeddings(...args),
+  };
+}
 
 export function adapterFor(type: AiProviderType): AiProviderAdapter {
   // The type may come from stored data written by an older or newer version.

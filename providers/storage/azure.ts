@@ -20,8 +20,8 @@ import { type Block, blockId, MAX_BLOCK_SIZE, MAX_BLOCKS_PER_BLOB, splitIntoBloc
 import { decodeAzureMetadata, encodeAzureMetadata } from './azure-metadata.ts';
 import { classifyFailure, mapFailures, mapStreamFailures, messageOf } from './errors.ts';
 import {
+  type AzureCredentials,
   type BucketConnection,
-  type BucketCredentials,
   type ByteRange,
   keepsSourceMetadata,
   type ListOptions,
@@ -39,8 +39,6 @@ import {
 import { agentForUrl, type OutboundAgents } from './outbound-agents.ts';
 import { assertValidRange, quotedEtag, totalSizeFromContentRange } from './ranges.ts';
 
-export type AzureCredentials = Extract<BucketCredentials, { kind: `AZURE_${string}` }>;
-
 /** uploadStream holds at most BUFFER_SIZE × CONCURRENCY of a stream in memory (and reaches 195 GiB in 50,000 blocks). */
 const UPLOAD_BUFFER_SIZE = 4 * 1024 * 1024;
 const UPLOAD_CONCURRENCY = 4;
@@ -50,10 +48,6 @@ const SINGLE_PUT_LIMIT = 256 * 1024 * 1024;
 const DOWNLOAD_RESUME_ATTEMPTS = 3;
 /** Polls of a server-side copy still in progress (the SDK waits 15 s between them). */
 const COPY_POLL_INTERVAL_MS = 1_000;
-
-export function isAzureCredentials(credentials: BucketCredentials): credentials is AzureCredentials {
-  return credentials.kind.startsWith('AZURE_');
-}
 
 interface AzureErrorShape {
   code?: unknown;

@@ -17,6 +17,12 @@ export type BucketCredentials =
   | { kind: 'AZURE_SAS'; accountName: string; sasToken: string }
   | { kind: 'AZURE_CONNECTION_STRING'; connectionString: string };
 
+export type AzureCredentials = Extract<BucketCredentials, { kind: `AZURE_${string}` }>;
+
+export function isAzureCredentials(credentials: BucketCredentials): credentials is AzureCredentials {
+  return credentials.kind.startsWith('AZURE_');
+}
+
 /** Everything needed to reach one bucket (or Azure container). */
 export interface BucketConnection {
   provider: StorageProvider;

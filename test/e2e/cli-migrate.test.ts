@@ -143,7 +143,7 @@ describe('skybridge CLI: login and migrate', () => {
   async function minioBucket(overrides: Record<string, unknown> = {}): Promise<RegisteredBucket> {
     const registration = await minioBucketRegistration(overrides);
     const { minio } = services();
-    const store = createObjectStore({
+    const store = await createObjectStore({
       provider: 'S3_COMPATIBLE',
       bucketName: registration.bucketName as string,
       endpoint: minio.endpoint,
@@ -167,7 +167,7 @@ describe('skybridge CLI: login and migrate', () => {
       bucketName,
       credentials: { type: 'CONNECTION_STRING', connectionString },
     });
-    const store = createObjectStore({
+    const store = await createObjectStore({
       provider: 'AZURE',
       bucketName,
       credentials: { kind: 'AZURE_CONNECTION_STRING', connectionString },

@@ -56,7 +56,7 @@ describe('agentic rebalancing', () => {
     const created = await call('POST', '/bucket', registration);
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const { minio } = services();
-    const store = createObjectStore({
+    const store = await createObjectStore({
       provider: 'S3_COMPATIBLE',
       bucketName: String(registration.bucketName),
       endpoint: minio.endpoint,

@@ -191,7 +191,7 @@ async function startWorker(
     namespace,
     taskQueue,
     workflowBundle: { codePath: services().workflowBundlePath },
-    tracing: startTracing('worker', undefined),
+    tracing: await startTracing('worker', undefined),
     activityDependencies,
   });
   const running = worker.run();

@@ -53,7 +53,7 @@ export function migrationKit(call: ApiCall) {
         forcePathStyle: true,
         credentials: { type: 'ACCESS_KEY', ...credentials },
       };
-      store = createObjectStore({
+      store = await createObjectStore({
         provider: 'S3_COMPATIBLE',
         bucketName,
         endpoint: minio.endpoint,
@@ -69,7 +69,7 @@ export function migrationKit(call: ApiCall) {
         endpoint: gcs.endpoint,
         credentials: { type: 'SERVICE_ACCOUNT', serviceAccountJson },
       };
-      store = createObjectStore({
+      store = await createObjectStore({
         provider: 'GCS',
         bucketName,
         endpoint: gcs.endpoint,
@@ -82,7 +82,7 @@ export function migrationKit(call: ApiCall) {
         bucketName,
         credentials: { type: 'CONNECTION_STRING', connectionString: azurite.connectionString },
       };
-      store = createObjectStore({
+      store = await createObjectStore({
         provider: 'AZURE',
         bucketName,
         credentials: { kind: 'AZURE_CONNECTION_STRING', connectionString: azurite.connectionString },

@@ -51,8 +51,8 @@ describe('signed S3 requests against MinIO, compared with the SDK', () => {
 
   beforeAll(async () => {
     await createMinioBucket(bucketName);
-    direct = createObjectStore(connection('S3_COMPATIBLE', bucketName));
-    sdk = createObjectStore(connection('S3', bucketName));
+    direct = await createObjectStore(connection('S3_COMPATIBLE', bucketName));
+    sdk = await createObjectStore(connection('S3', bucketName));
   });
 
   it('stores under the exact key, and HEAD and GET describe the object as the SDK does', async () => {
@@ -108,7 +108,10 @@ describe('signed S3 requests against MinIO, compared with the SDK', () => {
       [uniqueBucketName('sb-missing'), undefined, 'NotFound'],
     ];
     for (const [bucket, secret, code] of cases) {
-      const [store, sdkStore] = [stores('S3_COMPATIBLE', bucket, secret), stores('S3', bucket, secret)];
+      const [store, sdkStore] = [
+        await stores('S3_COMPATIBLE', bucket, secret),
+        await stores('S3', bucket, secret),
+      ];
       const calls: ((s: ObjectStore) => Promise<unknown>)[] = [
         (s) => s.head('ranged.bin'),
         (s) => s.get('ranged.bin'),
@@ -140,7 +143,7 @@ describe('signed S3 requests against MinIO, compared with the SDK', () => {
         return super.createConnection(...args);
       }
     })({ keepAlive: true });
-    const store = createObjectStore(connection('S3_COMPATIBLE', bucketName), { httpAgent });
+    const store = await createObjectStore(connection('S3_COMPATIBLE', bucketName), { httpAgent });
     await readAll((await store.get('ranged.bin')).body);
     await store.head('ranged.bin');
     expect(connections).toBe(1);
@@ -191,7 +194,7 @@ describe('signed S3 requests: answers MinIO does not give', () => {
       [seen, url] = [req.headers, req.url ?? ''];
       req.resume().once('end', () => res.writeHead(200, { etag: '"abc"' }).end());
     };
-    const { etag } = await store().put('a b/c.txt', Readable.from([Buffer.from('hi')]), {
+    const { etag } = await (await store()).put('a b/c.txt', Readable.from([Buffer.from('hi')]), {
       contentLength: 2,
       contentType: 'text/plain',
       metadata: { colour: 'blue' },
@@ -226,7 +229,7 @@ describe('signed S3 requests: answers MinIO does not give', () => {
     ];
     for (const [status, body, headers, code, vendorCode] of cases) {
       answer = (_req, res) => res.writeHead(status, headers).end(body);
-      const error = await failureOf(() => store().get('any'));
+      const error = await failureOf(async () => (await store()).get('any'));
       expect({ status, ...described(error) }).toEqual({ status, code, vendorCode, httpStatus: status });
     }
   });
@@ -237,7 +240,9 @@ describe('signed S3 requests: answers MinIO does not give', () => {
       for (let i = 0; i < 10_000; i++) yield Buffer.alloc(64 * 1024);
     }
     const upload = Readable.from(endless(), { objectMode: false });
-    const error = await failureOf(() => store().put('big', upload, { contentLength: 10_000 * 64 * 1024 }));
+    const error = await failureOf(async () =>
+      (await store()).put('big', upload, { contentLength: 10_000 * 64 * 1024 }),
+    );
     expect(error.code).toBe('AccessDenied');
   });
 
@@ -247,7 +252,7 @@ describe('signed S3 requests: answers MinIO does not give', () => {
       res.write(Buffer.alloc(100));
       setTimeout(() => res.socket?.destroy(), 20);
     };
-    const { body } = await store().get('any');
+    const { body } = await (await store()).get('any');
     const error = await failureOf(() => readAll(body));
     expect(error.code).toBe('Transient');
   });
@@ -256,7 +261,7 @@ describe('signed S3 requests: answers MinIO does not give', () => {
     const closed = await cannedServer(() => {});
     const endpoint = closed.endpoint;
     await closed.close();
-    const unreachable = createObjectStore({
+    const unreachable = await createObjectStore({
       provider: 'S3_COMPATIBLE',
       bucketName: 'canned',
       endpoint,

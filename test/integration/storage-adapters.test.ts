@@ -226,17 +226,6 @@ async function expectStorageError(
   return error as StorageError;
 }
 
-function expectStorageErrorSync(action: () => unknown, code: StorageErrorCode): StorageError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(StorageError);
-    expect((error as StorageError).code).toBe(code);
-    return error as StorageError;
-  }
-  throw new Error(`expected a StorageError ${code}`);
-}
-
 const readAll = async (body: Readable) => Buffer.concat(await body.toArray());
 
 /** `size` bytes made on demand in 1 MiB chunks, each filled with its index: never one big Buffer. */
@@ -269,7 +258,7 @@ describe.each(backends)('ObjectStore contract: $name', (backend) => {
   beforeAll(async () => {
     bucketName = uniqueBucketName('contract');
     await backend.createBucket(bucketName);
-    store = createObjectStore(backend.connection(bucketName));
+    store = await createObjectStore(backend.connection(bucketName));
   });
 
   it('proves access to the bucket', async () => {
@@ -369,12 +358,12 @@ describe.each(backends)('ObjectStore contract: $name', (backend) => {
   });
 
   it('says NotFound for a bucket that does not exist', async () => {
-    const missing = createObjectStore(backend.connection(uniqueBucketName('missing')));
+    const missing = await createObjectStore(backend.connection(uniqueBucketName('missing')));
     await expectStorageError(() => missing.checkAccess(), 'NotFound');
   });
 
   it('says Transient when the endpoint does not answer', async () => {
-    const unreachable = createObjectStore(
+    const unreachable = await createObjectStore(
       backend.withEndpoint(backend.connection(bucketName), await closedLocalEndpoint()),
     );
     const error = await expectStorageError(() => unreachable.checkAccess(), 'Transient');
@@ -384,13 +373,16 @@ describe.each(backends)('ObjectStore contract: $name', (backend) => {
 
   it('opens its connections through the agents it is given', async () => {
     const httpAgent = new CountingAgent();
-    const guarded = createObjectStore(backend.connection(bucketName), { httpAgent });
+    const guarded = await createObjectStore(backend.connection(bucketName), { httpAgent });
     await backend.callThroughAgents(guarded);
     expect(httpAgent.connections).toBeGreaterThan(0);
   });
 
   it('stops with Invalid, not retried, when the outbound guard refuses the address', async () => {
-    const refused = createObjectStore(backend.connection(bucketName), createGuardedAgents(publicOnlyPolicy));
+    const refused = await createObjectStore(
+      backend.connection(bucketName),
+      createGuardedAgents(publicOnlyPolicy),
+    );
     try {
       const error = await expectStorageError(() => backend.callThroughAgents(refused), 'Invalid');
       expect(error.vendorCode).toBe('OUTBOUND_ADDRESS_REFUSED');
@@ -416,7 +408,7 @@ describe('credential failures', () => {
   it('MinIO: a wrong secret is InvalidCredentials (SignatureDoesNotMatch), for HEAD requests too', async () => {
     const bucketName = uniqueBucketName('creds');
     await createMinioBucket(bucketName);
-    const store = createObjectStore(minioConnection(bucketName, 'not-the-secret'));
+    const store = await createObjectStore(minioConnection(bucketName, 'not-the-secret'));
     const error = await expectStorageError(() => store.checkAccess(), 'InvalidCredentials');
     expect(error).toMatchObject({ vendorCode: 'SignatureDoesNotMatch', httpStatus: 403 });
     await expectStorageError(() => store.head('any-key'), 'InvalidCredentials');
@@ -424,7 +416,7 @@ describe('credential failures', () => {
 
   it('MinIO: an unknown access key is InvalidCredentials (InvalidAccessKeyId)', async () => {
     const connection = minioConnection(uniqueBucketName('creds'));
-    const store = createObjectStore({
+    const store = await createObjectStore({
       ...connection,
       credentials: { kind: 'S3_ACCESS_KEY', accessKeyId: 'nobody', secretAccessKey: 'nothing' },
     });
@@ -436,7 +428,7 @@ describe('credential failures', () => {
     const containerName = uniqueBucketName('creds');
     await createAzureContainer(containerName);
     const wrongKey = Buffer.from('definitely not the azurite key').toString('base64');
-    const store = createObjectStore(azuriteSharedKeyConnection(containerName, wrongKey));
+    const store = await createObjectStore(azuriteSharedKeyConnection(containerName, wrongKey));
     const error = await expectStorageError(() => store.checkAccess(), 'InvalidCredentials');
     expect(error.httpStatus).toBe(403);
   });
@@ -449,13 +441,13 @@ describe('credential failures', () => {
       /AccountKey=[^;]+/,
       `AccountKey=${wrongKey}`,
     );
-    const store = createObjectStore({
+    const store = await createObjectStore({
       provider: 'AZURE',
       bucketName: containerName,
       credentials: { kind: 'AZURE_CONNECTION_STRING', connectionString },
     });
     await expectStorageError(() => store.checkAccess(), 'InvalidCredentials');
-    expectStorageErrorSync(
+    await expectStorageError(
       () =>
         createObjectStore({
           provider: 'AZURE',
@@ -469,7 +461,7 @@ describe('credential failures', () => {
     );
   });
 
-  it('GCS: a malformed service-account key is InvalidCredentials, and the message quotes none of it', () => {
+  it('GCS: a malformed service-account key is InvalidCredentials, and the message quotes none of it', async () => {
     const gcs = (serviceAccountJson: string) => () =>
       createObjectStore({
         provider: 'GCS',
@@ -477,17 +469,17 @@ describe('credential failures', () => {
         endpoint: services().gcs.endpoint,
         credentials: { kind: 'GCS_SERVICE_ACCOUNT', serviceAccountJson },
       });
-    const malformed = expectStorageErrorSync(
+    const malformed = await expectStorageError(
       gcs('{"private_key": "-----BEGIN SECRET-----'),
       'InvalidCredentials',
     );
     expect(malformed.message).toMatch(/not valid JSON/);
     expect(malformed.message).not.toContain('SECRET');
-    const withoutKey = expectStorageErrorSync(gcs('{"client_email": "a@b.c"}'), 'InvalidCredentials');
+    const withoutKey = await expectStorageError(gcs('{"client_email": "a@b.c"}'), 'InvalidCredentials');
     expect(withoutKey.message).toMatch(/private_key/);
-    const withoutEmail = expectStorageErrorSync(gcs('{"private_key": "x"}'), 'InvalidCredentials');
+    const withoutEmail = await expectStorageError(gcs('{"private_key": "x"}'), 'InvalidCredentials');
     expect(withoutEmail.message).toMatch(/client_email/);
-    const notPem = expectStorageErrorSync(
+    const notPem = await expectStorageError(
       gcs(JSON.stringify({ client_email: 'a@b.c', private_key: 'SECRET-not-a-pem' })),
       'InvalidCredentials',
     );
@@ -496,15 +488,15 @@ describe('credential failures', () => {
 });
 
 describe('createObjectStore', () => {
-  it('refuses credentials that do not fit the provider', () => {
+  it('refuses credentials that do not fit the provider', async () => {
     const mismatched: BucketConnection = {
       provider: 'AZURE',
       bucketName: 'any',
       credentials: { kind: 'S3_ACCESS_KEY', accessKeyId: 'a', secretAccessKey: 'b' },
     };
-    const error = expectStorageErrorSync(() => createObjectStore(mismatched), 'Invalid');
+    const error = await expectStorageError(() => createObjectStore(mismatched), 'Invalid');
     expect(error.message).toContain('S3_ACCESS_KEY');
-    expectStorageErrorSync(
+    await expectStorageError(
       () =>
         createObjectStore({
           provider: 'S3',
@@ -515,13 +507,13 @@ describe('createObjectStore', () => {
     );
   });
 
-  it('refuses an S3_COMPATIBLE bucket without an endpoint', () => {
+  it('refuses an S3_COMPATIBLE bucket without an endpoint', async () => {
     const { endpoint: _endpoint, ...withoutEndpoint } = minioConnection('any');
-    expectStorageErrorSync(() => createObjectStore(withoutEndpoint), 'Invalid');
+    await expectStorageError(() => createObjectStore(withoutEndpoint), 'Invalid');
   });
 
-  it('names the provider and bucket of the store it opens', () => {
-    const store = createObjectStore(azuriteSharedKeyConnection('named-container'));
+  it('names the provider and bucket of the store it opens', async () => {
+    const store = await createObjectStore(azuriteSharedKeyConnection('named-container'));
     expect(store).toMatchObject({ provider: 'AZURE', bucketName: 'named-container' });
   });
 });

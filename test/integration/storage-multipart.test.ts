@@ -184,7 +184,7 @@ describe.each(Object.keys(connections))('multipart uploads: %s', (backend) => {
       contentType: 'text/plain',
       metadata: { a: '1' },
     });
-    const destination = createObjectStore(connections[backend]!(await createBucket[backend]!()));
+    const destination = await createObjectStore(connections[backend]!(await createBucket[backend]!()));
     expect(destination.nativeCopyScope).toBeDefined();
     expect(destination.nativeCopyScope).toBe(source.nativeCopyScope);
     const { etag } = await destination.copyFrom(source, 'from', 'to', {
@@ -206,7 +206,7 @@ describe.each(Object.keys(connections))('multipart uploads: %s', (backend) => {
 describe('GCS: more parts than one compose request takes', () => {
   it('composes 70 parts in stages, in order, and removes every temporary object', async () => {
     const bucketName = await createGcsBucket();
-    const store = createObjectStore(connections.gcs!(bucketName));
+    const store = await createObjectStore(connections.gcs!(bucketName));
     const upload = await startUpload(store, 'many-parts');
     const parts = Array.from({ length: 70 }, (_, index) => Buffer.from(`part ${index + 1};`));
     const uploaded = await uploadParts(store, upload, parts);
