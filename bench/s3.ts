@@ -444,7 +444,7 @@ try {
   log(`bridge RSS while streaming ${hugeNote}...`);
   const pid = await componentPid(platform, 'bridge/main.ts');
   const idleRssMB = round(await rssMB(pid), 1);
-  const bridgeTarget = targets[1]!;
+  const bridgeTarget = targets.find((target) => target.name === 'bridge')!;
   const hugeKey = 'large/huge-object';
   const up = await peakRssDuring(pid, () => putLarge(bridgeTarget, hugeKey, hugeSize));
   const down = await peakRssDuring(pid, () => getLarge(bridgeTarget, hugeKey, hugeSize));

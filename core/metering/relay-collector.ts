@@ -4,7 +4,9 @@
  * relaying hundreds of MB/s creates them far faster than its JavaScript fills
  * V8's young generation: left alone, they pile up until V8 runs full
  * mark-compacts, 3-4 ms of CPU per MB relayed. A scavenge (a minor collection,
- * well under a millisecond) every 32 MiB relayed frees them while they are young.
+ * well under a millisecond) every 8 MiB counted frees them while they are young.
+ * (Every 32 MiB cost no less CPU per MB, but left more freed buffers' memory to
+ * malloc: the bridge peaked 60-80 MB higher in bench:s3.)
  *
  * Needs Node's `--expose-gc`, which the bridge is started with
  * (scripts/services/node-settings.ts), and the worker too for migrations; elsewhere (tests,
@@ -18,7 +20,7 @@ export class RelayCollector {
   readonly #everyBytes: number;
   #sinceLast = 0;
 
-  constructor(collect: MinorCollection | undefined, everyBytes = 32 * 2 ** 20) {
+  constructor(collect: MinorCollection | undefined, everyBytes = 8 * 2 ** 20) {
     this.#collect = collect;
     this.#everyBytes = everyBytes;
   }

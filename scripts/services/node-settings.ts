@@ -7,7 +7,7 @@ import { variableIsSet } from '../../core/config.ts';
 
 /**
  * The bridge's V8 settings, measured with bench:s3 and bench:ai (README, Benchmarks):
- * - `--expose-gc` lets the bridge run a scavenge every 32 MiB it relays
+ * - `--expose-gc` lets the bridge run a scavenge every 8 MiB it relays
  *   (core/metering/relay-collector.ts). Each socket read hands over a new off-heap buffer that
  *   only a collection frees; without that, V8 let them pile up until full mark-compacts, and
  *   large objects cost 3-4 ms of CPU per MB relayed instead of 1.1-1.4.
@@ -17,17 +17,18 @@ import { variableIsSet } from '../../core/config.ts';
  *   The bridge used to set 2 MB, so that ordinary scavenges freed the buffers; but then the
  *   objects of requests still in flight were promoted on almost every scavenge, and the AI
  *   gateway spent 0.98 ms of CPU per request at 64 clients where V8's defaults need 0.46.
- * - `--heap-growing-percent=100`: after a full collection the old generation may grow to twice
- *   what survived, not up to four times. Under AI load V8 otherwise let garbage reach 500 MB
- *   between full collections (a forced one leaves about 70 MB); with it the bridge stayed near
- *   340 MB in the AI soak and peaked at 311 MB in bench:s3 instead of 419, for no measurable
- *   CPU. (At 15 %, full collections come so often that large objects cost twice the CPU.)
+ * - `--heap-growing-percent=50`: after a full collection the old generation may grow by half
+ *   of what survived, not up to four times it. Under AI load V8 otherwise let garbage reach
+ *   500 MB between full collections (a forced one leaves about 70 MB). At 100 % the bridge's
+ *   old generation still reached 100 MB under small-object load where 45 MB survive; at 50 % it
+ *   stays near 60 MB, for no CPU per request measurable in alternating bench:s3 runs. (At 15 %,
+ *   full collections come so often that large objects cost twice the CPU.)
  */
 export const BRIDGE_NODE_ARGS = [
   '--expose-gc',
   '--external-memory-accounted-in-global-limit',
   '--max-semi-space-size=8',
-  '--heap-growing-percent=100',
+  '--heap-growing-percent=50',
 ];
 /**
  * The worker streams objects in migrations (activities/migrations.ts): the same scavenge every
