@@ -646,7 +646,11 @@ async function rcloneCopy(bench: Bench, dataset: Dataset, backend: Backend): Pro
   };
 }
 
-/** Both tools on one case, the first to go alternating from case to case. */
+/**
+ * Both tools on one case, the first to go alternating from case to case. Each starts once the
+ * kernel has written back what the previous one wrote (`sync`): otherwise the second tool's
+ * copies run while the first one's gigabyte is still being flushed, and pay for it.
+ */
 async function compareCase(bench: Bench, dataset: Dataset, backend: Backend, skybridgeFirst: boolean) {
   const tools = [
     { name: 'skybridge', run: () => skybridgeCopy(bench, dataset, backend) },
@@ -655,6 +659,7 @@ async function compareCase(bench: Bench, dataset: Dataset, backend: Backend, sky
   const results: CaseResult[] = [];
   for (const tool of skybridgeFirst ? tools : tools.reverse()) {
     log(`${caseName(dataset, backend)}: ${tool.name}...`);
+    await run('sync', []);
     const result = await tool.run();
     log(
       `  ${result.seconds} s, ${result.objectsPerSecond} objects/s, ${result.MBps} MB/s, peak RSS ${result.peakRssMB} MB`,
@@ -898,6 +903,8 @@ try {
         polling: `GET /jobs/{id} every ${POLL_MS} ms`,
       },
       destinations: 'a fresh bucket or container per tool and case, so neither tool skips anything',
+      order:
+        'the tool going first alternates from case to case; `sync` before each tool, so neither pays for the other’s writeback',
       verification: `destination object count and bytes equal the source's, and ${SAMPLED_OBJECTS} sampled objects hash the same`,
       rssSampleMs: RSS_SAMPLE_MS,
       seedSeconds: {
