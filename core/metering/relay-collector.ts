@@ -5,8 +5,8 @@
  * V8's young generation: left alone, they pile up until V8 runs full
  * mark-compacts, 3-4 ms of CPU per MB relayed. A scavenge (a minor collection,
  * well under a millisecond) every 8 MiB counted frees them while they are young.
- * (Every 32 MiB cost no less CPU per MB, but left more freed buffers' memory to
- * malloc: the bridge peaked 60-80 MB higher in bench:s3.)
+ * (Against every 32 MiB: no measurable difference in CPU per MB, and bench:s3's
+ * large-object scenarios grew the bridge by about 15 MB instead of 50.)
  *
  * Needs Node's `--expose-gc`, which the bridge is started with
  * (scripts/services/node-settings.ts), and the worker too for migrations; elsewhere (tests,
