@@ -33,6 +33,7 @@ import {
   type ObjectStore,
   reservedKeyPrefix,
 } from '../providers/storage/index.ts';
+import { builtEntry } from '../scripts/build.ts';
 import {
   type AzuriteEmulator,
   type MinioEmulator,
@@ -297,9 +298,9 @@ async function machineBusyMs(): Promise<number> {
 }
 
 const platformRoles = [
-  ['worker', 'workers/main.ts'],
-  ['api', 'api/main.ts'],
-  ['bridge', 'bridge/main.ts'],
+  ['worker', builtEntry('workers/main.ts')],
+  ['api', builtEntry('api/main.ts')],
+  ['bridge', builtEntry('bridge/main.ts')],
   ['temporal', 'temporal'],
   ['postgres', 'postgres'],
 ] as const;

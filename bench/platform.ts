@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { builtEntry } from '../scripts/build.ts';
 import {
   isolatedPlatformEnv,
   type PlatformPorts,
@@ -72,7 +73,7 @@ export async function signUpBenchUser(
   return { authorization: `Bearer ${String(signup.body.token)}`, 'content-type': 'application/json' };
 }
 
-/** The one process of the platform's group that runs `entry` (scripts/start.ts spawns `node <root>/<entry>`). */
+/** The one process of the platform's group that runs `entry` (scripts/start.ts spawns its compiled file). */
 export async function componentPid(
   platform: PlatformProcess,
   entry: 'bridge/main.ts' | 'workers/main.ts' | 'api/main.ts',
@@ -83,7 +84,7 @@ export async function componentPid(
     .split('\n')
     .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
     .filter((match): match is RegExpExecArray => match !== null)
-    .filter((match) => Number(match[2]) === group && match[3]!.includes(entry))
+    .filter((match) => Number(match[2]) === group && match[3]!.includes(builtEntry(entry)))
     .map((match) => Number(match[1]));
   if (candidates.length !== 1)
     throw new Error(

@@ -15,6 +15,7 @@ import { type Config, ConfigError, childProcessEnv, loadConfig, variableIsSet } 
 import { openMigratedDatabase } from '../core/db/migrate.ts';
 import { createLogger } from '../core/logging.ts';
 import { generateMasterKey } from '../core/secrets/keyring.ts';
+import { buildRuntime, builtEntry } from './build.ts';
 import { type ChildService, httpOk, startChildService } from './services/child-service.ts';
 import { stopDemoServices } from './services/demo-services.ts';
 import { startEmbeddedPostgres } from './services/embedded-postgres.ts';
@@ -37,6 +38,9 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => shutdown('SIGTERM', 0));
   // Meanwhile the services start; the worker then loads the bundle instead of building it (bundle-workflows.ts says why).
   const workflowBundle = config.worker.workflowBundlePath ?? bundleWorkflows(config.dataDir);
+  // The components run compiled (build.ts says why); the build too runs meanwhile.
+  const built = buildRuntime();
+  built.catch(() => {}); // awaited below, once the services are up
 
   const databaseUrl = config.database.url ?? (await startDatabase(config, logsDir));
   const temporal = config.temporal.address
@@ -61,6 +65,7 @@ async function main(): Promise<void> {
     OUTBOUND_ALLOW_LOOPBACK: variableIsSet('OUTBOUND_ALLOW_LOOPBACK') ? undefined : 'true',
     WORKFLOW_BUNDLE_PATH: await workflowBundle,
   });
+  await built;
   const host = reachableHost(config.listenHost);
   await Promise.all([
     startComponent(
@@ -168,7 +173,7 @@ async function startComponent(
   const service = await startChildService({
     name,
     command: process.execPath,
-    args: [...nodeArgs, path.join(projectRoot, entry)],
+    args: [...nodeArgs, builtEntry(entry)],
     cwd: projectRoot,
     env,
     logFile: path.join(logsDir, `${name}.log`),

@@ -4,6 +4,9 @@
  * by the tests.
  */
 import { createRequire } from 'node:module';
+import path from 'node:path';
+import { Resource } from '@opentelemetry/resources';
+import { NoopSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import {
   makeWorkflowExporter,
   OpenTelemetryActivityInboundInterceptor,
@@ -22,7 +25,8 @@ import type { Tracing } from '../core/observability/tracing.ts';
 import { activityMetricsInterceptor } from './activity-metrics.ts';
 
 const resolve = createRequire(import.meta.url).resolve;
-export const workflowsPath = resolve('../workflows/index.ts');
+/** `index.ts` beside the sources, `index.js` when this file runs compiled from .build/ (scripts/build.ts). */
+export const workflowsPath = resolve(`../workflows/index${path.extname(import.meta.filename)}`);
 
 /**
  * What every workflow bundle holds (built at start, by `npm run
@@ -68,6 +72,13 @@ export function createSkybridgeWorker(options: SkybridgeWorkerOptions): Promise<
         ? {}
         : { workflowModules: workflowBundleOptions.workflowInterceptorModules }),
     },
-    sinks: { exporter: makeWorkflowExporter(options.tracing.spanProcessor, options.tracing.resource) },
+    sinks: { exporter: workflowSpanExporter(options.tracing) },
   });
+}
+
+/** The workflows' spans go where this process's spans go: nowhere when tracing is off. */
+function workflowSpanExporter(tracing: Tracing) {
+  return tracing.enabled
+    ? makeWorkflowExporter(tracing.spanProcessor, tracing.resource)
+    : makeWorkflowExporter(new NoopSpanProcessor(), Resource.empty());
 }

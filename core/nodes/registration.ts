@@ -4,8 +4,9 @@
  * row is keyed by label and address, so a restarted node takes its row back.
  * Times come from PostgreSQL's clock, the one the probes compare them with.
  */
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+// Imported rather than read from a path, so that the build (scripts/build.ts) carries it into .build/.
+import packageJson from '../../package.json' with { type: 'json' };
 import type { EntityManager } from '../db/orm.ts';
 import type { Logger } from '../logging.ts';
 
@@ -39,8 +40,7 @@ export const nodeLabel = (identity: Pick<BridgeNodeIdentity, 'api' | 'region' | 
 
 /** Skybridge's version, from package.json. */
 export function softwareVersion(): string {
-  const packageJson = new URL('../../package.json', import.meta.url);
-  return (JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string }).version;
+  return packageJson.version;
 }
 
 /**
