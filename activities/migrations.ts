@@ -119,10 +119,23 @@ export function migrationActivities(deps: BucketActivityDependencies & { priceBo
       throw asActivityFailure(error);
     }
   };
-  const openStores = async (input: MigrationInput) => ({
-    source: (await openBucket(input.sourceBucketId)).store,
-    destination: (await openBucket(input.destinationBucketId)).store,
+  const openBoth = async (input: MigrationInput) => ({
+    source: await openBucket(input.sourceBucketId),
+    destination: await openBucket(input.destinationBucketId),
   });
+  /** The manifest's totals; `methods` predicts how the items to copy are (or would be) copied. */
+  const summarize = async (
+    jobId: string,
+    { source, destination }: { source: OpenedBucket; destination: OpenedBucket },
+  ): Promise<MigrationSummary> => {
+    const summary = await manifestTotals(deps.em.fork(), jobId);
+    const { objects } = summary.copy;
+    summary.methods = copiesNatively(source.store, destination.store)
+      ? { native: objects, streamed: 0 }
+      : { native: 0, streamed: objects };
+    summary.estimate = estimateCost(prices, source, destination, summary);
+    return summary;
+  };
 
   return {
     /**
@@ -136,7 +149,8 @@ export function migrationActivities(deps: BucketActivityDependencies & { priceBo
       input: MigrationInput,
       cursor: MigrationPlanCursor,
     ): Promise<MigrationPlanBatchResult> {
-      const stores = await openStores(input);
+      const buckets = await openBoth(input);
+      const stores = { source: buckets.source.store, destination: buckets.destination.store };
       const resumed = activityInfo().heartbeatDetails as
         | { cursor: MigrationPlanCursor | null; listed: MigrationPlanBatchResult['listed'] }
         | undefined;
@@ -167,7 +181,7 @@ export function migrationActivities(deps: BucketActivityDependencies & { priceBo
             : null;
         heartbeat({ cursor: next, listed });
       }
-      return { next, listed };
+      return next ? { next, listed } : { next, listed, summary: await summarize(jobId, buckets) };
     },
 
     /** Copies a batch, each object verified before it counts; for move, each source is then deleted. */
@@ -176,22 +190,31 @@ export function migrationActivities(deps: BucketActivityDependencies & { priceBo
       input: MigrationInput,
       limit: number,
     ): Promise<MigrationBatchResult> {
-      const source = await openBucket(input.sourceBucketId);
-      const destination = await openBucket(input.destinationBucketId);
+      const { source, destination } = await openBoth(input);
       const limiter = input.bytesPerSecond ? new ByteRateLimiter(input.bytesPerSecond) : undefined;
       const copier = new ObjectCopier(source.store, destination.store, input, limiter);
-      return runBatch(deps.em.fork(), jobId, ['copy', 'skip'], limit, input, async (item, result) => {
-        if (item.action === 'copy')
-          await onSide('destination', () => caps.assertRoomFor(destination, item.size));
-        const outcome = await copier.migrate(item, () => heartbeat(result));
-        caps.recordTransfer(destination.bucket.id, 'storage', outcome.bytes, 0);
-        if (outcome.method) {
-          add(result.done, outcome.bytes);
-          result[outcome.method]++;
-        }
-        if (outcome.sourceDeleted) result.sourcesDeleted++;
-        return outcome.method ?? null;
-      });
+      const batch = await runBatch(
+        deps.em.fork(),
+        jobId,
+        ['copy', 'skip'],
+        limit,
+        input,
+        async (item, result) => {
+          if (item.action === 'copy')
+            await onSide('destination', () => caps.assertRoomFor(destination, item.size));
+          const outcome = await copier.migrate(item, () => heartbeat(result));
+          caps.recordTransfer(destination.bucket.id, 'storage', outcome.bytes, 0);
+          if (outcome.method) {
+            add(result.done, outcome.bytes);
+            result[outcome.method]++;
+          }
+          if (outcome.sourceDeleted) result.sourcesDeleted++;
+          return outcome.method ?? null;
+        },
+      );
+      return batch.remaining > 0
+        ? batch
+        : { ...batch, summary: await summarize(jobId, { source, destination }) };
     },
 
     /** sync: deletes up to `limit` destination objects the source lacks. */
@@ -200,73 +223,70 @@ export function migrationActivities(deps: BucketActivityDependencies & { priceBo
       input: MigrationInput,
       limit: number,
     ): Promise<MigrationBatchResult> {
-      const { destination } = await openStores(input);
-      return runBatch(deps.em.fork(), jobId, ['delete'], limit, input, async (item, result) => {
-        await onSide('destination', () => destination.delete(input.destinationPrefix + item.key));
+      const buckets = await openBoth(input);
+      const batch = await runBatch(deps.em.fork(), jobId, ['delete'], limit, input, async (item, result) => {
+        await onSide('destination', () =>
+          buckets.destination.store.delete(input.destinationPrefix + item.key),
+        );
         result.deleted++;
         return null;
       });
+      return batch.remaining > 0 ? batch : { ...batch, summary: await summarize(jobId, buckets) };
     },
 
-    /** The manifest's totals; `methods` predicts how the items to copy are (or would be) copied. */
+    /** The manifest's totals (workflow histories from before the batches returned them call this). */
     async summarizeMigration(jobId: string, input: MigrationInput): Promise<MigrationSummary> {
-      const source = await openBucket(input.sourceBucketId);
-      const destination = await openBucket(input.destinationBucketId);
-      const stores = { source: source.store, destination: destination.store };
-      const rows = await deps.em
-        .fork()
-        .getConnection()
-        .execute<
-          {
-            action: string;
-            state: string;
-            method: string | null;
-            objects: number;
-            bytes: string;
-            retried: number;
-          }[]
-        >(
-          `select action, state, method, count(*)::int as objects, coalesce(sum(size), 0)::text as bytes,
-             count(*) filter (where attempts > 1)::int as retried
-           from migration_items where job_id = ? group by action, state, method`,
-          [jobId],
-        );
-      const summary: MigrationSummary = {
-        copy: zero(),
-        skip: zero(),
-        conflict: zero(),
-        delete: zero(),
-        methods: { native: 0, streamed: 0 },
-        done: zero(),
-        failed: zero(),
-        pending: zero(),
-        deleted: 0,
-        methodsDone: { native: 0, streamed: 0 },
-        retried: 0,
-      };
-      for (const row of rows) {
-        const counts = { objects: row.objects, bytes: Number(row.bytes) };
-        const action = row.action as MigrationItemAction;
-        addCounts(summary[action], counts);
-        if (row.state === 'failed') addCounts(summary.failed, counts);
-        if (row.state === 'pending') addCounts(summary.pending, counts);
-        if (row.state !== 'done') continue;
-        if (action === 'copy') {
-          addCounts(summary.done, counts);
-          summary.retried += row.retried;
-        }
-        if (action === 'delete') summary.deleted += counts.objects;
-        if (action === 'copy' && (row.method === 'native' || row.method === 'streamed'))
-          summary.methodsDone[row.method] += counts.objects;
-      }
-      const { objects } = summary.copy;
-      summary.methods = copiesNatively(stores.source, stores.destination)
-        ? { native: objects, streamed: 0 }
-        : { native: 0, streamed: objects };
-      summary.estimate = estimateCost(prices, source, destination, summary);
-      return summary;
+      return summarize(jobId, await openBoth(input));
     },
   };
+}
+
+/** The manifest's counts by action and state; `methods` and `estimate` are left to the caller. */
+async function manifestTotals(em: EntityManager, jobId: string): Promise<MigrationSummary> {
+  const rows = await em.getConnection().execute<
+    {
+      action: string;
+      state: string;
+      method: string | null;
+      objects: number;
+      bytes: string;
+      retried: number;
+    }[]
+  >(
+    `select action, state, method, count(*)::int as objects, coalesce(sum(size), 0)::text as bytes,
+       count(*) filter (where attempts > 1)::int as retried
+     from migration_items where job_id = ? group by action, state, method`,
+    [jobId],
+  );
+  const summary: MigrationSummary = {
+    copy: zero(),
+    skip: zero(),
+    conflict: zero(),
+    delete: zero(),
+    methods: { native: 0, streamed: 0 },
+    done: zero(),
+    failed: zero(),
+    pending: zero(),
+    deleted: 0,
+    methodsDone: { native: 0, streamed: 0 },
+    retried: 0,
+  };
+  for (const row of rows) {
+    const counts = { objects: row.objects, bytes: Number(row.bytes) };
+    const action = row.action as MigrationItemAction;
+    addCounts(summary[action], counts);
+    if (row.state === 'failed') addCounts(summary.failed, counts);
+    if (row.state === 'pending') addCounts(summary.pending, counts);
+    if (row.state !== 'done') continue;
+    if (action === 'copy') {
+      addCounts(summary.done, counts);
+      summary.retried += row.retried;
+    }
+    if (action === 'delete') summary.deleted += counts.objects;
+    if (action === 'copy' && (row.method === 'native' || row.method === 'streamed'))
+      summary.methodsDone[row.method] += counts.objects;
+  }
+  return summary;
 }
 
 /** Source keys enter as provisional copies; the destination pass decides. */

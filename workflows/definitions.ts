@@ -327,6 +327,8 @@ export interface MigrationBatchResult {
   deleted: number;
   /** Pending items left after this batch. */
   remaining: number;
+  /** When none is left: the manifest's totals, read at the end of the batch (no summarizeMigration needed). */
+  summary?: MigrationSummary;
 }
 
 /** Where listing resumes: the side being listed and its continuation token. */
@@ -338,6 +340,8 @@ export interface MigrationPlanCursor {
 export interface MigrationPlanBatchResult {
   next: MigrationPlanCursor | null;
   listed: { source: number; destination: number };
+  /** When listing is over: the plan's totals (no summarizeMigration needed). */
+  summary?: MigrationSummary;
 }
 
 /** The manifest's totals, read from PostgreSQL. */

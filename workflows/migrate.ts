@@ -20,6 +20,7 @@ import {
   type MigrationBatchResult,
   type MigrationInput,
   type MigrationPhase,
+  type MigrationPlanBatchResult,
   type MigrationPlanCursor,
   type MigrationProgress,
   type MigrationSummary,
@@ -232,9 +233,16 @@ export async function migrationWorkflow(
     await continueAsNew<typeof migrationWorkflow>(input, { stage, cursor, progress, paused });
   };
 
-  const finish = async (phase: 'DONE' | 'CANCELLED'): Promise<MigrationProgress> => {
+  /** The manifest's totals as the last batch left them: from that batch when it brought them. */
+  const summaryAfter = async (batch: { summary?: MigrationSummary } | undefined) =>
+    batch?.summary ?? (await summarizeMigration(jobId, input));
+
+  const finish = async (
+    phase: 'DONE' | 'CANCELLED',
+    lastBatch?: MigrationBatchResult,
+  ): Promise<MigrationProgress> => {
     // A plan cut short by a cancel is no plan: only copies and deletes are reported then.
-    if (stage !== 'PLANNING') applyFinalSummary(progress, await summarizeMigration(jobId, input));
+    if (stage !== 'PLANNING') applyFinalSummary(progress, await summaryAfter(lastBatch));
     progress.phase = phase;
     progress.etaSeconds = null;
     progress.pausedReason = undefined;
@@ -247,18 +255,17 @@ export async function migrationWorkflow(
   try {
     if (stage === 'PLANNING') {
       let cursor: MigrationPlanCursor | null = carried?.cursor ?? { side: 'source' };
+      let planned: MigrationPlanBatchResult | undefined;
       progress.phase = 'PLANNING';
       while (cursor) {
-        const planned: Awaited<ReturnType<typeof planMigrationBatch>> | undefined = await withBackoff(() =>
-          planMigrationBatch(jobId, input, cursor as MigrationPlanCursor),
-        );
+        planned = await withBackoff(() => planMigrationBatch(jobId, input, cursor as MigrationPlanCursor));
         if (!planned) return await finish('CANCELLED');
         progress.listed.source += planned.listed.source;
         progress.listed.destination += planned.listed.destination;
         cursor = planned.next;
         if (cursor) await continueIfLong(cursor);
       }
-      applyPlan(progress, await summarizeMigration(jobId, input));
+      applyPlan(progress, await summaryAfter(planned));
       if (input.dryRun) {
         progress.phase = 'DONE';
         setStatus('COMPLETED');
@@ -275,6 +282,7 @@ export async function migrationWorkflow(
       stage = 'COPYING';
       progress.phase = 'COPYING';
     }
+    let lastBatch: MigrationBatchResult | undefined;
     if (stage === 'COPYING') {
       for (;;) {
         const started = Date.now();
@@ -283,6 +291,7 @@ export async function migrationWorkflow(
         );
         if (!batch) return await finish('CANCELLED');
         applyBatch(progress, batch, Date.now() - started);
+        lastBatch = batch;
         if (batch.remaining === 0) break;
         await continueIfLong(null);
       }
@@ -299,11 +308,12 @@ export async function migrationWorkflow(
           );
           if (!batch) return await finish('CANCELLED');
           applyBatch(progress, batch, 0);
+          lastBatch = batch;
           if (batch.remaining === 0) break;
           await continueIfLong(null);
         }
     }
-    return await finish('DONE');
+    return await finish('DONE', lastBatch);
   } catch (error) {
     if (error instanceof ContinueAsNew) throw error;
     if (isCancellation(error)) {
