@@ -4,9 +4,11 @@
  * relaying hundreds of MB/s creates them far faster than its JavaScript fills
  * V8's young generation: left alone, they pile up until V8 runs full
  * mark-compacts, 3-4 ms of CPU per MB relayed. A scavenge (a minor collection,
- * well under a millisecond) every 8 MiB counted frees them while they are young.
+ * well under a millisecond) every 4 MiB counted frees them while they are young.
  * (Against every 32 MiB: no measurable difference in CPU per MB, and bench:s3's
- * large-object scenarios grew the bridge by about 15 MB instead of 50.)
+ * large-object scenarios grew the bridge by about 15 MB instead of 50; against
+ * every 8 MiB, the bridge's peak RSS in bench:s3 was 194 MB instead of 201-204,
+ * at the same 1.1-1.6 ms of CPU per MB.)
  *
  * Needs Node's `--expose-gc`, which the bridge is started with
  * (scripts/services/node-settings.ts), and the worker too for migrations; elsewhere (tests,
@@ -20,7 +22,7 @@ export class RelayCollector {
   readonly #everyBytes: number;
   #sinceLast = 0;
 
-  constructor(collect: MinorCollection | undefined, everyBytes = 8 * 2 ** 20) {
+  constructor(collect: MinorCollection | undefined, everyBytes = 4 * 2 ** 20) {
     this.#collect = collect;
     this.#everyBytes = everyBytes;
   }

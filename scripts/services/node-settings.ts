@@ -7,7 +7,7 @@ import { variableIsSet } from '../../core/config.ts';
 
 /**
  * The bridge's V8 settings, measured with bench:s3 and bench:ai (README, Benchmarks):
- * - `--expose-gc` lets the bridge run a scavenge every 8 MiB it relays
+ * - `--expose-gc` lets the bridge run a scavenge every 4 MiB it relays
  *   (core/metering/relay-collector.ts). Each socket read hands over a new off-heap buffer that
  *   only a collection frees; without that, V8 let them pile up until full mark-compacts, and
  *   large objects cost 3-4 ms of CPU per MB relayed instead of 1.1-1.4.
@@ -32,8 +32,9 @@ export const BRIDGE_NODE_ARGS = [
 ];
 /**
  * The worker streams objects in migrations (activities/migrations.ts): the same scavenge every
- * 32 MiB copied, off-heap memory counted in V8's limit, and the same bounded heap growth (in
- * bench:migrate its RSS peaked at 549 MB instead of climbing to 769 MB over the cases). Its young
+ * 4 MiB copied, and off-heap memory counted in V8's limit. Its old generation may double what
+ * survives (in bench:migrate its RSS peaked at 549 MB instead of climbing to 769 MB over the
+ * cases; at 50 % it peaked lower but copied small objects with 25-50 % more CPU). Its young
  * generation keeps V8's default size (workflow replays allocate much).
  */
 export const WORKER_NODE_ARGS = [
