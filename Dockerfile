@@ -38,6 +38,21 @@ RUN --mount=type=cache,target=/root/.npm \
     fi
 
 # ---------------------------------------------------------------------------
+# sources: the project's code, named once for the two stages below
+# ---------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS sources
+WORKDIR /app
+COPY package.json tsconfig.json tsconfig.build.json ./
+COPY api ./api
+COPY bridge ./bridge
+COPY workflows ./workflows
+COPY activities ./activities
+COPY workers ./workers
+COPY core ./core
+COPY providers ./providers
+COPY scripts ./scripts
+
+# ---------------------------------------------------------------------------
 # build: the processes compiled to JavaScript (tsc from the dev dependencies;
 # no install scripts are needed for that)
 # ---------------------------------------------------------------------------
@@ -50,15 +65,7 @@ RUN --mount=type=cache,target=/root/.npm \
       echo "WARNING: npm ci rejected package-lock.json; installing the locked versions with npm install --no-save" >&2; \
       npm install --ignore-scripts --no-audit --no-fund --no-save; \
     fi
-COPY tsconfig.json tsconfig.build.json ./
-COPY api ./api
-COPY bridge ./bridge
-COPY workflows ./workflows
-COPY activities ./activities
-COPY workers ./workers
-COPY core ./core
-COPY providers ./providers
-COPY scripts ./scripts
+COPY --from=sources /app ./
 RUN node scripts/build.ts
 
 # ---------------------------------------------------------------------------
@@ -71,15 +78,7 @@ WORKDIR /app
 # Code and dependencies stay owned by root: the `node` user can read them but
 # not rewrite them.
 COPY --from=deps /app/node_modules ./node_modules
-COPY package.json ./
-COPY api ./api
-COPY bridge ./bridge
-COPY workflows ./workflows
-COPY activities ./activities
-COPY workers ./workers
-COPY core ./core
-COPY providers ./providers
-COPY scripts ./scripts
+COPY --from=sources /app ./
 COPY --from=build /app/.build ./.build
 
 # The one writable place inside the image, for anything that defaults to a
