@@ -17,8 +17,10 @@ import {
   StorageSharedKeyCredential,
 } from '@azure/storage-blob';
 import { type Block, blockId, MAX_BLOCK_SIZE, MAX_BLOCKS_PER_BLOB, splitIntoBlocks } from './azure-blocks.ts';
+import { type PutBlobTarget, putBlob } from './azure-http.ts';
 import { decodeAzureMetadata, encodeAzureMetadata } from './azure-metadata.ts';
 import { classifyFailure, mapFailures, mapStreamFailures, messageOf } from './errors.ts';
+import { httpEndpoint } from './http-exchange.ts';
 import {
   type AzureCredentials,
   type BucketConnection,
@@ -36,7 +38,7 @@ import {
   sameAccountSource,
   type UploadedPart,
 } from './object-store.ts';
-import { agentForUrl, type OutboundAgents } from './outbound-agents.ts';
+import { agentForUrl, keepAliveAgents, type OutboundAgents } from './outbound-agents.ts';
 import { assertValidRange, quotedEtag, totalSizeFromContentRange } from './ranges.ts';
 
 /** uploadStream holds at most BUFFER_SIZE × CONCURRENCY of a stream in memory (and reaches 195 GiB in 50,000 blocks). */
@@ -44,6 +46,8 @@ const UPLOAD_BUFFER_SIZE = 4 * 1024 * 1024;
 const UPLOAD_CONCURRENCY = 4;
 /** Known lengths up to this go in one Put Blob request (Azure takes up to 5000 MiB; retries resend less). */
 const SINGLE_PUT_LIMIT = 256 * 1024 * 1024;
+/** Put Blob's wait for a connection, as the S3 adapter's. */
+const CONNECTION_TIMEOUT_MS = 10_000;
 /** Resumptions of a download interrupted mid-body. */
 const DOWNLOAD_RESUME_ATTEMPTS = 3;
 /** Polls of a server-side copy still in progress (the SDK waits 15 s between them). */
@@ -147,12 +151,18 @@ export class AzureObjectStore implements ObjectStore {
   readonly bucketName: string;
   readonly nativeCopyScope: string;
   private readonly container: ContainerClient;
+  private readonly putTarget: PutBlobTarget;
 
   constructor(connection: BucketConnection, credentials: AzureCredentials, agents: OutboundAgents = {}) {
     this.bucketName = connection.bucketName;
     const service = createServiceClient(connection, credentials, agents);
     this.container = service.getContainerClient(connection.bucketName);
     this.nativeCopyScope = copyScopeOf(service);
+    this.putTarget = {
+      endpoint: httpEndpoint(new URL(service.url), keepAliveAgents(agents), CONNECTION_TIMEOUT_MS),
+      sharedKey: service.credential instanceof StorageSharedKeyCredential ? service.credential : undefined,
+      toStorageError: azureErrorToStorageError,
+    };
   }
 
   async checkAccess(): Promise<void> {
@@ -228,15 +238,16 @@ export class AzureObjectStore implements ObjectStore {
       blobHTTPHeaders: { blobContentType: options.contentType },
       metadata: encodeAzureMetadata(options.metadata),
     };
-    const length = options.contentLength;
+    const length = Buffer.isBuffer(body) ? body.length : options.contentLength;
     if (Buffer.isBuffer(body) || (length !== undefined && length <= SINGLE_PUT_LIMIT)) {
       // One Put Blob, streamed; Azure answers with the MD5 it computed over what it stored.
-      const response = await this.call(() =>
-        Buffer.isBuffer(body)
-          ? blob.uploadData(body, uploadOptions)
-          : blob.upload(body, length ?? 0, uploadOptions),
-      );
-      const md5 = response.contentMD5 ? Buffer.from(response.contentMD5).toString('hex') : undefined;
+      const response = await putBlob(this.putTarget, blob.url, body, length ?? 0, {
+        contentType: options.contentType,
+        metadata: uploadOptions.metadata,
+      });
+      const md5 = response.contentMd5
+        ? Buffer.from(response.contentMd5, 'base64').toString('hex')
+        : undefined;
       return { etag: quotedEtag(response.etag), md5 };
     }
     // Staged blocks: bounded memory whatever the length, and no need to know it.

@@ -2,8 +2,8 @@
  * The HTTP agents a caller may impose on every outbound connection of an
  * adapter (for instance an SSRF guard that refuses private addresses).
  */
-import type { Agent as HttpAgent } from 'node:http';
-import type { Agent as HttpsAgent } from 'node:https';
+import http, { type Agent as HttpAgent } from 'node:http';
+import https, { type Agent as HttpsAgent } from 'node:https';
 
 export interface OutboundAgents {
   httpAgent?: HttpAgent;
@@ -18,4 +18,15 @@ export function agentForUrl(url: string | URL, agents: OutboundAgents): HttpAgen
 
 export function hasOutboundAgents(agents: OutboundAgents): boolean {
   return agents.httpAgent !== undefined || agents.httpsAgent !== undefined;
+}
+
+/** The AWS SDK's own default when it is given no agent. */
+const DEFAULT_MAX_SOCKETS = 50;
+
+/** The caller's agents, or kept-alive ones of this adapter's own, for requests sent without an SDK. */
+export function keepAliveAgents(agents: OutboundAgents): Required<OutboundAgents> {
+  return {
+    httpAgent: agents.httpAgent ?? new http.Agent({ keepAlive: true, maxSockets: DEFAULT_MAX_SOCKETS }),
+    httpsAgent: agents.httpsAgent ?? new https.Agent({ keepAlive: true, maxSockets: DEFAULT_MAX_SOCKETS }),
+  };
 }

@@ -6,18 +6,22 @@
  * the SDK (s3.ts). Answers mean what the SDK's mean: same headers read the
  * same way, same failures classified by the same table (errors.ts).
  */
-import http, { type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import { XMLParser } from 'fast-xml-parser';
 import { awsUriEncode, EMPTY_SHA256, signRequestHeaders } from '../../core/aws/sigv4.ts';
-import { classifyFailure, mapStreamFailures, messageOf, networkErrorCode } from './errors.ts';
+import { classifyFailure, mapStreamFailures } from './errors.ts';
+import {
+  exchange,
+  type HttpEndpoint,
+  httpEndpoint,
+  networkFailure,
+  readErrorAnswer,
+} from './http-exchange.ts';
 import type { ByteRange, ObjectInfo, PutOptions, StorageError } from './object-store.ts';
 import type { OutboundAgents } from './outbound-agents.ts';
 import { httpRangeHeader, quotedEtag, totalSizeFromContentRange } from './ranges.ts';
 
-/** Error answers are a few hundred bytes of XML; read no more than this of one. */
-const MAX_ERROR_BODY_BYTES = 64 * 1024;
 const META_PREFIX = 'x-amz-meta-';
 
 export interface SignedS3Target {
@@ -29,19 +33,14 @@ export interface SignedS3Target {
   connectionTimeoutMs: number;
 }
 
-const errorParser = new XMLParser({ parseTagValue: false });
-
 export class SignedS3Requests {
   readonly #target: SignedS3Target;
-  readonly #transport: typeof http.request;
-  readonly #agent: http.Agent;
+  readonly #endpoint: HttpEndpoint;
   readonly #basePath: string;
 
   constructor(target: SignedS3Target) {
     this.#target = target;
-    const secure = target.bucketUrl.protocol === 'https:';
-    this.#transport = secure ? https.request : http.request;
-    this.#agent = secure ? target.agents.httpsAgent : target.agents.httpAgent;
+    this.#endpoint = httpEndpoint(target.bucketUrl, target.agents, target.connectionTimeoutMs);
     this.#basePath = target.bucketUrl.pathname.replace(/\/$/, '');
   }
 
@@ -95,85 +94,11 @@ export class SignedS3Requests {
       region: this.#target.signingRegion,
       credentials: this.#target.credentials,
     });
-    const options: http.RequestOptions = {
-      method,
-      hostname,
-      port,
-      path,
-      headers: signedHeaders,
-      agent: this.#agent,
-    };
-    const response = await this.#exchange(options, body);
+    const options: http.RequestOptions = { method, hostname, port, path, headers: signedHeaders };
+    const response = await exchange(this.#endpoint, options, body);
     if (response.statusCode !== undefined && response.statusCode < 300) return response;
     throw await failureOf(response);
   }
-
-  /** Sends once; a request without a stream body is sent again once if a kept-alive socket was already closed. */
-  async #exchange(options: http.RequestOptions, body?: Readable | Buffer): Promise<IncomingMessage> {
-    const attempt = { reusedSocket: false };
-    try {
-      return await this.#exchangeOnce(options, body, attempt);
-    } catch (error) {
-      const resendable = body === undefined || Buffer.isBuffer(body);
-      if (!(attempt.reusedSocket && resendable && networkErrorCode(error) === 'ECONNRESET'))
-        throw networkFailure(error);
-      return this.#exchangeOnce(options, body, attempt).catch((retryError: unknown) => {
-        throw networkFailure(retryError);
-      });
-    }
-  }
-
-  #exchangeOnce(
-    options: http.RequestOptions,
-    body: Readable | Buffer | undefined,
-    attempt: { reusedSocket: boolean },
-  ): Promise<IncomingMessage> {
-    return new Promise((resolve, reject) => {
-      // Throws at once on invalid header characters (e.g. in metadata), before anything is sent.
-      const request = this.#transport(options);
-      request.once('response', resolve);
-      // `on`, not `once`: a body that fails after an early answer makes a late error, which must not go unhandled.
-      request.on('error', (error) => {
-        attempt.reusedSocket = request.reusedSocket;
-        reject(error);
-      });
-      abortSlowConnect(request, this.#target.connectionTimeoutMs);
-      writeBody(request, body);
-    });
-  }
-}
-
-function writeBody(request: ClientRequest, body: Readable | Buffer | undefined): void {
-  if (body === undefined || Buffer.isBuffer(body)) {
-    request.end(body);
-    return;
-  }
-  // A body that fails (cut off, or refused by the bridge's verification) must not become an object.
-  body.once('error', (error) => request.destroy(error));
-  // An early answer (an error while the body is still flowing) ends the exchange: stop sending, and
-  // close the connection once the answer is read, as it cannot carry another request.
-  request.once('response', (response) => {
-    if (request.writableFinished) return;
-    body.unpipe(request);
-    response.once('end', () => request.destroy());
-  });
-  body.pipe(request);
-}
-
-/** The SDK's `connectionTimeout`: an endpoint that drops packets would otherwise be waited on for minutes. */
-function abortSlowConnect(request: ClientRequest, timeoutMs: number): void {
-  request.once('socket', (socket) => {
-    if (!socket.connecting) return;
-    const timer = setTimeout(() => {
-      const error = Object.assign(new Error(`no connection within ${timeoutMs} ms`), {
-        name: 'TimeoutError',
-      });
-      request.destroy(error);
-    }, timeoutMs);
-    timer.unref();
-    const clear = () => clearTimeout(timer);
-    socket.once('connect', clear).once('close', clear);
-  });
 }
 
 /** As the SDK encodes a key into the path: each segment URI-encoded, with `!'()*` too. */
@@ -206,7 +131,7 @@ function userMetadataOf(headers: IncomingHttpHeaders): Record<string, string> {
  * body's Code, and a bare 404 is `NotFound`.
  */
 async function failureOf(response: IncomingMessage): Promise<StorageError> {
-  const { Code, Message } = parseErrorXml(await readSmallBody(response));
+  const { Code, Message } = await readErrorAnswer(response);
   const minioCode = response.headers['x-minio-error-code'];
   const httpStatus = response.statusCode;
   return classifyFailure({
@@ -218,37 +143,4 @@ async function failureOf(response: IncomingMessage): Promise<StorageError> {
     message: Message ?? 'no error body (an answer to HEAD)',
     cause: new Error(`S3 answered ${httpStatus}${Code ? ` ${Code}` : ''}`),
   });
-}
-
-function parseErrorXml(text: string): { Code?: string; Message?: string } {
-  if (text === '') return {};
-  try {
-    const error = (errorParser.parse(text) as { Error?: { Code?: unknown; Message?: unknown } }).Error;
-    return {
-      Code: typeof error?.Code === 'string' ? error.Code : undefined,
-      Message: typeof error?.Message === 'string' ? error.Message : undefined,
-    };
-  } catch {
-    return {};
-  }
-}
-
-async function readSmallBody(response: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  try {
-    for await (const chunk of response as AsyncIterable<Buffer>) {
-      chunks.push(chunk);
-      length += chunk.length;
-      if (length >= MAX_ERROR_BODY_BYTES) break;
-    }
-  } catch {
-    // A cut-off error body still has its status.
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-/** A failure of the connection (refused, reset, guard refusal, timeout), as the SDK path classifies it. */
-function networkFailure(error: unknown): StorageError {
-  return classifyFailure({ message: messageOf(error), cause: error });
 }

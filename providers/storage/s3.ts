@@ -6,8 +6,6 @@
  * bridge's hot path. AWS itself stays on the SDK for all calls (region
  * redirects, S3 Express and the rest of its endpoint rules).
  */
-import http from 'node:http';
-import https from 'node:https';
 import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
@@ -43,7 +41,7 @@ import type {
   UploadedPart,
 } from './object-store.ts';
 import { keepsSourceMetadata, StorageError, sameAccountSource } from './object-store.ts';
-import type { OutboundAgents } from './outbound-agents.ts';
+import { keepAliveAgents, type OutboundAgents } from './outbound-agents.ts';
 import { assertValidRange, httpRangeHeader, quotedEtag, totalSizeFromContentRange } from './ranges.ts';
 import { SignedS3Requests } from './s3-http.ts';
 
@@ -76,8 +74,6 @@ async function runInPool<T>(
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }
 const CONNECTION_TIMEOUT_MS = 10_000;
-/** The SDK's own default when it is given no agent. */
-const DEFAULT_MAX_SOCKETS = 50;
 
 export interface S3Credentials {
   accessKeyId: string;
@@ -457,13 +453,6 @@ export class S3ObjectStore implements ObjectStore {
   private call<T>(operation: () => Promise<T>): Promise<T> {
     return mapFailures(s3ErrorToStorageError, operation);
   }
-}
-
-function keepAliveAgents(agents: OutboundAgents): Required<OutboundAgents> {
-  return {
-    httpAgent: agents.httpAgent ?? new http.Agent({ keepAlive: true, maxSockets: DEFAULT_MAX_SOCKETS }),
-    httpsAgent: agents.httpsAgent ?? new https.Agent({ keepAlive: true, maxSockets: DEFAULT_MAX_SOCKETS }),
-  };
 }
 
 /**
