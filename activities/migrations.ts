@@ -136,6 +136,13 @@ export function migrationActivities(deps: BucketActivityDependencies & { priceBo
     summary.estimate = estimateCost(prices, source, destination, summary);
     return summary;
   };
+  /** A copy or delete batch's result, with the totals when it left nothing pending. */
+  const withSummaryWhenDone = async (
+    jobId: string,
+    batch: MigrationBatchResult,
+    buckets: { source: OpenedBucket; destination: OpenedBucket },
+  ): Promise<MigrationBatchResult> =>
+    batch.remaining > 0 ? batch : { ...batch, summary: await summarize(jobId, buckets) };
 
   return {
     /**
@@ -212,9 +219,7 @@ export function migrationActivities(deps: BucketActivityDependencies & { priceBo
           return outcome.method ?? null;
         },
       );
-      return batch.remaining > 0
-        ? batch
-        : { ...batch, summary: await summarize(jobId, { source, destination }) };
+      return withSummaryWhenDone(jobId, batch, { source, destination });
     },
 
     /** sync: deletes up to `limit` destination objects the source lacks. */
@@ -231,7 +236,7 @@ export function migrationActivities(deps: BucketActivityDependencies & { priceBo
         result.deleted++;
         return null;
       });
-      return batch.remaining > 0 ? batch : { ...batch, summary: await summarize(jobId, buckets) };
+      return withSummaryWhenDone(jobId, batch, buckets);
     },
 
     /** The manifest's totals (workflow histories from before the batches returned them call this). */

@@ -9,7 +9,6 @@ import type http from 'node:http';
 import type { Readable } from 'node:stream';
 import type { StorageSharedKeyCredential } from '@azure/storage-blob';
 import { exchange, type HttpEndpoint, readErrorAnswer } from './http-exchange.ts';
-import type { StorageError } from './object-store.ts';
 
 /** The REST API version `@azure/storage-blob` 12.34 speaks (its SERVICE_VERSION). */
 export const AZURE_API_VERSION = '2026-10-06';
@@ -24,10 +23,13 @@ export interface PutBlobTarget {
   endpoint: HttpEndpoint;
   /** Undefined for a SAS, which travels in the blob's URL. */
   sharedKey?: StorageSharedKeyCredential;
-  toStorageError(failure: { code?: string; statusCode: number; message: string }): StorageError;
 }
 
-/** One Put Blob of `contentLength` bytes; Azure answers with the MD5 it computed over what it stored. */
+/**
+ * One Put Blob of `contentLength` bytes; Azure answers with the MD5 it computed over what it stored.
+ * An error answer throws what the SDK's RestError carries (`code`, `statusCode`, `message`), for
+ * the adapter's own mapping (azure.ts `azureErrorToStorageError`).
+ */
 export async function putBlob(
   target: PutBlobTarget,
   blobUrl: string,
@@ -57,10 +59,9 @@ export async function putBlob(
   if (response.statusCode === undefined || response.statusCode >= 300) {
     const { Code, Message } = await readErrorAnswer(response);
     const headerCode = response.headers['x-ms-error-code'];
-    throw target.toStorageError({
+    throw Object.assign(new Error(Message ?? `Azure answered ${response.statusCode}`), {
       code: typeof headerCode === 'string' ? headerCode : Code,
-      statusCode: response.statusCode ?? 0,
-      message: Message ?? `Azure answered ${response.statusCode}`,
+      statusCode: response.statusCode,
     });
   }
   response.resume();

@@ -161,7 +161,6 @@ export class AzureObjectStore implements ObjectStore {
     this.putTarget = {
       endpoint: httpEndpoint(new URL(service.url), keepAliveAgents(agents), CONNECTION_TIMEOUT_MS),
       sharedKey: service.credential instanceof StorageSharedKeyCredential ? service.credential : undefined,
-      toStorageError: azureErrorToStorageError,
     };
   }
 
@@ -241,10 +240,12 @@ export class AzureObjectStore implements ObjectStore {
     const length = Buffer.isBuffer(body) ? body.length : options.contentLength;
     if (Buffer.isBuffer(body) || (length !== undefined && length <= SINGLE_PUT_LIMIT)) {
       // One Put Blob, streamed; Azure answers with the MD5 it computed over what it stored.
-      const response = await putBlob(this.putTarget, blob.url, body, length ?? 0, {
-        contentType: options.contentType,
-        metadata: uploadOptions.metadata,
-      });
+      const response = await this.call(() =>
+        putBlob(this.putTarget, blob.url, body, length ?? 0, {
+          contentType: options.contentType,
+          metadata: uploadOptions.metadata,
+        }),
+      );
       const md5 = response.contentMd5
         ? Buffer.from(response.contentMd5, 'base64').toString('hex')
         : undefined;
