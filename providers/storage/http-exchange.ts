@@ -3,7 +3,7 @@
  * adapters' hot single-object calls that skip their SDK's pipeline
  * (s3-http.ts, azure-http.ts): send, stream the body with back-pressure,
  * resend once when a kept-alive socket turned out closed, and read the short
- * error answers both services give as `<Error><Code>…<Message>…` XML.
+ * XML answers: the error answers both services give as `<Error><Code>…<Message>…`.
  */
 import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
@@ -13,10 +13,11 @@ import { classifyFailure, messageOf, networkErrorCode } from './errors.ts';
 import type { StorageError } from './object-store.ts';
 import type { OutboundAgents } from './outbound-agents.ts';
 
-/** Error answers are a few hundred bytes of XML; read no more than this of one. */
-const MAX_ERROR_BODY_BYTES = 64 * 1024;
+/** Error answers (and CopyObject's result) are a few hundred bytes of XML; read no more than this of one. */
+const MAX_SMALL_ANSWER_BYTES = 64 * 1024;
 
-const errorParser = new XMLParser({ parseTagValue: false });
+// `htmlEntities` decodes character references too: MinIO writes an ETag's quotes as `&#34;`.
+const xmlParser = new XMLParser({ parseTagValue: false, htmlEntities: true });
 
 export interface HttpEndpoint {
   transport: typeof http.request;
@@ -109,21 +110,35 @@ function abortSlowConnect(request: ClientRequest, timeoutMs: number): void {
   });
 }
 
+export interface ErrorAnswer {
+  Code?: string;
+  Message?: string;
+}
+
 /** An error answer's `<Error>` element (S3 and Azure both send one), as far as it can be read. */
-export async function readErrorAnswer(
-  response: IncomingMessage,
-): Promise<{ Code?: string; Message?: string }> {
+export async function readErrorAnswer(response: IncomingMessage): Promise<ErrorAnswer> {
+  return errorElementOf((await readSmallXml(response)) ?? {}) ?? {};
+}
+
+/** A short XML answer, parsed; undefined when it is empty or not XML. */
+export async function readSmallXml(response: IncomingMessage): Promise<Record<string, unknown> | undefined> {
   const text = await readSmallBody(response);
-  if (text === '') return {};
+  if (text === '') return undefined;
   try {
-    const error = (errorParser.parse(text) as { Error?: { Code?: unknown; Message?: unknown } }).Error;
-    return {
-      Code: typeof error?.Code === 'string' ? error.Code : undefined,
-      Message: typeof error?.Message === 'string' ? error.Message : undefined,
-    };
+    return xmlParser.parse(text) as Record<string, unknown>;
   } catch {
-    return {};
+    return undefined;
   }
+}
+
+/** The `<Error>` element of a parsed answer, if it is one. */
+export function errorElementOf(answer: Record<string, unknown>): ErrorAnswer | undefined {
+  const error = answer.Error as { Code?: unknown; Message?: unknown } | undefined;
+  if (error === undefined) return undefined;
+  return {
+    Code: typeof error?.Code === 'string' ? error.Code : undefined,
+    Message: typeof error?.Message === 'string' ? error.Message : undefined,
+  };
 }
 
 async function readSmallBody(response: IncomingMessage): Promise<string> {
@@ -133,7 +148,7 @@ async function readSmallBody(response: IncomingMessage): Promise<string> {
     for await (const chunk of response as AsyncIterable<Buffer>) {
       chunks.push(chunk);
       length += chunk.length;
-      if (length >= MAX_ERROR_BODY_BYTES) break;
+      if (length >= MAX_SMALL_ANSWER_BYTES) break;
     }
   } catch {
     // A cut-off error body still has its status.

@@ -1,6 +1,6 @@
 /**
  * The hot single-object calls of an S3-compatible store (HeadObject,
- * GetObject, PutObject of known length) as SigV4-signed `node:http(s)`
+ * GetObject, PutObject of known length, CopyObject) as SigV4-signed `node:http(s)`
  * requests. The AWS SDK's middleware stack costs more CPU and garbage per
  * small request than the whole rest of the bridge; everything else stays on
  * the SDK (s3.ts). Answers mean what the SDK's mean: same headers read the
@@ -12,11 +12,14 @@ import type { Readable } from 'node:stream';
 import { awsUriEncode, EMPTY_SHA256, signRequestHeaders } from '../../core/aws/sigv4.ts';
 import { classifyFailure, mapStreamFailures } from './errors.ts';
 import {
+  type ErrorAnswer,
+  errorElementOf,
   exchange,
   type HttpEndpoint,
   httpEndpoint,
   networkFailure,
   readErrorAnswer,
+  readSmallXml,
 } from './http-exchange.ts';
 import type { ByteRange, ObjectInfo, PutOptions, StorageError } from './object-store.ts';
 import type { OutboundAgents } from './outbound-agents.ts';
@@ -69,13 +72,32 @@ export class SignedS3Requests {
     const headers: Record<string, string> = {
       'content-length': String(contentLength),
       'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+      ...propertyHeaders(options),
     };
-    if (options.contentType !== undefined) headers['content-type'] = options.contentType;
-    for (const [name, value] of Object.entries(options.metadata ?? {}))
-      headers[`${META_PREFIX}${name}`] = value;
     const response = await this.#send('PUT', key, headers, body);
     response.resume();
     return { etag: quotedEtag(response.headers.etag) };
+  }
+
+  /**
+   * One CopyObject inside the account: `copySource` is `<bucket>/<encoded key>`, and the
+   * source's properties are kept unless `replace` gives new ones.
+   */
+  async copyObject(copySource: string, key: string, replace?: PutOptions): Promise<{ etag?: string }> {
+    const headers: Record<string, string> = {
+      'x-amz-copy-source': copySource,
+      'x-amz-metadata-directive': replace ? 'REPLACE' : 'COPY',
+    };
+    if (replace) Object.assign(headers, propertyHeaders(replace));
+    const response = await this.#send('PUT', key, headers);
+    const answer = await readSmallXml(response);
+    // S3 may answer 200 and then fail the copy in the body; the SDK takes that for a 503, and so do we.
+    const error = answer
+      ? errorElementOf(answer)
+      : { Code: 'InternalError', Message: 'empty CopyObject answer' };
+    if (error) throw failureFromAnswer(error, 503);
+    const result = answer?.CopyObjectResult as { ETag?: unknown } | undefined;
+    return { etag: quotedEtag(typeof result?.ETag === 'string' ? result.ETag : undefined) };
   }
 
   /** A 2xx answer (its body unread), or the failure as a StorageError. */
@@ -99,6 +121,15 @@ export class SignedS3Requests {
     if (response.statusCode !== undefined && response.statusCode < 300) return response;
     throw await failureOf(response);
   }
+}
+
+/** Content-Type and user metadata as request headers. */
+function propertyHeaders(options: PutOptions): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (options.contentType !== undefined) headers['content-type'] = options.contentType;
+  for (const [name, value] of Object.entries(options.metadata ?? {}))
+    headers[`${META_PREFIX}${name}`] = value;
+  return headers;
 }
 
 /** As the SDK encodes a key into the path: each segment URI-encoded, with `!'()*` too. */
@@ -131,16 +162,26 @@ function userMetadataOf(headers: IncomingHttpHeaders): Record<string, string> {
  * body's Code, and a bare 404 is `NotFound`.
  */
 async function failureOf(response: IncomingMessage): Promise<StorageError> {
-  const { Code, Message } = await readErrorAnswer(response);
+  const answer = await readErrorAnswer(response);
   const minioCode = response.headers['x-minio-error-code'];
   const httpStatus = response.statusCode;
-  return classifyFailure({
-    vendorCode:
-      (typeof minioCode === 'string' ? minioCode : undefined) ??
-      Code ??
-      (httpStatus === 404 ? 'NotFound' : undefined),
+  return failureFromAnswer(
+    {
+      Code:
+        (typeof minioCode === 'string' ? minioCode : undefined) ??
+        answer.Code ??
+        (httpStatus === 404 ? 'NotFound' : undefined),
+      Message: answer.Message ?? 'no error body (an answer to HEAD)',
+    },
     httpStatus,
-    message: Message ?? 'no error body (an answer to HEAD)',
+  );
+}
+
+function failureFromAnswer({ Code, Message }: ErrorAnswer, httpStatus: number | undefined): StorageError {
+  return classifyFailure({
+    vendorCode: Code,
+    httpStatus,
+    message: Message ?? 'no error message',
     cause: new Error(`S3 answered ${httpStatus}${Code ? ` ${Code}` : ''}`),
   });
 }

@@ -313,15 +313,18 @@ export class S3ObjectStore implements ObjectStore {
       const properties = keepsSourceMetadata(options) ? await sourceStore.head(sourceKey) : options;
       return this.copyInParts(copySource, key, size, properties);
     }
+    const replace = keepsSourceMetadata(options) ? undefined : options;
+    const direct = this.direct;
+    if (direct) return this.call(() => direct.copyObject(copySource, key, replace));
     const output = await this.call(() =>
       this.client.send(
         new CopyObjectCommand({
           Bucket: this.bucketName,
           Key: key,
           CopySource: copySource,
-          ...(keepsSourceMetadata(options)
-            ? { MetadataDirective: 'COPY' }
-            : { MetadataDirective: 'REPLACE', ContentType: options.contentType, Metadata: options.metadata }),
+          ...(replace
+            ? { MetadataDirective: 'REPLACE', ContentType: replace.contentType, Metadata: replace.metadata }
+            : { MetadataDirective: 'COPY' }),
         }),
       ),
     );

@@ -125,6 +125,39 @@ describe('signed S3 requests against MinIO, compared with the SDK', () => {
     }
   });
 
+  it('copies inside the bucket as the SDK does: properties kept or replaced, the same ETag', async () => {
+    const replaced = { contentType: 'application/json', metadata: { colour: 'green' } };
+    for (const [suffix, options] of [
+      ['kept', {}],
+      ['replaced', replaced],
+    ] as const) {
+      const copy = await direct.copyFrom(direct, oddKey, `copies/${suffix}`, options);
+      const sdkCopy = await sdk.copyFrom(sdk, oddKey, `sdk-copies/${suffix}`, options);
+      expect(copy.etag).toMatch(/^"[0-9a-f]{32}"$/);
+      expect(copy).toEqual(sdkCopy);
+      const [head, sdkHead] = [await direct.head(`copies/${suffix}`), await sdk.head(`sdk-copies/${suffix}`)];
+      expect({ ...head, key: '', lastModified: undefined }).toEqual({
+        ...sdkHead,
+        key: '',
+        lastModified: undefined,
+      });
+      expect(head.etag).toBe(copy.etag);
+    }
+    expect(await direct.head('copies/kept')).toMatchObject({
+      contentType: 'text/plain; charset=utf-8',
+      metadata: { 'origin-app': 'skybridge', author: 'tests' },
+    });
+    expect(await direct.head('copies/replaced')).toMatchObject({ ...replaced, size: body.length });
+    expect(await readAll((await direct.get('copies/replaced')).body)).toEqual(body);
+
+    const [error, sdkError] = [
+      await failureOf(() => direct.copyFrom(direct, 'missing', 'copies/none', {})),
+      await failureOf(() => sdk.copyFrom(sdk, 'missing', 'copies/none', {})),
+    ];
+    expect(error.code).toBe('NotFound');
+    expect(described(error)).toEqual(described(sdkError));
+  });
+
   it('leaves no object when the body fails mid-upload', async () => {
     async function* failing() {
       yield Buffer.alloc(64 * 1024, 1);
@@ -231,6 +264,42 @@ describe('signed S3 requests: answers MinIO does not give', () => {
       answer = (_req, res) => res.writeHead(status, headers).end(body);
       const error = await failureOf(async () => (await store()).get('any'));
       expect({ status, ...described(error) }).toEqual({ status, code, vendorCode, httpStatus: status });
+    }
+  });
+
+  it('sends CopyObject signed, and takes an error in the body of a 200 for a 503, as the SDK does', async () => {
+    let seen: http.IncomingHttpHeaders = {};
+    const copyResult =
+      '<CopyObjectResult><LastModified>2026-01-01T00:00:00.000Z</LastModified><ETag>&quot;0123&quot;</ETag></CopyObjectResult>';
+    answer = (req, res) => {
+      seen = req.headers;
+      res.writeHead(200).end(copyResult);
+    };
+    const canned = await store();
+    expect(await canned.copyFrom(canned, 'a b.txt', 'to.txt', { contentLength: 2 })).toEqual({
+      etag: '"0123"',
+    });
+    expect(seen).toMatchObject({
+      'x-amz-copy-source': 'canned/a%20b.txt',
+      'x-amz-metadata-directive': 'COPY',
+    });
+    expect(seen.authorization).toMatch(/SignedHeaders=\S*x-amz-copy-source\S*x-amz-metadata-directive/);
+
+    await canned.copyFrom(canned, 'a', 'b', {
+      contentLength: 2,
+      contentType: 'text/csv',
+      metadata: { k: 'v' },
+    });
+    expect(seen).toMatchObject({
+      'x-amz-metadata-directive': 'REPLACE',
+      'content-type': 'text/csv',
+      'x-amz-meta-k': 'v',
+    });
+
+    for (const failedBody of [errorXml('InternalError', 'copy failed midway'), '']) {
+      answer = (_req, res) => res.writeHead(200).end(failedBody);
+      const error = await failureOf(() => canned.copyFrom(canned, 'a', 'b', { contentLength: 2 }));
+      expect(described(error)).toEqual({ code: 'Transient', vendorCode: 'InternalError', httpStatus: 503 });
     }
   });
 
