@@ -71,6 +71,8 @@ export interface TestStack {
   routes: AnyRoute[];
   /** The API's usage recorder (conversations); not started: tests flush it. */
   apiUsage: UsageRecorder;
+  /** Stops the stack's worker (if it has one) before `close`: jobs stay, nothing answers their queries. */
+  stopWorker(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -157,6 +159,9 @@ export async function startTestStack(
     jwtSecret,
     routes: apiRoutes(apiDependencies),
     apiUsage: usage,
+    stopWorker: async () => {
+      await worker?.stop();
+    },
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
@@ -195,11 +200,15 @@ async function startWorker(
     activityDependencies,
   });
   const running = worker.run();
+  let stopped: Promise<void> | undefined;
   return {
-    async stop() {
-      worker.shutdown();
-      await running;
-      await connection.close();
+    stop() {
+      stopped ??= (async () => {
+        worker.shutdown();
+        await running;
+        await connection.close();
+      })();
+      return stopped;
     },
   };
 }

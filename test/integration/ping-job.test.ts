@@ -29,9 +29,9 @@ describe('ping job through the API', () => {
     return login(stack.baseUrl, { email, password: 'pw-123456' });
   }
 
-  async function waitForCompletion(id: string, token: string) {
+  async function waitForCompletion(id: string, token: string, baseUrl = stack.baseUrl) {
     for (let attempt = 0; attempt < 100; attempt++) {
-      const job = await api(stack.baseUrl, 'GET', `/jobs/${id}`, { token });
+      const job = await api(baseUrl, 'GET', `/jobs/${id}`, { token });
       if (job.body?.status === 'COMPLETED') return job;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
@@ -132,6 +132,29 @@ describe('ping job through the API', () => {
     const metrics = await fetch(`${stack.baseUrl}/metrics`).then((response) => response.text());
     expect(metrics).toContain('skybridge_http_request_duration_seconds_bucket');
     expect(metrics).toMatch(/route="\/jobs\/ping"/);
+  });
+
+  it("keeps a closed job's state once read: it is served even when no worker is left to replay it", async () => {
+    const own = await startTestStack();
+    try {
+      const token = await login(own.baseUrl, own.admin);
+      const started = await api(own.baseUrl, 'POST', '/jobs/ping', { token, body: { message: 'kept' } });
+      const completed = await waitForCompletion(started.body.id, token, own.baseUrl);
+      await own.stopWorker();
+      const again = await api(own.baseUrl, 'GET', `/jobs/${started.body.id}`, { token });
+      expect(again.status).toBe(200);
+      expect(again.body).toEqual(completed.body);
+      expect(again.body.state).toMatchObject({ phase: 'COMPLETED', message: 'kept' });
+
+      // A run closed while no worker answers has no state to keep: the answer stays 503.
+      const unread = await api(own.baseUrl, 'POST', '/jobs/ping', { token, body: {} });
+      await own.temporal.workflow.getHandle(unread.body.id).terminate('test');
+      const refused = await api(own.baseUrl, 'GET', `/jobs/${unread.body.id}`, { token });
+      expect(refused.status).toBe(503);
+      expect(refused.body.detail).toContain('status TERMINATED');
+    } finally {
+      await own.close();
+    }
   });
 
   it('answers 503 with the job status when no worker can answer its state query', async () => {
