@@ -106,7 +106,7 @@ try {
   );
   results.push(
     await load(
-      'api GET /jobs/{id} (JWT, tenancy check, Temporal describe + query)',
+      'api GET /jobs/{id} of a finished job (JWT, tenancy check, Temporal describe; its state queried once, then kept)',
       CONCURRENCY,
       async () => {
         const response = await fetch(`${api}/jobs/${jobId}`, { headers: auth });
