@@ -36,6 +36,7 @@ import {
   rssMB,
   sampleRssDuring,
   signUpBenchUser,
+  slopeMBPerMin,
   spawnBenchPlatform,
   stopOnSignalOrTimeout,
   waitForGroupExit,
@@ -433,21 +434,6 @@ async function scenario(targets: Target[], mode: Mode, concurrency: number): Pro
       roundsRequestsPerSecond: runs.map((run) => run.requestsPerSecond),
     };
   });
-}
-
-/** Least-squares slope of RSS over time, in MB per minute. */
-function slopeMBPerMin(samples: { atS: number; rssMB: number }[]): number {
-  if (samples.length < 2) return 0;
-  const n = samples.length;
-  const meanT = samples.reduce((sum, s) => sum + s.atS, 0) / n;
-  const meanR = samples.reduce((sum, s) => sum + s.rssMB, 0) / n;
-  let numerator = 0;
-  let denominator = 0;
-  for (const s of samples) {
-    numerator += (s.atS - meanT) * (s.rssMB - meanR);
-    denominator += (s.atS - meanT) ** 2;
-  }
-  return denominator === 0 ? 0 : (numerator / denominator) * 60;
 }
 
 /**

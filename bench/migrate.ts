@@ -57,6 +57,7 @@ import {
   rssMB,
   sampleRssDuring,
   signUpBenchUser,
+  slopeMBPerMin,
   spawnBenchPlatform,
   stopOnSignalOrTimeout,
   waitForGroupExit,
@@ -78,6 +79,8 @@ const WATCHDOG_MS = 4 * 60 * 60_000;
 const CLOCK_TICKS_PER_SECOND = 100;
 /** History length at which Temporal terminates a run. */
 const TEMPORAL_HISTORY_LIMIT = 51_200;
+/** "Worker RSS flat": the most it may climb per minute over a long job's second half (bench:ai's soak allows the same). */
+const RSS_FLAT_MB_PER_MIN = 1;
 
 const { values: options } = parseArgs({
   options: {
@@ -625,6 +628,7 @@ async function skybridgeJob(bench: Bench, dataset: Dataset, destinationBucketId:
   return {
     ...throughput(dataset, job.seconds),
     peakRssMB: round(Math.max(...samples.map((sample) => sample.rssMB)), 1),
+    workerRss: rssTrend(samples),
     cpuSeconds: measured.cpuSeconds,
     skybridge: {
       jobId: job.jobId,
@@ -635,6 +639,21 @@ async function skybridgeJob(bench: Bench, dataset: Dataset, destinationBucketId:
       runs: histories.length,
       historyEventsPerRun: histories.map((run) => run.events),
     },
+  };
+}
+
+/**
+ * The worker's RSS over a job: one sample a second, and the fitted slope over the job's second
+ * half (the first raises the high-water mark of a new kind of work once; a leak keeps climbing).
+ */
+function rssTrend(samples: { atS: number; rssMB: number }[]) {
+  const lastS = samples.at(-1)?.atS ?? 0;
+  const perSecond = Math.max(1, Math.round(1000 / RSS_SAMPLE_MS));
+  return {
+    secondHalfSlopeMBPerMin: round(slopeMBPerMin(samples.filter((sample) => sample.atS >= lastS / 2)), 2),
+    samples: samples
+      .filter((_, index) => index % perSecond === 0)
+      .map((sample) => [round(sample.atS, 1), round(sample.rssMB, 1)]),
   };
 }
 
@@ -784,6 +803,13 @@ function checks(cases: CaseResult[], scale: Awaited<ReturnType<typeof scaleRun>>
       check: `history per run bounded (well under Temporal's ${TEMPORAL_HISTORY_LIMIT})`,
       value: `${maxEvents} events max`,
       pass: maxEvents < TEMPORAL_HISTORY_LIMIT / 4,
+    });
+    const { copy } = scale;
+    const slope = copy.workerRss.secondHalfSlopeMBPerMin;
+    list.push({
+      check: `worker RSS flat over the ${scale.case} copy (fitted slope over its second half)`,
+      value: `${slope} MB/min (${copy.skybridge.workerRssBeforeMB} → ${copy.skybridge.workerRssAfterMB} MB, peak ${copy.peakRssMB}, ${copy.seconds} s)`,
+      pass: slope <= RSS_FLAT_MB_PER_MIN,
     });
   }
   return list;

@@ -157,6 +157,21 @@ export async function sampleRssDuring<T>(
   }
 }
 
+/** Least-squares slope of RSS over time, in MB per minute. */
+export function slopeMBPerMin(samples: { atS: number; rssMB: number }[]): number {
+  if (samples.length < 2) return 0;
+  const n = samples.length;
+  const meanT = samples.reduce((sum, s) => sum + s.atS, 0) / n;
+  const meanR = samples.reduce((sum, s) => sum + s.rssMB, 0) / n;
+  let numerator = 0;
+  let denominator = 0;
+  for (const s of samples) {
+    numerator += (s.atS - meanT) * (s.rssMB - meanR);
+    denominator += (s.atS - meanT) ** 2;
+  }
+  return denominator === 0 ? 0 : (numerator / denominator) * 60;
+}
+
 /**
  * Ctrl-C or SIGTERM, or the watchdog's time running out: `cleanup`, then
  * exit. Returns the watchdog, for the bench to clear once it has cleaned up.
