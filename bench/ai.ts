@@ -29,11 +29,13 @@ import { FAKE_ANSWER, FAKE_MODEL, LISTENING_LINE } from './ai-fake-upstream.ts';
 import {
   componentPid,
   cpuMs,
+  type HeapSample,
   json,
   machineFacts,
   projectRoot,
   removeScratchDirs,
   rssMB,
+  sampleHeapDuring,
   sampleRssDuring,
   signUpBenchUser,
   slopeMBPerMin,
@@ -453,7 +455,10 @@ async function soak(target: Target, seconds: number) {
   try {
     const warmup = await sampleRssDuring(target.pid, everyMs, () => mixed(warmupSeconds * 1000));
     const cpuBefore = await cpuMs(target.pid);
-    const { result, samples } = await sampleRssDuring(target.pid, everyMs, () => mixed(seconds * 1000));
+    const heap: HeapSample[] = [];
+    const { result, samples } = await sampleRssDuring(target.pid, everyMs, () =>
+      sampleHeapDuring(`http://127.0.0.1:${target.port}/metrics`, everyMs, heap, () => mixed(seconds * 1000)),
+    );
     const processCpu = (await cpuMs(target.pid)) - cpuBefore;
     const firstError = warmup.result.firstError ?? result.firstError;
     if (firstError) log(`  soak: ${warmup.result.errors + result.errors} errors, first: ${firstError}`);
@@ -481,6 +486,7 @@ async function soak(target: Target, seconds: number) {
       secondHalfSlopeMBPerMin: round(slopeMBPerMin(secondHalf), 2),
       warmupSamples: warmup.samples.map((sample) => [round(sample.atS, 1), round(sample.rssMB, 1)]),
       samples: samples.map((sample) => [round(sample.atS, 1), round(sample.rssMB, 1)]),
+      heapSamples: heap,
       ...(firstError && { firstError }),
     };
   } finally {

@@ -48,6 +48,7 @@ import { ensureGoTool, goTools } from '../scripts/tools.ts';
 import type { MigrationProgress } from '../workflows/definitions.ts';
 import {
   componentPid,
+  type HeapSample,
   highWaterMarkMB,
   json,
   MB,
@@ -55,6 +56,7 @@ import {
   projectRoot,
   removeScratchDirs,
   rssMB,
+  sampleHeapDuring,
   sampleRssDuring,
   signUpBenchUser,
   slopeMBPerMin,
@@ -79,6 +81,8 @@ const WATCHDOG_MS = 4 * 60 * 60_000;
 const CLOCK_TICKS_PER_SECOND = 100;
 /** History length at which Temporal terminates a run. */
 const TEMPORAL_HISTORY_LIMIT = 51_200;
+/** The worker's heap figures are read this often during a job. */
+const HEAP_SAMPLE_MS = 5_000;
 /** "Worker RSS flat": the most it may climb per minute over a long job's second half (bench:ai's soak allows the same). */
 const RSS_FLAT_MB_PER_MIN = 1;
 
@@ -547,6 +551,8 @@ interface Bench {
   emulators: Emulators;
   watched: WatchedProcesses;
   workerPid: number;
+  /** The worker's Prometheus endpoint (V8 heap figures). */
+  workerMetricsUrl: string;
   rclone: string;
   rcloneConfig: string;
   /** Registered source buckets, by dataset label. */
@@ -609,14 +615,17 @@ async function skybridgeCopy(bench: Bench, dataset: Dataset, backend: Backend): 
 /** One Skybridge migration job, measured: duration, worker RSS and CPU by process, history per run. */
 async function skybridgeJob(bench: Bench, dataset: Dataset, destinationBucketId: string, dryRun: boolean) {
   const workerRssBeforeMB = round(await rssMB(bench.workerPid), 1);
+  const heap: HeapSample[] = [];
   const measured = await cpuSecondsDuring(bench.watched, () =>
     sampleRssDuring(bench.workerPid, RSS_SAMPLE_MS, () =>
-      runMigrationJob(bench.api, {
-        sourceBucketId: bench.sourceIds.get(dataset.label)!,
-        destinationBucketId,
-        dryRun,
-        concurrency: settings.concurrency,
-      }),
+      sampleHeapDuring(bench.workerMetricsUrl, HEAP_SAMPLE_MS, heap, () =>
+        runMigrationJob(bench.api, {
+          sourceBucketId: bench.sourceIds.get(dataset.label)!,
+          destinationBucketId,
+          dryRun,
+          concurrency: settings.concurrency,
+        }),
+      ),
     ),
   );
   const { result: job, samples } = measured.result;
@@ -628,7 +637,7 @@ async function skybridgeJob(bench: Bench, dataset: Dataset, destinationBucketId:
   return {
     ...throughput(dataset, job.seconds),
     peakRssMB: round(Math.max(...samples.map((sample) => sample.rssMB)), 1),
-    workerRss: rssTrend(samples),
+    workerRss: { ...rssTrend(samples), heapSamples: heap },
     cpuSeconds: measured.cpuSeconds,
     skybridge: {
       jobId: job.jobId,
@@ -900,6 +909,7 @@ try {
     emulators,
     watched: { platform, emulators },
     workerPid: await componentPid(platform, 'workers/main.ts'),
+    workerMetricsUrl: `http://127.0.0.1:${started.ports.WORKER_METRICS_PORT}/metrics`,
     rclone,
     rcloneConfig,
     sourceIds: new Map(),

@@ -157,6 +157,51 @@ export async function sampleRssDuring<T>(
   }
 }
 
+/** V8's heap as a process reports it on its /metrics, in MB: where RSS steps come from. */
+export type HeapSample = { atS: number } & Record<(typeof HEAP_METRICS)[number][0], number>;
+
+const HEAP_METRICS = [
+  ['heapUsedMB', 'nodejs_heap_size_used_bytes'],
+  ['heapTotalMB', 'nodejs_heap_size_total_bytes'],
+  ['externalMB', 'nodejs_external_memory_bytes'],
+  ['oldSpaceMB', 'nodejs_heap_space_size_total_bytes{space="old"'],
+  ['newSpaceMB', 'nodejs_heap_space_size_total_bytes{space="new"'],
+] as const;
+
+/** Runs `work` while reading the heap figures from `metricsUrl` every `everyMs` into `into`. */
+export async function sampleHeapDuring<T>(
+  metricsUrl: string,
+  everyMs: number,
+  into: HeapSample[],
+  work: () => Promise<T>,
+): Promise<T> {
+  const started = performance.now();
+  let done = false;
+  const sampler = (async () => {
+    while (!done) {
+      const text = await fetch(metricsUrl)
+        .then((response) => response.text())
+        .catch(() => '');
+      const lines = text.split('\n');
+      const sample = { atS: roundTo((performance.now() - started) / 1000, 1) } as HeapSample;
+      for (const [name, metric] of HEAP_METRICS) {
+        const line = lines.find((candidate) => candidate.startsWith(metric));
+        sample[name] = roundTo(Number(line?.slice(line.lastIndexOf(' ') + 1) ?? 0) / MB, 1);
+      }
+      into.push(sample);
+      await sleep(everyMs);
+    }
+  })();
+  try {
+    return await work();
+  } finally {
+    done = true;
+    await sampler;
+  }
+}
+
+const roundTo = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
+
 /** Least-squares slope of RSS over time, in MB per minute. */
 export function slopeMBPerMin(samples: { atS: number; rssMB: number }[]): number {
   if (samples.length < 2) return 0;
