@@ -32,15 +32,18 @@ export const BRIDGE_NODE_ARGS = [
 ];
 /**
  * The worker streams objects in migrations (activities/migrations.ts): the same scavenge every
- * 4 MiB copied, and off-heap memory counted in V8's limit. Its old generation may double what
- * survives (in bench:migrate its RSS peaked at 549 MB instead of climbing to 769 MB over the
- * cases; at 50 % it peaked lower but copied small objects with 25-50 % more CPU). Its young
+ * 4 MiB copied, and off-heap memory counted in V8's limit. Its old generation may grow by half
+ * of what survives a full collection, as the bridge's: over a 200,000-object copy (bench:migrate's
+ * scale run) its RSS then stays level (+0.3 MB/min over the second half, 501 MB peak, 0.36 ms of
+ * CPU per object); at 100 % it crept up 2-2.4 MB/min to 561 MB, for 0.33 ms per object.
+ * (At 50 %, before copies and heartbeats stopped going through the AWS SDK and once per object,
+ * small copies cost 25-50 % more CPU: their garbage was several times today's.) Its young
  * generation keeps V8's default size (workflow replays allocate much).
  */
 export const WORKER_NODE_ARGS = [
   '--expose-gc',
   '--external-memory-accounted-in-global-limit',
-  '--heap-growing-percent=100',
+  '--heap-growing-percent=50',
 ];
 
 /** Two malloc arenas rather than one per thread (unless set otherwise): freed buffers' memory is reused, not spread out. */
