@@ -360,7 +360,10 @@ describe('S3 bridge virtual buckets (BR-8)', () => {
     const name = 'weighted';
     const policy = { strategy: 'WEIGHTED', weights: { reputation: 0, latency: 1, price: 0 } };
     await createVirtualBucket(name, [members.minio.id, members.azure.id], policy);
-    await proxy.delay(800);
+    // Latency is a moving average per member (each call counts 30 %), which earlier tests left
+    // fast for MinIO: one slow write must lift it above Azurite's on a busy machine, where 800 ms
+    // once did not (about 250 ms after one write).
+    await proxy.delay(2_000);
     const placements: string[] = [];
     for (let index = 0; index < 6; index++) {
       await put(name, `w-${index}`, 'x');
