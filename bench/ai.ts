@@ -34,6 +34,7 @@ import {
   machineFacts,
   projectRoot,
   removeScratchDirs,
+  round,
   rssMB,
   sampleHeapDuring,
   sampleRssDuring,
@@ -85,7 +86,6 @@ if (!Number.isFinite(soakSeconds) || soakSeconds < 5 || soakSeconds > MAX_SOAK_S
 const WATCHDOG_MS = 25 * 60_000 + (soakSeconds + SOAK_MAX_WARMUP_S) * 1000;
 
 const log = (line: string) => process.stderr.write(`bench:ai: ${line}\n`);
-const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 const errorText = (error: unknown) =>

@@ -55,6 +55,7 @@ import {
   machineFacts,
   projectRoot,
   removeScratchDirs,
+  round,
   rssMB,
   sampleHeapDuring,
   sampleRssDuring,
@@ -114,7 +115,6 @@ const settings = {
 
 const run = promisify(execFile);
 const log = (line: string) => process.stderr.write(`bench:migrate: ${line}\n`);
-const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
 const errorText = (error: unknown) =>
   error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 const shortId = () => randomBytes(3).toString('hex');

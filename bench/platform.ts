@@ -22,6 +22,8 @@ import { makeScratchDir } from '../scripts/services/scratch-dir.ts';
 
 export const projectRoot = path.resolve(import.meta.dirname, '..');
 export const MB = 1e6;
+/** `value` to `digits` decimals, for the results files. */
+export const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
 const CLOCK_TICKS_PER_SECOND = 100;
 const run = promisify(execFile);
 
@@ -183,10 +185,10 @@ export async function sampleHeapDuring<T>(
         .then((response) => response.text())
         .catch(() => '');
       const lines = text.split('\n');
-      const sample = { atS: roundTo((performance.now() - started) / 1000, 1) } as HeapSample;
+      const sample = { atS: round((performance.now() - started) / 1000, 1) } as HeapSample;
       for (const [name, metric] of HEAP_METRICS) {
         const line = lines.find((candidate) => candidate.startsWith(metric));
-        sample[name] = roundTo(Number(line?.slice(line.lastIndexOf(' ') + 1) ?? 0) / MB, 1);
+        sample[name] = round(Number(line?.slice(line.lastIndexOf(' ') + 1) ?? 0) / MB, 1);
       }
       into.push(sample);
       await sleep(everyMs);
@@ -199,8 +201,6 @@ export async function sampleHeapDuring<T>(
     await sampler;
   }
 }
-
-const roundTo = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 /** Least-squares slope of RSS over time, in MB per minute. */
 export function slopeMBPerMin(samples: { atS: number; rssMB: number }[]): number {

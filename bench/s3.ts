@@ -34,6 +34,7 @@ import {
   machineFacts,
   projectRoot,
   removeScratchDirs,
+  round,
   rssMB,
   sampleRssDuring,
   signUpBenchUser,
@@ -65,7 +66,6 @@ const TARGETS = {
 };
 
 const log = (line: string) => process.stderr.write(`bench:s3: ${line}\n`);
-const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 

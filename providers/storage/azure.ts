@@ -38,7 +38,12 @@ import {
   sameAccountSource,
   type UploadedPart,
 } from './object-store.ts';
-import { agentForUrl, keepAliveAgents, type OutboundAgents } from './outbound-agents.ts';
+import {
+  agentForUrl,
+  CONNECTION_TIMEOUT_MS,
+  keepAliveAgents,
+  type OutboundAgents,
+} from './outbound-agents.ts';
 import { assertValidRange, quotedEtag, totalSizeFromContentRange } from './ranges.ts';
 
 /** uploadStream holds at most BUFFER_SIZE × CONCURRENCY of a stream in memory (and reaches 195 GiB in 50,000 blocks). */
@@ -46,8 +51,6 @@ const UPLOAD_BUFFER_SIZE = 4 * 1024 * 1024;
 const UPLOAD_CONCURRENCY = 4;
 /** Known lengths up to this go in one Put Blob request (Azure takes up to 5000 MiB; retries resend less). */
 const SINGLE_PUT_LIMIT = 256 * 1024 * 1024;
-/** Put Blob's wait for a connection, as the S3 adapter's. */
-const CONNECTION_TIMEOUT_MS = 10_000;
 /** Resumptions of a download interrupted mid-body. */
 const DOWNLOAD_RESUME_ATTEMPTS = 3;
 /** Polls of a server-side copy still in progress (the SDK waits 15 s between them). */

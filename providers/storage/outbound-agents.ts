@@ -20,6 +20,9 @@ export function hasOutboundAgents(agents: OutboundAgents): boolean {
   return agents.httpAgent !== undefined || agents.httpsAgent !== undefined;
 }
 
+/** How long an adapter waits for a connection (the SDKs' `connectionTimeout`); without it a host that drops packets is waited on for minutes. */
+export const CONNECTION_TIMEOUT_MS = 10_000;
+
 /** The AWS SDK's own default when it is given no agent. */
 const DEFAULT_MAX_SOCKETS = 50;
 

@@ -41,7 +41,7 @@ import type {
   UploadedPart,
 } from './object-store.ts';
 import { keepsSourceMetadata, StorageError, sameAccountSource } from './object-store.ts';
-import { keepAliveAgents, type OutboundAgents } from './outbound-agents.ts';
+import { CONNECTION_TIMEOUT_MS, keepAliveAgents, type OutboundAgents } from './outbound-agents.ts';
 import { assertValidRange, httpRangeHeader, quotedEtag, totalSizeFromContentRange } from './ranges.ts';
 import { SignedS3Requests } from './s3-http.ts';
 
@@ -73,7 +73,6 @@ async function runInPool<T>(
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }
-const CONNECTION_TIMEOUT_MS = 10_000;
 
 export interface S3Credentials {
   accessKeyId: string;
