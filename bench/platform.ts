@@ -82,12 +82,17 @@ export async function componentPid(
 ): Promise<number> {
   const { stdout } = await run('ps', ['-eo', 'pid,pgid,args']);
   const group = platform.child.pid;
-  const candidates = stdout
+  let candidates = stdout
     .split('\n')
     .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
     .filter((match): match is RegExpExecArray => match !== null)
     .filter((match) => Number(match[2]) === group && match[3]!.includes(builtEntry(entry)))
     .map((match) => Number(match[1]));
+  // A bridge of several processes: its forks run the same file; the one the supervisor started is their parent.
+  const forks = new Set(
+    (await Promise.all(candidates.map(withChildren))).flatMap(([, ...children]) => children),
+  );
+  candidates = candidates.filter((pid) => !forks.has(pid));
   if (candidates.length !== 1)
     throw new Error(
       `expected one ${entry} process in group ${group}, found ${candidates.join(', ') || 'none'}`,
@@ -119,12 +124,29 @@ async function statusFieldMB(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<num
   return (kB * 1024) / MB;
 }
 
-export const rssMB = (pid: number) => statusFieldMB(pid, 'VmRSS');
+/** `pid` and the processes its main thread forked: the bridge's processes when BRIDGE_PROCESSES > 1. */
+async function withChildren(pid: number): Promise<number[]> {
+  const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  return [pid, ...children.split(' ').filter(Boolean).map(Number)];
+}
+
+/** Summed over `pid` and its children, which may exit meanwhile (they count as 0). */
+async function sumOverChildren(pid: number, read: (pid: number) => Promise<number>): Promise<number> {
+  const values = await Promise.all(
+    (await withChildren(pid)).map((each) => (each === pid ? read(each) : read(each).catch(() => 0))),
+  );
+  return values.reduce((sum, value) => sum + value, 0);
+}
+
+/** Resident memory of `pid` with its children's, in MB. */
+export const rssMB = (pid: number) => sumOverChildren(pid, (each) => statusFieldMB(each, 'VmRSS'));
 /** The process's peak resident set since it started, as the kernel recorded it. */
 export const highWaterMarkMB = (pid: number) => statusFieldMB(pid, 'VmHWM');
 
-/** User plus system CPU time of `pid`, in milliseconds. */
-export async function cpuMs(pid: number): Promise<number> {
+/** User plus system CPU time of `pid` and its children, in milliseconds. */
+export const cpuMs = (pid: number) => sumOverChildren(pid, ownCpuMs);
+
+async function ownCpuMs(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name (which may contain spaces): state is field 3, utime 14, stime 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

@@ -2,6 +2,7 @@
  * The one place that reads the environment. Every process validates it at
  * start and fails with one message naming each missing or malformed variable.
  */
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -16,6 +17,14 @@ const nonEmpty = z.string().trim().min(1);
 const labelPart = z
   .string()
   .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'must be lowercase letters, digits and hyphens');
+const MAX_BRIDGE_PROCESSES = 64;
+/** `auto`: one per CPU the process may use. */
+const processCount = z
+  .union([
+    z.literal('auto'),
+    positiveInt.max(MAX_BRIDGE_PROCESSES, { error: `must be at most ${MAX_BRIDGE_PROCESSES}` }),
+  ])
+  .transform((value) => (value === 'auto' ? Math.min(availableParallelism(), MAX_BRIDGE_PROCESSES) : value));
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
 const envSchema = z.object({
@@ -53,6 +62,7 @@ const envSchema = z.object({
     .string()
     .regex(/^[a-z0-9.-]+$/, 'must be a host name such as s3.example.com')
     .optional(),
+  BRIDGE_PROCESSES: processCount.default(1),
   BRIDGE_NODE_REGION: labelPart.default('local'),
   BRIDGE_NODE_PROVIDER: labelPart.default('self'),
   BRIDGE_PUBLIC_S3_URL: httpUrl.optional(),
@@ -179,6 +189,8 @@ function buildConfig(env: Env, rawEnv: NodeJS.ProcessEnv) {
       s3Port: env.BRIDGE_S3_PORT,
       openaiPort: env.BRIDGE_OPENAI_PORT,
       s3VirtualHostSuffix: env.BRIDGE_S3_VIRTUAL_HOST_SUFFIX,
+      /** Processes serving the listeners together (bridge/processes.ts). */
+      processes: env.BRIDGE_PROCESSES,
     },
     /** JOB-5: how a bridge registers itself as a node; public URLs default to the listen address. */
     bridgeNode: {

@@ -17,7 +17,10 @@ export interface OpsEndpoints {
 export function createOpsEndpoints(options: {
   registry: Registry;
   readinessChecks: Record<string, ReadinessCheck>;
+  /** The text /metrics answers, when it is not this registry's own (a bridge of several processes sums theirs). */
+  metricsText?: () => Promise<string>;
 }): OpsEndpoints {
+  const metricsText = options.metricsText ?? (() => options.registry.metrics());
   const routes: Record<string, (res: ServerResponse) => Promise<void>> = {
     '/healthz': async (res) => sendJson(res, 200, { status: 'ok' }),
     '/readyz': async (res) => {
@@ -26,8 +29,9 @@ export function createOpsEndpoints(options: {
       sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
     },
     '/metrics': async (res) => {
+      const text = await metricsText();
       res.writeHead(200, { 'content-type': options.registry.contentType });
-      res.end(await options.registry.metrics());
+      res.end(text);
     },
   };
   return {

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../core/config.ts';
@@ -9,7 +10,7 @@ describe('configuration', () => {
   it('gives defaults for an empty environment', () => {
     const config = loadConfig([], {});
     expect(config.api.port).toBe(8080);
-    expect(config.bridge).toEqual({ s3Port: 9000, openaiPort: 9100 });
+    expect(config.bridge).toEqual({ s3Port: 9000, openaiPort: 9100, processes: 1 });
     expect(config.temporal.namespace).toBe('default');
     expect(config.database.url).toBeUndefined();
   });
@@ -27,6 +28,15 @@ describe('configuration', () => {
       expect(configError.message).toContain('DATABASE_URL: must be a postgres:// or postgresql:// URL');
       expect(configError.message).not.toContain('secret-password');
     }
+  });
+
+  it('takes BRIDGE_PROCESSES as a count or `auto` (one per CPU), and refuses anything else', () => {
+    expect(loadConfig([], { BRIDGE_PROCESSES: '4' }).bridge.processes).toBe(4);
+    expect(loadConfig([], { BRIDGE_PROCESSES: 'auto' }).bridge.processes).toBe(
+      Math.min(availableParallelism(), 64),
+    );
+    for (const bad of ['0', '-2', '1.5', 'many', '65'])
+      expect(() => loadConfig([], { BRIDGE_PROCESSES: bad })).toThrow(/BRIDGE_PROCESSES/);
   });
 
   it('names each variable a component cannot run without', () => {
