@@ -128,14 +128,25 @@ async function answerSum(
   const answer = await Promise.all(
     ready.map((worker) => {
       const pending = own.expect(`process ${worker.process.pid}`);
-      worker.send({ type: OWN_REQUEST, id: pending.id });
+      sendTo(worker, { type: OWN_REQUEST, id: pending.id }, (error) => own.fail(pending.id, error));
       return pending.answer;
     }),
   ).then(
     async (perProcess) => ({ text: await AggregatorRegistry.aggregate(perProcess).metrics() }),
     (error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }),
   );
-  if (asker.isConnected()) asker.send({ type: SUM_ANSWER, id, ...answer });
+  sendTo(asker, { type: SUM_ANSWER, id, ...answer }, () => {}); // an asker that died needs no answer
+}
+
+/** A message to a bridge process that may have died meanwhile: `failed` instead of an 'error' event. */
+function sendTo(worker: Worker, message: BridgeMessage, failed: (error: Error) => void): void {
+  if (!worker.isConnected()) {
+    failed(new Error(`process ${worker.process.pid} is gone`));
+    return;
+  }
+  worker.send(message, (error) => {
+    if (error) failed(error);
+  });
 }
 
 /** In a bridge process: tells the primary that this one listens. */
