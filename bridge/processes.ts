@@ -54,10 +54,7 @@ export async function startBridgeProcesses(count: number, log: Logger): Promise<
   /** Processes that listen; one that dies after that is replaced, not a failed start. */
   const ready = new Set<Worker>();
   const own = new PendingAnswers<object[]>();
-  let failStart: (error: Error) => void = () => {};
-  const startFailed = new Promise<never>((_, reject) => {
-    failStart = reject;
-  });
+  const { promise: startFailed, reject: failStart } = Promise.withResolvers<never>();
   startFailed.catch(() => {});
 
   cluster.on('message', (worker, raw) => {
@@ -185,25 +182,15 @@ class PendingAnswers<T> {
 
   expect(from: string): { id: number; answer: Promise<T> } {
     const id = this.#nextId++;
-    const answer = new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () => this.fail(id, new Error(`no answer from ${from} within ${METRICS_TIMEOUT_MS} ms`)),
-        METRICS_TIMEOUT_MS,
-      );
-      const done = () => {
-        clearTimeout(timer);
-        this.#waiting.delete(id);
-      };
-      this.#waiting.set(id, {
-        resolve: (value) => {
-          done();
-          resolve(value);
-        },
-        reject: (error) => {
-          done();
-          reject(error);
-        },
-      });
+    const { promise, resolve, reject } = Promise.withResolvers<T>();
+    this.#waiting.set(id, { resolve, reject });
+    const timer = setTimeout(
+      () => this.fail(id, new Error(`no answer from ${from} within ${METRICS_TIMEOUT_MS} ms`)),
+      METRICS_TIMEOUT_MS,
+    );
+    const answer = promise.finally(() => {
+      clearTimeout(timer);
+      this.#waiting.delete(id);
     });
     return { id, answer };
   }
